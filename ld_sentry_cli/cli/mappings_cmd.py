@@ -1,0 +1,98 @@
+"""`ldsentry mappings create|list|delete`: edit and show the [[mapping]] tables."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
+from ld_sentry_cli.cli.runner import command_errors, emit_json, say, stdout_console
+from ld_sentry_cli.models import Mapping
+
+app = typer.Typer(
+    help="Create, list and delete mappings of Sentry project+environment to LaunchDarkly project+environment.",
+    no_args_is_help=True,
+)
+
+SentryProjectOption = Annotated[str, typer.Option("--sentry-project", help="Sentry project slug.")]
+SentryEnvironmentOption = Annotated[str, typer.Option("--sentry-environment", help="Sentry environment name.")]
+LdProjectOption = Annotated[str, typer.Option("--ld-project", help="LaunchDarkly project key.")]
+LdEnvironmentOption = Annotated[str, typer.Option("--ld-environment", help="LaunchDarkly environment key.")]
+
+
+def mapping_json(mapping: Mapping) -> dict[str, object]:
+    """A mapping as it appears in JSON outputs."""
+    return {
+        "sentry_project": mapping.sentry_project,
+        "sentry_environment": mapping.sentry_environment,
+        "ld_project": mapping.ld_project,
+        "ld_environment": mapping.ld_environment,
+        "line": mapping.line,
+    }
+
+
+@app.command("list")
+@command_errors
+def list_mappings(config: ConfigOption = None, output: OutputOption = OutputFormat.TABLE) -> None:
+    """List the mappings in the configuration file."""
+    from rich.table import Table
+
+    from ld_sentry_cli.config import load_config, locate_config
+
+    loaded = load_config(*locate_config(config))
+    mappings = loaded.config.mappings
+    if output is OutputFormat.JSON:
+        emit_json({"config": loaded.display, "mappings": [mapping_json(m) for m in mappings]})
+        return
+    if not mappings:
+        say(f"{loaded.display} has no mappings yet; add one with `ldsentry mappings create`.")
+        return
+    table = Table(title=f"Mappings in {loaded.display}")
+    for column in ("Sentry project", "Sentry environment", "LD project", "LD environment", "Line"):
+        table.add_column(column, justify="right" if column == "Line" else "left")
+    for m in mappings:
+        table.add_row(m.sentry_project, m.sentry_environment, m.ld_project, m.ld_environment, str(m.line))
+    stdout_console().print(table)
+
+
+@app.command("create")
+@command_errors
+def create_mapping(
+    sentry_project: SentryProjectOption,
+    sentry_environment: SentryEnvironmentOption,
+    ld_project: LdProjectOption,
+    ld_environment: LdEnvironmentOption,
+    config: ConfigOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Append one [[mapping]] table; every other byte of the file stays as it was."""
+    from ld_sentry_cli.config import add_mapping, locate_config
+
+    path, display = locate_config(config)
+    added = add_mapping(path, display, Mapping(sentry_project, sentry_environment, ld_project, ld_environment))
+    if output is OutputFormat.JSON:
+        emit_json({"config": display, "created": mapping_json(added)})
+    else:
+        typer.echo(f"Added {added.label} at {display}:{added.line}")
+
+
+@app.command("delete")
+@command_errors
+def delete_mapping(
+    sentry_project: SentryProjectOption,
+    sentry_environment: SentryEnvironmentOption,
+    ld_project: LdProjectOption,
+    ld_environment: LdEnvironmentOption,
+    config: ConfigOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Remove exactly this mapping's table and nothing else."""
+    from ld_sentry_cli.config import locate_config, remove_mapping
+
+    path, display = locate_config(config)
+    removed = remove_mapping(path, display, Mapping(sentry_project, sentry_environment, ld_project, ld_environment))
+    if output is OutputFormat.JSON:
+        emit_json({"config": display, "deleted": mapping_json(removed)})
+    else:
+        typer.echo(f"Deleted {removed.label} (was at {display}:{removed.line})")

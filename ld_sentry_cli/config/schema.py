@@ -1,0 +1,287 @@
+"""The configuration schema: every section and key ldsentry accepts, with types, defaults and rules.
+
+This table is the single source for validation, for `docs/config.md` and for the tests that keep
+the two in step; a key that is not here is an error.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# LaunchDarkly project, environment and metric keys: letters, digits, ".", "_", "-".
+LD_KEY = re.compile(r"^[A-Za-z0-9._-]+$")
+# Sentry organization and project slugs: lowercase letters, digits, "-", "_".
+SENTRY_SLUG = re.compile(r"^[a-z0-9_-]+$")
+# LaunchDarkly context kinds (the metric's randomization units).
+CONTEXT_KIND = re.compile(r"^[A-Za-z0-9._-]+$")
+SENTRY_ENVIRONMENT_MAX = 64
+
+Rule = Callable[[object], "str | None"]
+
+
+def ld_key_rule(value: object) -> str | None:
+    """LaunchDarkly keys: letters, digits, '.', '_' and '-'."""
+    if not isinstance(value, str) or not LD_KEY.match(value):
+        return "must be a LaunchDarkly key: letters, digits, '.', '_' or '-'"
+    return None
+
+
+def sentry_slug_rule(value: object) -> str | None:
+    """Sentry slugs: lowercase letters, digits, '-' and '_'."""
+    if not isinstance(value, str) or not SENTRY_SLUG.match(value):
+        return "must be a Sentry slug: lowercase letters, digits, '-' or '_'"
+    return None
+
+
+def sentry_environment_rule(value: object) -> str | None:
+    """Sentry environment names: at most 64 characters, no spaces, '/' or newlines, not 'None'."""
+    if not isinstance(value, str) or not value:
+        return "must be a Sentry environment name"
+    if len(value) > SENTRY_ENVIRONMENT_MAX:
+        return f"must be at most {SENTRY_ENVIRONMENT_MAX} characters (Sentry's limit)"
+    if any(ch in value for ch in " /\n\r\t"):
+        return "must not contain spaces, '/' or newlines (Sentry's rule)"
+    if value == "None":
+        return "must not be the string 'None' (Sentry reserves it)"
+    return None
+
+
+def event_key_rule(value: object) -> str | None:
+    """Event keys: any non-empty string without leading or trailing whitespace."""
+    if not isinstance(value, str) or not value.strip():
+        return "must be a non-empty event key"
+    if value != value.strip():
+        return "must not start or end with whitespace (event keys match exactly)"
+    return None
+
+
+def non_empty_rule(value: object) -> str | None:
+    """Any non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        return "must not be empty"
+    return None
+
+
+def metric_kind_rule(value: object) -> str | None:
+    """'binary' (occurrence per context) or 'count' (every error)."""
+    if value not in ("binary", "count"):
+        return 'must be "binary" or "count"'
+    return None
+
+
+def units_rule(value: object) -> str | None:
+    """A non-empty list of LaunchDarkly context kinds."""
+    if not isinstance(value, list) or not value:
+        return 'must be a non-empty list of context kinds, for example ["user"]'
+    for unit in value:
+        if not isinstance(unit, str) or not CONTEXT_KIND.match(unit) or unit in ("kind", "multi"):
+            return f"has {unit!r}, which is not a LaunchDarkly context kind"
+    return None
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def url_rule(value: object) -> str | None:
+    """An https URL (plain http only for loopback hosts, where the emulator runs)."""
+    if not isinstance(value, str):
+        return "must be a URL"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be a full URL starting with https://"
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return "must use https (tokens are sent only over https, except to loopback hosts)"
+    return None
+
+
+def listen_rule(value: object) -> str | None:
+    """A host:port address."""
+    if not isinstance(value, str) or not re.match(r"^\[?[A-Za-z0-9.:-]+\]?:\d{1,5}$", value):
+        return 'must be HOST:PORT, for example "127.0.0.1:8787"'
+    return None
+
+
+def positive_int_rule(value: object) -> str | None:
+    """A positive whole number."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return "must be a positive whole number"
+    return None
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a section: its TOML type, whether it is required, its default and its rule."""
+
+    name: str
+    type: str  # "string", "integer" or "array of strings": the words used in messages and docs
+    doc: str
+    required: bool = False
+    default: str | None = None  # as documented; the loader computes derived defaults
+    rule: Rule | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level table (`[name]`) or array of tables (`[[name]]`)."""
+
+    name: str
+    doc: str
+    keys: tuple[Key, ...]
+    array: bool = False
+
+    def key(self, name: str) -> Key | None:
+        """The key called name, if the section has one."""
+        return next((k for k in self.keys if k.name == name), None)
+
+    @property
+    def header(self) -> str:
+        """How the section is written in TOML."""
+        return f"[[{self.name}]]" if self.array else f"[{self.name}]"
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "launchdarkly",
+        "Where the LaunchDarkly API is. The token comes from LD_ACCESS_TOKEN, never from this file.",
+        (
+            Key(
+                "base_url",
+                "string",
+                "LaunchDarkly instance: https://app.launchdarkly.com, https://app.eu.launchdarkly.com, "
+                "https://app.launchdarkly.us or your own. LD_BASE_URI overrides it.",
+                default="https://app.launchdarkly.com",
+                rule=url_rule,
+            ),
+            Key(
+                "events_url",
+                "string",
+                "Events host the relay sends metric events to; derived from base_url when unset.",
+                default="derived from base_url",
+                rule=url_rule,
+            ),
+        ),
+    ),
+    Section(
+        "sentry",
+        "Where the Sentry API is. The token comes from SENTRY_AUTH_TOKEN, never from this file.",
+        (
+            Key(
+                "organization",
+                "string",
+                "Sentry organization slug; required once a live Sentry check runs. SENTRY_ORG is used when unset.",
+                rule=sentry_slug_rule,
+            ),
+            Key(
+                "base_url",
+                "string",
+                "Sentry instance: https://sentry.io, https://us.sentry.io, https://de.sentry.io or self-hosted. "
+                "SENTRY_URL overrides it.",
+                default="https://sentry.io",
+                rule=url_rule,
+            ),
+        ),
+    ),
+    Section(
+        "metric",
+        "The LaunchDarkly metric the integration feeds.",
+        (
+            Key(
+                "event_key",
+                "string",
+                "The metric event key the integration sends; matched exactly and case-sensitively.",
+                default="sentry-errors",
+                rule=event_key_rule,
+            ),
+            Key(
+                "key",
+                "string",
+                "Metric key used when ldsentry creates the metric.",
+                default="the event key",
+                rule=ld_key_rule,
+            ),
+            Key(
+                "name",
+                "string",
+                "Metric name used on creation.",
+                default="Sentry errors",
+                rule=non_empty_rule,
+            ),
+            Key(
+                "kind",
+                "string",
+                '"binary" (did a context see an error: average aggregation) or "count" (how many errors: sum).',
+                default="binary",
+                rule=metric_kind_rule,
+            ),
+            Key(
+                "units",
+                "array of strings",
+                "Randomization units (context kinds) used on creation.",
+                default='["user"] for binary, ["request"] for count',
+                rule=units_rule,
+            ),
+            Key(
+                "description",
+                "string",
+                "Metric description used on creation.",
+                default="Error events forwarded from Sentry (managed by ldsentry)",
+                rule=non_empty_rule,
+            ),
+        ),
+    ),
+    Section(
+        "relay",
+        "Settings of `ldsentry relay serve`. The webhook secret comes from SENTRY_CLIENT_SECRET only.",
+        (
+            Key("listen", "string", "Address to listen on.", default="127.0.0.1:8787", rule=listen_rule),
+            Key(
+                "spool",
+                "string",
+                "Path of the SQLite spool.",
+                default="ldsentry-relay.db",
+                rule=non_empty_rule,
+            ),
+            Key("batch_size", "integer", "Events per import request.", default="100", rule=positive_int_rule),
+            Key(
+                "flush_interval_ms",
+                "integer",
+                "Longest wait before a partial batch is sent.",
+                default="1000",
+                rule=positive_int_rule,
+            ),
+        ),
+    ),
+    Section(
+        "mapping",
+        "One Sentry project+environment mapped to one LaunchDarkly project+environment. Repeat the table.",
+        (
+            Key("sentry_project", "string", "Sentry project slug.", required=True, rule=sentry_slug_rule),
+            Key(
+                "sentry_environment",
+                "string",
+                "Sentry environment name (case-sensitive).",
+                required=True,
+                rule=sentry_environment_rule,
+            ),
+            Key("ld_project", "string", "LaunchDarkly project key.", required=True, rule=ld_key_rule),
+            Key("ld_environment", "string", "LaunchDarkly environment key.", required=True, rule=ld_key_rule),
+        ),
+        array=True,
+    ),
+)
+
+SECTIONS_BY_NAME = {section.name: section for section in SECTIONS}
+
+# Key names that hold secrets; tokens never live in the config file.
+SECRET_KEY_NAMES = frozenset({"token", "access_token", "api_key", "auth_token", "secret", "client_secret", "sdk_key"})

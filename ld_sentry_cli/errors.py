@@ -1,0 +1,155 @@
+"""ldsentry's error hierarchy and exit codes (see DESIGN.md, "Exit codes" and "Output").
+
+Every failure a user can meet is one of these errors: each carries a fixed machine code for JSON
+output, a human message, an optional hint that says what to do next, and the exit code.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes; CI relies on them, so they never change meaning."""
+
+    OK = 0
+    PROBLEMS = 1  # checks found problems (red; amber too under --strict)
+    USAGE = 2  # usage or configuration error
+    SERVICE = 3  # authentication, permission, network or unexpected API response
+
+
+class ErrorCode(str, enum.Enum):
+    """The fixed set of error codes printed in JSON error objects."""
+
+    CONFIG_INVALID = "config_invalid"
+    CONFIG_NOT_FOUND = "config_not_found"
+    AUTH_FAILED = "auth_failed"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    NETWORK_ERROR = "network_error"
+    API_ERROR = "api_error"
+    CONFLICT = "conflict"
+
+
+class LdsentryError(Exception):
+    """Base of every error ldsentry reports to the user without a traceback."""
+
+    code: ErrorCode = ErrorCode.API_ERROR
+    exit_code: ExitCode = ExitCode.SERVICE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(LdsentryError):
+    """The command line or the environment asks for something that cannot be done."""
+
+    code = ErrorCode.CONFIG_INVALID
+    exit_code = ExitCode.USAGE
+
+
+class ConfigNotFoundError(LdsentryError):
+    """No configuration file where one was expected."""
+
+    code = ErrorCode.CONFIG_NOT_FOUND
+    exit_code = ExitCode.USAGE
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem found in a configuration file, located by file and line."""
+
+    file: str
+    line: int | None
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+
+class ConfigInvalidError(LdsentryError):
+    """The configuration file has one or more problems."""
+
+    code = ErrorCode.CONFIG_INVALID
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, problems: Sequence[ConfigProblem], hint: str | None = None) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        first = self.problems[0] if self.problems else None
+        summary = str(first) if count == 1 and first else f"{count} problems in the configuration"
+        super().__init__(summary, hint)
+
+
+class ConflictError(LdsentryError):
+    """The change would contradict something that already exists."""
+
+    code = ErrorCode.CONFLICT
+    exit_code = ExitCode.USAGE
+
+
+class ServiceError(LdsentryError):
+    """A remote service (LaunchDarkly, Sentry) failed or refused; exit code 3."""
+
+    code = ErrorCode.API_ERROR
+    exit_code = ExitCode.SERVICE
+
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+class AuthFailedError(ServiceError):
+    """The token was missing, malformed or rejected (HTTP 401)."""
+
+    code = ErrorCode.AUTH_FAILED
+
+
+class PermissionDeniedError(ServiceError):
+    """The token is valid but may not do this (HTTP 403)."""
+
+    code = ErrorCode.PERMISSION_DENIED
+
+
+class NotFoundError(ServiceError):
+    """The resource does not exist (HTTP 404)."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class RateLimitedError(ServiceError):
+    """Still rate limited after the retry budget was spent (HTTP 429)."""
+
+    code = ErrorCode.RATE_LIMITED
+
+
+class NetworkError(ServiceError):
+    """The service could not be reached: DNS, refused connection, timeout, TLS."""
+
+    code = ErrorCode.NETWORK_ERROR
+
+
+class ApiError(ServiceError):
+    """The service answered with something ldsentry cannot use."""
+
+    code = ErrorCode.API_ERROR
+
+
+class ServiceConflictError(ServiceError):
+    """The service refused a create because the resource exists (HTTP 409)."""
+
+    code = ErrorCode.CONFLICT
+
+
+class MissingTokenError(LdsentryError):
+    """A command needs a token that is not in the environment (a usage error, exit 2)."""
+
+    code = ErrorCode.AUTH_FAILED
+    exit_code = ExitCode.USAGE
