@@ -26,8 +26,7 @@ def suggest(word: str, candidates: Iterable[str]) -> str | None:
     prefixed = [
         c
         for c in options
-        if min(len(c), len(word)) >= _MIN_PREFIX
-        and (c.lower().startswith(lowered) or lowered.startswith(c.lower()))
+        if min(len(c), len(word)) >= _MIN_PREFIX and (c.lower().startswith(lowered) or lowered.startswith(c.lower()))
     ]
     if prefixed:
         return max(prefixed, key=lambda c: _ratio(word, c))

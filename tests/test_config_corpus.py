@@ -190,7 +190,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         "several-problems-at-once",
         '[sentry]\norganization = "ACME"\n[metric]\nkind = 1\nevnt_key = "x"\n',
         [
-            "ldsentry.toml:2: [sentry] organization \"ACME\" must be a Sentry slug: "
+            'ldsentry.toml:2: [sentry] organization "ACME" must be a Sentry slug: '
             "lowercase letters, digits, '-' or '_'",
             "ldsentry.toml:4: [metric] kind must be a string, not an integer",
             "ldsentry.toml:5: unknown key 'evnt_key' in [metric] (did you mean 'event_key'?)",

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ld_sentry_cli import __version__
-from ld_sentry_cli.cli import init_cmd, mappings_cmd, validate_cmd
+from ld_sentry_cli.cli import doctor_cmd, events_cmd, init_cmd, mappings_cmd, metric_cmd, status_cmd, validate_cmd
 from ld_sentry_cli.cli.runner import configure
 
 app = typer.Typer(
@@ -50,6 +50,10 @@ def root(
 app.command("init")(init_cmd.init)
 app.command("validate")(validate_cmd.validate)
 app.add_typer(mappings_cmd.app, name="mappings")
+app.add_typer(metric_cmd.app, name="metric")
+app.command("status")(status_cmd.status)
+app.add_typer(events_cmd.app, name="events")
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def main() -> None:

@@ -1,0 +1,108 @@
+"""`ldsentry events check`: do the Sentry events really carry a usable `launchdarklyContext`?"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Annotated, Optional
+
+import typer
+
+from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
+from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
+from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.cli.status_cmd import StrictOption
+from ld_sentry_cli.errors import ExitCode, UsageError
+from ld_sentry_cli.models import Mapping
+
+app = typer.Typer(help="Audit recent Sentry error events for the launchdarklyContext context.", no_args_is_help=True)
+
+_PERIOD_UNITS = "smhdw"
+
+
+def check_period(value: str) -> str:
+    """Validate a Sentry statsPeriod such as 30m, 24h or 7d."""
+    if len(value) < 2 or value[-1] not in _PERIOD_UNITS or not value[:-1].isdigit() or int(value[:-1]) == 0:
+        raise typer.BadParameter(f"{value!r} is not a period such as 30m, 24h or 7d (units: s, m, h, d, w).")
+    return value
+
+
+def select_mappings(mappings: tuple[Mapping, ...], patterns: list[str] | None) -> list[Mapping]:
+    """Mappings whose `sentry_project/sentry_environment` or `ld_project/ld_environment` match a glob."""
+    if not patterns:
+        return list(mappings)
+    return [
+        m
+        for m in mappings
+        if any(
+            fnmatch.fnmatchcase(f"{m.sentry_project}/{m.sentry_environment}", pattern)
+            or fnmatch.fnmatchcase(f"{m.ld_project}/{m.ld_environment}", pattern)
+            for pattern in patterns
+        )
+    ]
+
+
+@app.command("check")
+@command_errors
+def check(
+    since: Annotated[
+        str, typer.Option("--since", callback=check_period, help="How far back to sample: 30m, 24h, 7d.")
+    ] = "24h",
+    max_events: Annotated[
+        int, typer.Option("--max-events", min=1, max=1000, help="Events to sample per mapping.")
+    ] = 100,
+    mapping_filter: Annotated[
+        Optional[list[str]],  # noqa: UP045 - typer inspects annotations at runtime on 3.10
+        typer.Option(
+            "--mapping-filter",
+            help="Only mappings whose SENTRY_PROJECT/ENV or LD_PROJECT/ENV match this glob (repeatable).",
+        ),
+    ] = None,
+    min_usable: Annotated[
+        float,
+        typer.Option("--min-usable", min=0.0, max=1.0, help="Fail when a mapping's usable share is below this."),
+    ] = 0.9,
+    event_rate: Annotated[
+        float,
+        typer.Option("--event-rate", min=0.1, help="Event detail requests per second (Sentry allows about 5)."),
+    ] = 5.0,
+    config: ConfigOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+    strict: StrictOption = False,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+) -> int:
+    """Sample recent error events per mapping and say exactly why errors are not reaching LaunchDarkly."""
+    from ld_sentry_cli.cli import live
+    from ld_sentry_cli.cli.progress import progress_bar
+    from ld_sentry_cli.cli.runner import emit_json, stdout_console
+    from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.events_audit import EventsReport, audit_events
+    from ld_sentry_cli.render.events import events_json, events_table
+
+    loaded = load_config(*locate_config(config))
+    mappings = select_mappings(loaded.config.mappings, mapping_filter)
+    if not mappings:
+        raise UsageError(
+            "no mapping matches the filter" if mapping_filter else f"{loaded.display} has no mappings",
+            hint="Run `ldsentry mappings list` to see the mappings.",
+        )
+    client = live.sentry_client(loaded.config, concurrency, event_rate=event_rate)
+
+    async def work() -> EventsReport:
+        async with client:
+            with progress_bar("Sampling events") as progress:
+                return await audit_events(
+                    mappings,
+                    client,
+                    sample_size=max_events,
+                    stats_period=since,
+                    min_usable=min_usable,
+                    concurrency=concurrency,
+                    progress=progress,
+                )
+
+    report = live.run(work())
+    if output is OutputFormat.JSON:
+        emit_json(events_json(report, strict))
+    else:
+        stdout_console().print(events_table(report))
+    return ExitCode.OK if report.ok(strict) else ExitCode.PROBLEMS

@@ -1,0 +1,65 @@
+"""`ldsentry status`: the red/amber/green report, one row per mapping, for people and CI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
+from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
+from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.errors import ExitCode
+
+StrictOption = Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on amber as well as red.")]
+
+
+@command_errors
+def status(
+    config: ConfigOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+    strict: StrictOption = False,
+    require_sentry: Annotated[
+        bool,
+        typer.Option("--require-sentry", help="Fail when the Sentry half cannot be checked (no token)."),
+    ] = False,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+) -> int:
+    """Check every mapping against LaunchDarkly and Sentry: GREEN, AMBER or RED, with what to do."""
+    from ld_sentry_cli.cli import live
+    from ld_sentry_cli.cli.progress import progress_bar
+    from ld_sentry_cli.cli.runner import emit_json, stdout_console
+    from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.gather import gather_facts
+    from ld_sentry_cli.health import Facts, build_report
+    from ld_sentry_cli.render.status import status_json, status_table
+
+    loaded = load_config(*locate_config(config))
+    ld = live.launchdarkly_client(loaded.config, concurrency)
+    sentry, skipped_because = live.optional_sentry_client(loaded.config, concurrency, require_sentry)
+
+    async def fetch() -> Facts:
+        try:
+            with progress_bar("Checking mappings") as progress:
+                return await gather_facts(
+                    loaded.config.mappings,
+                    ld,
+                    sentry,
+                    progress=progress,
+                    sentry_unchecked_reason=skipped_because,
+                )
+        finally:
+            await ld.aclose()
+            if sentry is not None:
+                await sentry.aclose()
+
+    facts = live.run(fetch())
+    report = build_report(loaded.config, facts, require_sentry=require_sentry)
+    note = live.instance_note(ld.base_url)
+    if note is not None:
+        report = report.with_notes(note)
+    if output is OutputFormat.JSON:
+        emit_json(status_json(report, strict))
+    else:
+        stdout_console().print(status_table(report))
+    return ExitCode.OK if report.ok(strict) else ExitCode.PROBLEMS

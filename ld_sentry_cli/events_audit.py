@@ -1,0 +1,271 @@
+"""The `events check` domain: sample recent error events per mapping and grade their LaunchDarkly context.
+
+Custom contexts cannot be searched in Sentry (sentry-api.md §4.1), so each sampled event is fetched
+in full: the event ids come from one Explore query per mapping (§4.3), then one detail request each.
+The detail endpoint allows about 5 requests/s, so at most `concurrency` requests are in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter as Tally
+from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Mapping as MappingType
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Protocol, TypeVar
+
+from .contexts import CONTEXT_NAME, ContextClass, ContextVerdict, classify
+from .errors import NotFoundError
+from .gather import Counter, ProgressCallback, run_all
+from .health import (
+    Status,
+    Summary,
+    missing_sentry_environment,
+    missing_sentry_project,
+    problems_ok,
+    status_of,
+)
+from .models import Mapping, SentryEvent, SentryProject
+from .problems import Problem, problem
+
+T = TypeVar("T")
+
+DEFAULT_SAMPLE_SIZE = 20
+DEFAULT_STATS_PERIOD = "24h"
+# Some errors happen before an application knows who the user is (start-up, health checks).
+DEFAULT_MIN_USABLE = 0.9
+DEFAULT_CONCURRENCY = 4
+
+
+class EventSource(Protocol):
+    """The Sentry client methods `events check` needs."""
+
+    async def list_projects(self) -> list[SentryProject]:
+        """Every project of the organization."""
+
+    async def list_error_event_ids(self, project_id: str, environment: str, stats_period: str, limit: int) -> list[str]:
+        """Ids of recent error events, newest first; raises NotFoundError for an unknown environment."""
+
+    async def get_event(self, project_slug: str, event_id: str) -> SentryEvent:
+        """One event with its contexts; raises NotFoundError when it is gone."""
+
+
+@dataclass(frozen=True)
+class EventsRow:
+    """One mapping's sample: counts per context class, an example link per failing class, problems."""
+
+    mapping: Mapping
+    sampled: int = 0
+    usable: int = 0
+    missing: int = 0
+    misnamed: int = 0
+    invalid: int = 0
+    examples: MappingType[ContextClass, str] = field(default_factory=dict)  # web_url per non-usable class
+    misnamed_names: tuple[str, ...] = ()
+    invalid_reasons: MappingType[str, int] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def usable_share(self) -> float | None:
+        """Usable events over sampled events, or None when nothing was sampled."""
+        return self.usable / self.sampled if self.sampled else None
+
+    @property
+    def status(self) -> Status:
+        """The worst status among the row's problems."""
+        return status_of(self.problems)
+
+
+@dataclass(frozen=True)
+class EventsReport:
+    """The `events check` result: one row per mapping."""
+
+    stats_period: str
+    sample_size: int
+    min_usable: float
+    rows: tuple[EventsRow, ...]
+    notes: tuple[Problem, ...] = ()
+
+    @property
+    def summary(self) -> Summary:
+        """Counts of rows by status."""
+        statuses = [row.status for row in self.rows]
+        return Summary(
+            len(statuses),
+            statuses.count(Status.GREEN),
+            statuses.count(Status.AMBER),
+            statuses.count(Status.RED),
+        )
+
+    def ok(self, strict: bool = False) -> bool:
+        """True when nothing is red (nor amber under strict): `events check` exits 0."""
+        return problems_ok([p for row in self.rows for p in row.problems] + list(self.notes), strict)
+
+
+@dataclass(frozen=True)
+class _Sample:
+    verdicts: tuple[tuple[ContextVerdict, str | None], ...] = ()  # (verdict, web_url) in id order
+    problems: tuple[Problem, ...] = ()
+
+
+def _row_problems(row: EventsRow, min_usable: float) -> list[Problem]:
+    sampled = row.sampled
+    found = []
+    if row.missing:
+        found.append(
+            problem(
+                "events_missing_context",
+                f"{row.missing} of {sampled} sampled events have no '{CONTEXT_NAME}' context; set it "
+                "with the Sentry SDK's set_context/setContext before errors are captured.",
+            )
+        )
+    if row.misnamed:
+        names = " or ".join(f"'{name}'" for name in row.misnamed_names)
+        renames = " and ".join(f"'{name}' → '{CONTEXT_NAME}'" for name in row.misnamed_names)
+        found.append(
+            problem(
+                "events_misnamed_context",
+                f"{row.misnamed} of {sampled} sampled events name the context {names} instead of "
+                f"'{CONTEXT_NAME}'; rename {renames} where the Sentry SDK sets it.",
+            )
+        )
+    if row.invalid:
+        ranked = sorted(row.invalid_reasons.items(), key=lambda item: (-item[1], item[0]))
+        reason = ranked[0][0] if len(ranked) == 1 else f"most often {ranked[0][0]}"
+        found.append(
+            problem(
+                "events_invalid_context",
+                f"{row.invalid} of {sampled} sampled events have an invalid '{CONTEXT_NAME}': {reason}; "
+                "fix the value the Sentry SDK sets.",
+            )
+        )
+    share = row.usable_share
+    if share is not None and share < min_usable:
+        found.append(
+            problem(
+                "low_usable_share",
+                f"Only {row.usable} of {sampled} sampled events ({share:.0%}) carry a usable "
+                f"'{CONTEXT_NAME}', below the minimum of {min_usable:.0%}; LaunchDarkly ignores the others.",
+            )
+        )
+    return found
+
+
+def _build_row(mapping: Mapping, sample: _Sample, stats_period: str, min_usable: float) -> EventsRow:
+    if sample.problems:
+        return EventsRow(mapping, problems=sample.problems)
+    if not sample.verdicts:
+        return EventsRow(
+            mapping,
+            problems=(
+                problem(
+                    "no_events",
+                    f"No error events in Sentry project '{mapping.sentry_project}' environment "
+                    f"'{mapping.sentry_environment}' in the last {stats_period}; sample a longer period, "
+                    "or send a test error to check the context.",
+                ),
+            ),
+        )
+    counts = Tally(verdict.context_class for verdict, _ in sample.verdicts)
+    examples: dict[ContextClass, str] = {}
+    for verdict, url in sample.verdicts:
+        if verdict.context_class is not ContextClass.USABLE and url:
+            examples.setdefault(verdict.context_class, url)
+    misnamed = [v.name for v, _ in sample.verdicts if v.context_class is ContextClass.MISNAMED and v.name]
+    reasons = Tally(v.reason for v, _ in sample.verdicts if v.context_class is ContextClass.INVALID)
+    row = EventsRow(
+        mapping,
+        sampled=len(sample.verdicts),
+        usable=counts[ContextClass.USABLE],
+        missing=counts[ContextClass.MISSING],
+        misnamed=counts[ContextClass.MISNAMED],
+        invalid=counts[ContextClass.INVALID],
+        examples=examples,
+        misnamed_names=tuple(dict.fromkeys(misnamed)),
+        invalid_reasons=dict(reasons),
+    )
+    return replace(row, problems=tuple(_row_problems(row, min_usable)))
+
+
+class _Sampler:
+    """Samples events for distinct Sentry project+environment pairs with bounded concurrency."""
+
+    def __init__(
+        self, source: EventSource, sample_size: int, stats_period: str, concurrency: int, counter: Counter
+    ) -> None:
+        self.source = source
+        self.sample_size = sample_size
+        self.stats_period = stats_period
+        self.limit = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self.counter = counter
+
+    async def request(self, call: Callable[[], Awaitable[T]]) -> T:
+        # The call is made only once a slot is free, so a cancelled wait leaves no coroutine behind.
+        async with self.limit:
+            return await call()
+
+    async def sample(self, project: SentryProject, environment: str) -> _Sample:
+        try:
+            ids = await self.request(
+                partial(
+                    self.source.list_error_event_ids,
+                    project.id,
+                    environment,
+                    self.stats_period,
+                    self.sample_size,
+                )
+            )
+        except NotFoundError:
+            # Sentry answers 404 for an environment name the organization has never seen (§3).
+            self.counter.drop(self.sample_size)
+            return _Sample(problems=(missing_sentry_environment(project.slug, environment, ()),))
+        ids = ids[: self.sample_size]  # a full sample needs no more requests
+        self.counter.drop(self.sample_size - len(ids))
+        results: list[tuple[ContextVerdict, str | None] | None] = [None] * len(ids)
+        pending = iter(range(len(ids)))
+
+        async def worker() -> None:
+            for index in pending:
+                try:
+                    event = await self.request(partial(self.source.get_event, project.slug, ids[index]))
+                except NotFoundError:
+                    pass  # deleted or not yet stored: the sample is one smaller
+                else:
+                    results[index] = (classify(event.contexts), event.web_url)
+                self.counter.advance()
+
+        await run_all(worker() for _ in range(min(self.concurrency, len(ids))))
+        return _Sample(tuple(result for result in results if result is not None))
+
+
+async def audit_events(
+    mappings: Sequence[Mapping],
+    source: EventSource,
+    *,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    stats_period: str = DEFAULT_STATS_PERIOD,
+    min_usable: float = DEFAULT_MIN_USABLE,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: ProgressCallback | None = None,
+) -> EventsReport:
+    """Sample up to `sample_size` recent error events per mapping and grade their contexts."""
+    pairs = list(dict.fromkeys(m.sentry_pair for m in mappings))
+    # Units are events to fetch; pairs that turn out smaller or missing drop theirs from the total.
+    counter = Counter(len(pairs) * sample_size, progress)
+    sampler = _Sampler(source, sample_size, stats_period, max(1, concurrency), counter)
+    projects = {p.slug: p for p in await sampler.request(source.list_projects)}
+
+    async def sample(pair: tuple[str, str]) -> _Sample:
+        slug, environment = pair
+        project = projects.get(slug)
+        if project is None:
+            counter.drop(sample_size)
+            return _Sample(problems=(missing_sentry_project(slug, projects),))
+        return await sampler.sample(project, environment)
+
+    # One sample per distinct Sentry pair, however many mappings share it.
+    samples = dict(zip(pairs, await run_all(sample(pair) for pair in pairs), strict=True))
+    rows = tuple(_build_row(m, samples[m.sentry_pair], stats_period, min_usable) for m in mappings)
+    return EventsReport(stats_period, sample_size, min_usable, rows)

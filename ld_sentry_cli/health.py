@@ -1,0 +1,361 @@
+"""Grading: the metrics of a LaunchDarkly project, and the status report built from config + facts.
+
+Pure functions only. The facts are fetched by `gather`; rendering and exit codes belong to the CLI.
+Metric rules follow shared/reference/launchdarkly-api.md §1.3-1.4: the integration needs a custom
+conversion metric (`kind` custom, `isNumeric` false) whose `eventKey` equals the configured key.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Iterable, Sequence
+from collections.abc import Mapping as MappingType
+from dataclasses import dataclass, field, replace
+
+from .errors import ServiceError
+from .models import (
+    Config,
+    LdMetric,
+    LdProject,
+    Mapping,
+    MetricKind,
+    MetricSettings,
+    SentryEnvironment,
+    SentryProject,
+)
+from .problems import Problem, Severity, problem
+from .suggest import did_you_mean
+
+CREATE_HINT = "run `ldsentry metric create`"
+
+
+@functools.total_ordering
+class Status(enum.Enum):
+    """Traffic-light status of a row or report; comparisons order them so the worst wins."""
+
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+    @property
+    def rank(self) -> int:
+        """0 for green, 1 for amber, 2 for red."""
+        return _RANKS[self]
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Status):
+            return NotImplemented
+        return self.rank < other.rank
+
+
+_RANKS = {Status.GREEN: 0, Status.AMBER: 1, Status.RED: 2}
+_STATUS_OF_SEVERITY = {Severity.RED: Status.RED, Severity.AMBER: Status.AMBER, Severity.NOTE: Status.GREEN}
+
+
+def status_of(problems: Iterable[Problem]) -> Status:
+    """The worst status among the problems (notes count as green)."""
+    return max((_STATUS_OF_SEVERITY[p.severity] for p in problems), default=Status.GREEN)
+
+
+def problems_ok(problems: Iterable[Problem], strict: bool = False) -> bool:
+    """True when no problem is red (nor amber under strict)."""
+    status = status_of(problems)
+    return status is Status.GREEN or (status is Status.AMBER and not strict)
+
+
+# --- Metric grading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    """How usable a project's metrics are for the configured event key."""
+
+    status: Status
+    metrics: tuple[LdMetric, ...] = ()  # usable metrics with the event key, best first
+    rejected: tuple[LdMetric, ...] = ()  # metrics with the event key that cannot receive the events
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def metric(self) -> LdMetric | None:
+        """The best usable metric, or None."""
+        return self.metrics[0] if self.metrics else None
+
+
+def _quoted(keys: Iterable[str]) -> str:
+    return ", ".join(f"'{key}'" for key in keys)
+
+
+def _is_usable(metric: LdMetric) -> bool:
+    return not metric.is_numeric and not metric.archived
+
+
+def _amber_problems(metric: LdMetric, settings: MetricSettings) -> list[Problem]:
+    found = []
+    if metric.success_criteria == "HigherThanBaseline":
+        found.append(
+            problem(
+                "metric_wrong_direction",
+                f"Metric '{metric.key}' has success criterion HigherThanBaseline, so more errors look "
+                "like an improvement; set it to LowerThanBaseline in LaunchDarkly.",
+            )
+        )
+    expected = settings.kind.unit_aggregation_type
+    actual = metric.unit_aggregation_type
+    # An absent aggregation is unknown, not a contradiction.
+    if actual is not None and actual != expected:
+        other = {kind.unit_aggregation_type: kind for kind in MetricKind}.get(actual)
+        alternative = f' or set `[metric] kind = "{other.value}"`' if other else ""
+        found.append(
+            problem(
+                "metric_kind_mismatch",
+                f"Metric '{metric.key}' has unitAggregationType '{actual}' but `[metric] kind = "
+                f"\"{settings.kind.value}\"` expects '{expected}'; change the metric in LaunchDarkly"
+                f"{alternative}.",
+            )
+        )
+    return found
+
+
+def _red_problems(matching: Sequence[LdMetric], metrics: Sequence[LdMetric], settings: MetricSettings) -> list[Problem]:
+    event_key = settings.event_key
+    if not matching:
+        custom_keys = [m.event_key for m in metrics if m.kind == "custom" and m.event_key]
+        return [
+            problem(
+                "metric_missing",
+                f"No custom metric has event key '{event_key}'{did_you_mean(event_key, custom_keys)}; {CREATE_HINT}.",
+            )
+        ]
+    # A numeric metric stays useless when restored, so numeric is reported before archived.
+    numeric = [m.key for m in matching if m.is_numeric]
+    archived = [m.key for m in matching if m.archived and not m.is_numeric]
+    # Creating a metric under a key that one of these holds would clash (HTTP 409).
+    taken = settings.key in numeric + archived
+    rekey = "set `[metric] key` to another key and " if taken else ""
+    found = []
+    if numeric:
+        found.append(
+            problem(
+                "metric_numeric",
+                f"Metric {_quoted(numeric)} with event key '{event_key}' is numeric; the integration "
+                f"needs a conversion metric: {rekey}{CREATE_HINT}.",
+            )
+        )
+    if archived:
+        found.append(
+            problem(
+                "metric_archived",
+                f"Metric {_quoted(archived)} with event key '{event_key}' is archived; restore it in "
+                f"LaunchDarkly, or {rekey}{CREATE_HINT}.",
+            )
+        )
+    return found
+
+
+def grade_metrics(metrics: Sequence[LdMetric], settings: MetricSettings) -> MetricVerdict:
+    """Grade one project's metrics for `settings.event_key`; the best of several matches wins."""
+    # Event keys are case-sensitive, and only custom metrics receive custom events.
+    matching = [m for m in metrics if m.kind == "custom" and m.event_key == settings.event_key]
+    usable = [m for m in matching if _is_usable(m)]
+    rejected = tuple(m for m in matching if not _is_usable(m))
+    if not usable:
+        return MetricVerdict(Status.RED, (), rejected, tuple(_red_problems(matching, metrics, settings)))
+    graded = [(m, _amber_problems(m, settings)) for m in usable]
+    # Fewest problems first; on a tie the metric under the configured key; then API order (stable).
+    graded.sort(key=lambda pair: (len(pair[1]), pair[0].key != settings.key))
+    best_problems = tuple(graded[0][1])
+    return MetricVerdict(status_of(best_problems), tuple(m for m, _ in graded), rejected, best_problems)
+
+
+# --- Facts and the status report ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LdFacts:
+    """What LaunchDarkly said about one project: None when it does not exist; its metrics or an error."""
+
+    key: str
+    project: LdProject | None
+    metrics: tuple[LdMetric, ...] = ()
+    metrics_error: ServiceError | None = None
+
+
+@dataclass(frozen=True)
+class SentryFacts:
+    """What Sentry said: projects by slug (None when the Sentry half was skipped), environments by slug."""
+
+    projects: MappingType[str, SentryProject] | None
+    # A project listed without environments is treated as missing (its environments call said 404).
+    environments: MappingType[str, tuple[SentryEnvironment, ...]] = field(default_factory=dict)
+    unchecked_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything `check` fetched: LaunchDarkly facts per project key, and the Sentry facts."""
+
+    ld: MappingType[str, LdFacts]
+    sentry: SentryFacts
+    # Every project key the token can see, fetched only to suggest a fix for a missing project.
+    ld_project_keys: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One mapping's result: the metric found (or None) and its problems; status follows from them."""
+
+    mapping: Mapping
+    metric: LdMetric | None = None
+    problems: tuple[Problem, ...] = ()
+    sentry_project: SentryProject | None = None
+
+    @property
+    def status(self) -> Status:
+        """The worst status among the row's problems."""
+        return status_of(self.problems)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """How many rows have each status."""
+
+    total: int
+    green: int
+    amber: int
+    red: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """The status report: one row per mapping plus report-level notes (which may also fail it)."""
+
+    event_key: str
+    rows: tuple[Row, ...]
+    notes: tuple[Problem, ...] = ()
+
+    @property
+    def summary(self) -> Summary:
+        """Counts of rows by status."""
+        statuses = [row.status for row in self.rows]
+        return Summary(
+            len(statuses),
+            statuses.count(Status.GREEN),
+            statuses.count(Status.AMBER),
+            statuses.count(Status.RED),
+        )
+
+    @property
+    def status(self) -> Status:
+        """The worst status among rows and notes."""
+        return max([row.status for row in self.rows] + [status_of(self.notes)], default=Status.GREEN)
+
+    def ok(self, strict: bool = False) -> bool:
+        """True when nothing is red (nor amber under strict): the check exits 0."""
+        return self.status is Status.GREEN or (self.status is Status.AMBER and not strict)
+
+    def with_notes(self, *notes: Problem) -> Report:
+        """A copy with report-level notes added (the CLI adds the EU/federal one)."""
+        return replace(self, notes=self.notes + notes)
+
+
+def _ld_problems(
+    mapping: Mapping, facts: LdFacts, settings: MetricSettings, known_projects: Sequence[str] | None
+) -> tuple[list[Problem], LdMetric | None]:
+    if facts.project is None:
+        hint = did_you_mean(mapping.ld_project, known_projects or ())
+        return [
+            problem(
+                "ld_project_missing",
+                f"LaunchDarkly project '{mapping.ld_project}' does not exist{hint}; fix `ld_project` in the mapping.",
+            )
+        ], None
+    found = []
+    env_keys = facts.project.environment_keys
+    if mapping.ld_environment not in env_keys:
+        found.append(
+            problem(
+                "ld_environment_missing",
+                f"LaunchDarkly project '{mapping.ld_project}' has no environment "
+                f"'{mapping.ld_environment}'{did_you_mean(mapping.ld_environment, env_keys)}; fix "
+                "`ld_environment` in the mapping.",
+            )
+        )
+    if facts.metrics_error is not None:
+        found.append(
+            problem(
+                "ld_metrics_unavailable",
+                f"Could not list the metrics of LaunchDarkly project '{mapping.ld_project}': "
+                f"{facts.metrics_error.message}",
+            )
+        )
+        return found, None
+    verdict = grade_metrics(facts.metrics, settings)
+    return found + list(verdict.problems), verdict.metric
+
+
+def missing_sentry_project(slug: str, known_slugs: Iterable[str]) -> Problem:
+    """The `sentry_project_missing` problem, suggesting a close slug."""
+    return problem(
+        "sentry_project_missing",
+        f"Sentry project '{slug}' does not exist in the organization{did_you_mean(slug, known_slugs)}; "
+        "fix `sentry_project` in the mapping.",
+    )
+
+
+def missing_sentry_environment(slug: str, environment: str, known_names: Iterable[str]) -> Problem:
+    """The `sentry_environment_missing` problem, suggesting a close name."""
+    return problem(
+        "sentry_environment_missing",
+        f"Sentry project '{slug}' has no environment '{environment}'"
+        f"{did_you_mean(environment, known_names)}; fix `sentry_environment` in the mapping (Sentry "
+        "creates an environment with its first event).",
+    )
+
+
+def _sentry_problems(mapping: Mapping, facts: SentryFacts) -> tuple[list[Problem], SentryProject | None]:
+    projects = facts.projects or {}
+    slug, env_name = mapping.sentry_pair
+    project = projects.get(slug)
+    environments = facts.environments.get(slug)
+    # No environment list means the project vanished after it was listed (404): it is missing too.
+    if project is None or environments is None:
+        return [missing_sentry_project(slug, projects)], None
+    # Sentry environment names are case-sensitive (sentry-api.md §3).
+    environment = next((env for env in environments if env.name == env_name), None)
+    if environment is None:
+        names = [env.name for env in environments]
+        return [missing_sentry_environment(slug, env_name, names)], project
+    if environment.is_hidden:
+        return [
+            problem(
+                "sentry_environment_hidden",
+                f"Sentry environment '{env_name}' of project '{slug}' is hidden; unhide it in Sentry "
+                "if it is still in use.",
+            )
+        ], project
+    return [], project
+
+
+def build_report(config: Config, facts: Facts, *, require_sentry: bool = False) -> Report:
+    """The status report for every mapping of `config`, from the fetched facts."""
+    rows = []
+    for mapping in config.mappings:
+        ld_found, metric = _ld_problems(mapping, facts.ld[mapping.ld_project], config.metric, facts.ld_project_keys)
+        sentry_found: list[Problem] = []
+        sentry_project = None
+        if facts.sentry.projects is not None:
+            sentry_found, sentry_project = _sentry_problems(mapping, facts.sentry)
+        rows.append(Row(mapping, metric, tuple(ld_found + sentry_found), sentry_project))
+    notes = []
+    if facts.sentry.projects is None:
+        reason = f" ({facts.sentry.unchecked_reason})" if facts.sentry.unchecked_reason else ""
+        notes.append(
+            problem(
+                "sentry_unchecked",
+                f"The Sentry side was not checked{reason}; set SENTRY_AUTH_TOKEN and "
+                "`[sentry] organization` to check it.",
+                Severity.RED if require_sentry else None,
+            )
+        )
+    return Report(config.metric.event_key, tuple(rows), tuple(notes))

@@ -1,0 +1,656 @@
+"""The one place that speaks HTTP (httpx): base URLs, auth, retries, rate-limit waits, pagination.
+
+Both REST clients (launchdarkly.py, sentry.py) build an `ApiSession` and get back parsed JSON or
+one of ldsentry's own errors; nothing above this module sees httpx. See DESIGN.md "HTTP rules".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import email.utils
+import functools
+import ipaddress
+import json
+import logging
+import random
+import re
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TypeAlias, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from ld_sentry_cli import __version__
+from ld_sentry_cli.errors import (
+    ApiError,
+    AuthFailedError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServiceConflictError,
+    ServiceError,
+    UsageError,
+)
+from ld_sentry_cli.secrets import redact, register_secret
+
+logger = logging.getLogger("ldsentry.http")
+
+USER_AGENT = f"ldsentry/{__version__}"
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
+LOOPBACK_NAMES = frozenset({"localhost"})
+
+ParamValue: TypeAlias = "str | int | bool | Sequence[str | int]"
+Params: TypeAlias = "Mapping[str, ParamValue]"
+SleepFn = Callable[[float], Awaitable[None]]
+ClockFn = Callable[[], float]
+
+_SessionT = TypeVar("_SessionT", bound="ApiSession")
+_ErrorT = TypeVar("_ErrorT", bound=ServiceError)
+
+_MAX_SNIPPET = 160
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+# RFC 8288 link-value: <uri> followed by ;-separated parameters (quoted or bare values).
+_LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,=\s]+\s*=\s*(?:\"[^\"]*\"|[^;,]*))*)")
+_LINK_PARAM = re.compile(r";\s*([^;,=\s]+)\s*=\s*(?:\"([^\"]*)\"|([^;,]*))")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry: bounded tries, capped exponential backoff and waits."""
+
+    max_attempts: int = 5  # total tries, the first included
+    backoff_base: float = 0.5  # seconds before the 2nd try; doubles each time
+    backoff_cap: float = 8.0
+    rate_limit_cap: float = 60.0  # Sentry windows last up to 60 s (sentry-api.md §4.2, §6)
+    past_reset_wait: float = 1.0  # a reset already in the past: wait briefly, not zero
+    jitter: float = 0.25  # up to this many seconds added to every wait
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential delay after the given failed attempt (1-based), before jitter and cap."""
+        return float(min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1))))
+
+
+Transport = httpx.AsyncBaseTransport  # re-exported so clients and tests need not import httpx
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Tunables shared by both clients; tests inject a transport, an instant sleep and a fixed clock."""
+
+    concurrency: int = 8  # requests in flight per session (DESIGN.md "Concurrency")
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    transport: Transport | None = None
+    sleep: SleepFn = asyncio.sleep
+    clock: ClockFn = time.time  # wall clock: rate-limit resets are epoch timestamps
+    monotonic: ClockFn = time.monotonic  # durations and pacing
+    random_fn: Callable[[], float] = random.random  # jitter source
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """A successful response: status, parsed JSON body (None when empty) and headers."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """One entry of a `Link` header with its parameters (rel, results, cursor, …)."""
+
+    url: str
+    params: Mapping[str, str]
+
+
+class RateLimiter:
+    """Space calls to at most `rate` per second (Sentry's event detail allows ~5/s, sentry-api.md §4.3)."""
+
+    def __init__(self, rate: float, *, sleep: SleepFn = asyncio.sleep, monotonic: ClockFn = time.monotonic) -> None:
+        if rate <= 0:
+            raise UsageError(f"Invalid request rate {rate}: it must be positive.")
+        self.interval = 1.0 / rate
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._next_slot: float | None = None
+
+    async def acquire(self) -> None:
+        """Wait for the next free slot; slots are reserved before awaiting, so callers queue fairly."""
+        now = self._monotonic()
+        slot = now if self._next_slot is None else max(now, self._next_slot)
+        self._next_slot = slot + self.interval
+        if slot > now:
+            await self._sleep(slot - now)
+
+
+@functools.cache
+def _shared_ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~50 ms; build it once per process, not once per client.
+    # httpx's own builder keeps honouring SSL_CERT_FILE / SSL_CERT_DIR.
+    return httpx.create_ssl_context()
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1: the only hosts a token may reach over plain http."""
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(url: str, *, service: str, setting: str, sends_token: bool = True) -> str:
+    """Check a base URL (scheme, host, https unless loopback) and return it without a trailing slash."""
+    hint = f"Set {setting} to an address such as https://host."
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise UsageError(redact(f"Invalid {service} base URL {url!r}: it cannot be parsed."), hint) from None
+    if parts.scheme not in ("http", "https"):
+        raise UsageError(
+            redact(f"Invalid {service} base URL {url!r}: it must start with https:// (or http:// for localhost)."),
+            hint,
+        )
+    if not host:
+        raise UsageError(redact(f"Invalid {service} base URL {url!r}: it names no host."), hint)
+    if parts.username or parts.password:
+        # Never echo the URL here: its user-info part may be a credential.
+        raise UsageError(f"Invalid {service} base URL: it must not contain a user name or password.", hint)
+    if parts.query or parts.fragment:
+        raise UsageError(redact(f"Invalid {service} base URL {url!r}: it must not contain a query or fragment."), hint)
+    if sends_token and parts.scheme == "http" and not is_loopback_host(host):
+        raise UsageError(
+            redact(
+                f"Refusing to send the {service} token over plain http to {host}: use https:// "
+                "(plain http is allowed only for loopback hosts: localhost, 127.0.0.0/8, ::1)."
+            ),
+            f"Change {setting} to https://{parts.netloc}{parts.path}.",
+        )
+    return url.strip().rstrip("/")
+
+
+def parse_link_header(value: str | None) -> dict[str, LinkTarget]:
+    """Parse an RFC 8288 `Link` header into {rel: target}; Sentry paginates with it (sentry-api.md §5)."""
+    links: dict[str, LinkTarget] = {}
+    for match in _LINK_VALUE.finditer(value or ""):
+        params = {
+            name.lower(): (quoted if quoted is not None else bare or "").strip()
+            for name, quoted, bare in _LINK_PARAM.findall(match.group(2))
+        }
+        rel = params.get("rel")
+        if rel:
+            links.setdefault(rel, LinkTarget(url=match.group(1), params=params))
+    return links
+
+
+def one_line(text: str, limit: int = _MAX_SNIPPET) -> str:
+    """Collapse whitespace and truncate, so a server's body never floods an error message."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _looks_like_html(content_type: str, text: str) -> bool:
+    head = text.lstrip()[:15].lower()
+    return "html" in content_type.lower() or head.startswith(("<!doctype", "<html", "<head", "<body"))
+
+
+def _describe_html(text: str) -> str:
+    title = _HTML_TITLE.search(text)
+    return f"an HTML page titled {one_line(title.group(1), 80)!r}" if title else "an HTML page"
+
+
+def _json_error_message(body: Any) -> str | None:
+    """The human message in an error body: LaunchDarkly `{code, message}`, Sentry `{detail}` or a string."""
+    if isinstance(body, str):
+        return one_line(body) or None
+    if isinstance(body, dict):
+        # LaunchDarkly error reps: required [code, message] (launchdarkly-api.md §0 "Error body").
+        message = body.get("message")
+        code = body.get("code")
+        if isinstance(message, str) and message:
+            return one_line(f"{message} ({code})" if isinstance(code, str) and code else message)
+        # Sentry: {"detail": "..."} or {"detail": {"message": "...", "code": "..."}}.
+        detail = body.get("detail")
+        if isinstance(detail, str) and detail:
+            return one_line(detail)
+        if isinstance(detail, dict) and isinstance(detail.get("message"), str):
+            return one_line(detail["message"])
+        if body:
+            return one_line(json.dumps(body, sort_keys=True))
+        return None
+    if body is None:
+        return None
+    return one_line(json.dumps(body))
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" if count == 1 else f"{count} attempts"
+
+
+def _parse_number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
+
+
+class ApiSession:
+    """An authenticated, bounded, retrying async HTTP session for one service (LaunchDarkly or Sentry)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        service: str,
+        auth_header: str,
+        auth_value: str,
+        headers: Mapping[str, str] | None = None,
+        url_setting: str = "the base URL",
+        hints: Mapping[int, str] | None = None,
+        options: SessionOptions | None = None,
+    ) -> None:
+        opts = options or SessionOptions()
+        if opts.concurrency < 1:
+            raise UsageError(f"Invalid concurrency {opts.concurrency}: it must be at least 1.")
+        self.service = service
+        self.url_setting = url_setting
+        self.base_url = validate_base_url(base_url, service=service, setting=url_setting)
+        register_secret(auth_value)
+        self.options = opts
+        self.request_count = 0
+        self.retry_count = 0
+        self.requests_by_route: collections.Counter[str] = collections.Counter()
+        self._auth = (auth_header, auth_value)
+        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        self._hints = dict(hints or {})
+        self._semaphore = asyncio.Semaphore(opts.concurrency)
+        self._client: httpx.AsyncClient | None = None
+        self._base = httpx.URL(self.base_url)
+        self.host = f"{self._base.host}:{self._base.port}" if self._base.port else self._base.host
+
+    def rate_limiter(self, rate: float) -> RateLimiter:
+        """A pacing limiter sharing this session's injectable sleep and clock."""
+        return RateLimiter(rate, sleep=self.options.sleep, monotonic=self.options.monotonic)
+
+    async def __aenter__(self: _SessionT) -> _SessionT:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the underlying connection pool."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _http(self) -> httpx.AsyncClient:
+        # Created lazily so it binds to the event loop that actually runs the requests.
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url + "/",
+                verify=_shared_ssl_context(),
+                headers={**self._headers, self._auth[0]: self._auth[1]},
+                timeout=httpx.Timeout(self.options.timeout, connect=self.options.connect_timeout),
+                transport=self.options.transport,
+                follow_redirects=False,  # a redirect could carry the token elsewhere; report it instead
+            )
+        return self._client
+
+    async def get_json(self, path: str, *, params: Params | None = None, limiter: RateLimiter | None = None) -> Any:
+        """GET a path and return its parsed JSON body."""
+        return (await self.request("GET", path, params=params, limiter=limiter)).body
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> ApiResponse:
+        """Send one request, retrying when allowed; return the parsed response or raise an ldsentry error."""
+        method = method.upper()
+        may_retry = method in IDEMPOTENT_METHODS if retry is None else retry
+        policy = self.options.retry
+        max_attempts = policy.max_attempts if may_retry else 1
+        client = self._http()
+        route = f"{method} {path}"
+        attempt = 0
+        while True:
+            attempt += 1
+            request = client.build_request(method, path, params=params, json=json_body, headers=headers)
+            self._check_target(request.url)
+            target = redact(request.url.raw_path.decode("ascii", "replace"))
+            if limiter is not None:
+                await limiter.acquire()
+            started = self.options.monotonic()
+            try:
+                async with self._semaphore:
+                    self.request_count += 1
+                    self.requests_by_route[route] += 1
+                    response = await client.send(request)
+            except httpx.TransportError as exc:
+                self._log_attempt(
+                    method, target, type(exc).__name__, started, attempt=attempt, max_attempts=max_attempts
+                )
+                if attempt < max_attempts:
+                    await self._wait(policy.backoff(attempt), method, target, type(exc).__name__, attempt)
+                    continue
+                raise self._network_error(exc, attempt) from None
+            except httpx.RequestError as exc:  # decoding errors, too many redirects: not transient
+                raise self._error(
+                    ApiError,
+                    f"{self.service} sent a response ldsentry cannot read ({method} {request.url.path}): "
+                    f"{one_line(str(exc)) or type(exc).__name__}",
+                ) from None
+            status = response.status_code
+            self._log_attempt(method, target, str(status), started, attempt=attempt, max_attempts=max_attempts)
+            if 200 <= status < 300:
+                return ApiResponse(status, self._success_body(response, method), response.headers)
+            transient = status == 429 or (status >= 500 and status != 501)
+            if transient and attempt < max_attempts:
+                delay = self._header_wait(response) if status == 429 or "retry-after" in response.headers else None
+                await self._wait(
+                    policy.backoff(attempt) if delay is None else delay, method, target, str(status), attempt
+                )
+                continue
+            raise self._status_error(response, method, attempt)
+
+    def _log_attempt(
+        self, method: str, target: str, outcome: str, started: float, *, attempt: int, max_attempts: int
+    ) -> None:
+        # Method, path+query (redacted), outcome, duration, attempt; never headers (they hold the token).
+        elapsed_ms = (self.options.monotonic() - started) * 1000
+        logger.debug(
+            "%s %s -> %s in %.0f ms (attempt %d/%d)",
+            method,
+            target,
+            outcome,
+            elapsed_ms,
+            attempt,
+            max_attempts,
+        )
+
+    async def _wait(self, base_delay: float, method: str, target: str, reason: str, attempt: int) -> None:
+        policy = self.options.retry
+        delay = min(policy.rate_limit_cap, max(0.0, base_delay) + self.options.random_fn() * policy.jitter)
+        self.retry_count += 1
+        logger.debug(
+            "retrying %s %s in %.2f s after %s (attempt %d/%d)",
+            method,
+            target,
+            delay,
+            reason,
+            attempt + 1,
+            policy.max_attempts,
+        )
+        await self.options.sleep(delay)
+
+    def _header_wait(self, response: httpx.Response) -> float | None:
+        """Seconds to wait before retrying a 429, from the service's headers, or None to back off.
+
+        Order per DESIGN.md: `Retry-After` (seconds or HTTP date), then LaunchDarkly's
+        `X-Ratelimit-Reset` (epoch ms, launchdarkly-api.md §3), then Sentry's
+        `X-Sentry-Rate-Limit-Reset` (epoch s, sentry-api.md §6).
+        """
+        headers = response.headers
+        policy = self.options.retry
+        retry_after = headers.get("retry-after")
+        if retry_after is not None:
+            seconds = _parse_number(retry_after)
+            if seconds is None:
+                try:
+                    seconds = email.utils.parsedate_to_datetime(retry_after).timestamp() - self.options.clock()
+                except (TypeError, ValueError):
+                    seconds = None
+            if seconds is not None:
+                return seconds if seconds > 0 else policy.past_reset_wait
+        for name in ("x-ratelimit-reset", "x-sentry-rate-limit-reset"):
+            reset = _parse_number(headers.get(name))
+            if reset is None:
+                continue
+            # Both units are documented but unverified live: a value this large can only be
+            # milliseconds (1e11 s is the year 5138), so read either header in either unit.
+            reset_seconds = reset / 1000.0 if reset > 1e11 else reset
+            wait = reset_seconds - self.options.clock()
+            return wait if wait > 0 else policy.past_reset_wait
+        return None
+
+    def _check_target(self, url: httpx.URL) -> None:
+        # The base URL was validated already; this guards absolute URLs (pagination links).
+        if url.scheme == "http" and not is_loopback_host(url.host):
+            raise UsageError(
+                redact(f"Refusing to send the {self.service} token over plain http to {url.host}."),
+                f"Use https:// in {self.url_setting}.",
+            )
+        base = self._base
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            raise self._error(
+                ApiError,
+                f"Refusing to send the {self.service} token to {url.host}, which is not {self.host}.",
+            )
+
+    def _success_body(self, response: httpx.Response, method: str) -> Any:
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise self._not_json_error(response, method) from None
+
+    def _not_json_error(self, response: httpx.Response, method: str) -> ServiceError:
+        where = f"HTTP {response.status_code} on {method} {response.request.url.path}"
+        text = response.content.decode("utf-8", "replace")
+        if _looks_like_html(response.headers.get("content-type", ""), text):
+            message = f"{self.service} sent {_describe_html(text)} instead of JSON ({where})"
+        else:
+            message = f"{self.service} sent a response that is not valid JSON ({where}): {one_line(text)}"
+        hint = (
+            f"Check the {self.service} base URL ({self.base_url}, set by {self.url_setting}): "
+            "a proxy, login page or another server may be answering instead of the API."
+        )
+        return self._error(ApiError, message, hint, response.status_code)
+
+    def _status_error(self, response: httpx.Response, method: str, attempts: int) -> ServiceError:
+        status = response.status_code
+        where = f"HTTP {status} on {method} {response.request.url.path}"
+        text = response.content.decode("utf-8", "replace")
+        server_message: str | None
+        if not text.strip():
+            server_message = None
+        elif _looks_like_html(response.headers.get("content-type", ""), text):
+            if status < 500 and status != 429:
+                # A 4xx HTML page comes from a proxy or a wrong host, not from the API: a 404 here
+                # must not read as "the resource does not exist".
+                return self._not_json_error(response, method)
+            server_message = _describe_html(text)
+        else:
+            try:
+                server_message = _json_error_message(json.loads(text))
+            except ValueError:
+                if status < 500 and status != 429:
+                    return self._not_json_error(response, method)
+                server_message = one_line(text)
+        detail = f": {server_message}" if server_message else ""
+        hint = self._hints.get(status)
+        if status == 401:
+            return self._error(
+                AuthFailedError,
+                f"{self.service} rejected the token ({where}){detail}",
+                hint or f"Check the {self.service} token.",
+                status,
+            )
+        if status == 403:
+            return self._error(
+                PermissionDeniedError,
+                f"{self.service} denied permission ({where}){detail}",
+                hint or f"The {self.service} token may not do this; check its role or scopes.",
+                status,
+            )
+        if status == 404:
+            return self._error(NotFoundError, f"{self.service} has no such resource ({where}){detail}", hint, status)
+        if status == 409:
+            return self._error(
+                ServiceConflictError, f"{self.service} reported a conflict ({where}){detail}", hint, status
+            )
+        if status == 429:
+            return self._error(
+                RateLimitedError,
+                f"{self.service} is still rate limiting after {_attempts(attempts)} ({where}){detail}",
+                hint or f"Wait a minute and retry, or lower --concurrency; {self.service} limits request rates.",
+                status,
+            )
+        if status >= 500:
+            return self._error(
+                ApiError,
+                f"{self.service} had a server error after {_attempts(attempts)} ({where}){detail}",
+                hint or f"{self.service} may be having an outage; retry later.",
+                status,
+            )
+        if 300 <= status < 400:
+            location = response.headers.get("location", "another address")
+            return self._error(
+                ApiError,
+                f"{self.service} redirected the request to {location} ({where})",
+                f"ldsentry does not follow redirects; set {self.url_setting} to the final address.",
+                status,
+            )
+        return self._error(ApiError, f"{self.service} refused the request ({where}){detail}", hint, status)
+
+    def _network_error(self, exc: httpx.TransportError, attempts: int) -> NetworkError:
+        hint = (
+            f"Check your network connection and proxy settings, and that {self.host} is the right "
+            f"{self.service} host ({self.url_setting})."
+        )
+        if isinstance(exc, httpx.TimeoutException):
+            message = f"Timed out talking to {self.service} at {self.host} after {_attempts(attempts)}"
+            message += f" ({type(exc).__name__})"
+        else:
+            reason = one_line(str(exc)) or type(exc).__name__
+            message = f"Could not reach {self.service} at {self.host} after {_attempts(attempts)}: {reason}"
+        return self._error(NetworkError, message, hint)
+
+    @staticmethod
+    def _error(kind: type[_ErrorT], message: str, hint: str | None = None, status: int | None = None) -> _ErrorT:
+        # Every message and hint leaves through redact(): a server may echo a token or SDK key.
+        return kind(redact(message), redact(hint) if hint else None, status=status)
+
+    async def paginate_offset(
+        self,
+        path: str,
+        *,
+        page_size: int,
+        params: Params | None = None,
+        start_offset: int = 0,
+        items_key: str = "items",
+        max_pages: int = 1000,
+    ) -> list[Any]:
+        """Collect a LaunchDarkly collection with `limit`/`offset` paging (launchdarkly-api.md §0, §1.1).
+
+        Stops when `totalCount` is reached, on an empty page, or (without `totalCount`) on a
+        short page. Advances by the items actually received, so a server capping `limit` below
+        `page_size` loses nothing; `_links.next.href` supplies the next offset when present.
+        `limit` is never above `page_size`.
+        """
+        items: list[Any] = []
+        offset = start_offset
+        for _ in range(max_pages):
+            body = await self.get_json(path, params={**(params or {}), "limit": page_size, "offset": offset})
+            page = body.get(items_key) if isinstance(body, dict) else None
+            if not isinstance(page, list):
+                raise self._error(ApiError, f"{self.service} sent a collection without '{items_key}' (GET {path})")
+            items.extend(page)
+            total = body.get("totalCount")
+            next_offset = offset + len(page)
+            linked = _next_link_offset(body)
+            if linked is not None and linked > offset:
+                next_offset = linked
+            if not page:
+                return items
+            if isinstance(total, int):
+                if next_offset >= total:
+                    return items
+            elif len(page) < page_size and linked is None:
+                return items
+            offset = next_offset
+        raise self._error(ApiError, f"{self.service} returned more than {max_pages} pages for GET {path}")
+
+    async def paginate_link(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        items_key: str | None = None,
+        max_items: int | None = None,
+        max_pages: int = 1000,
+    ) -> list[Any]:
+        """Collect a Sentry collection: follow `Link: rel="next"` while `results="true"` (sentry-api.md §5).
+
+        The cursor is opaque and re-sent as `cursor=` on the same path, so the token never
+        follows a link to another host. Stops once `max_items` are collected.
+        """
+        items: list[Any] = []
+        query: dict[str, ParamValue] = dict(params or {})
+        for _ in range(max_pages):
+            response = await self.request("GET", path, params=query)
+            body = response.body
+            page = body.get(items_key) if items_key and isinstance(body, dict) else body
+            if not isinstance(page, list):
+                raise self._error(ApiError, f"{self.service} sent a response that is not a list (GET {path})")
+            items.extend(page)
+            if max_items is not None and len(items) >= max_items:
+                return items[:max_items]
+            cursor = _next_cursor(response.headers.get("link"))
+            if cursor is None or cursor == query.get("cursor"):
+                return items
+            query["cursor"] = cursor
+        raise self._error(ApiError, f"{self.service} returned more than {max_pages} pages for GET {path}")
+
+
+def _next_link_offset(body: Mapping[str, Any]) -> int | None:
+    """The `offset` in a LaunchDarkly `_links.next.href`, if there is one."""
+    links = body.get("_links")
+    nxt = links.get("next") if isinstance(links, dict) else None
+    href = nxt.get("href") if isinstance(nxt, dict) else None
+    if not isinstance(href, str):
+        return None
+    values = parse_qs(urlsplit(href).query).get("offset")
+    try:
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
+
+
+def _next_cursor(link_header: str | None) -> str | None:
+    """The cursor of the `rel="next"` link when it says `results="true"`; Sentry always sends a next link."""
+    nxt = parse_link_header(link_header).get("next")
+    if nxt is None or nxt.params.get("results", "").lower() != "true":
+        return None
+    cursor = nxt.params.get("cursor")
+    if not cursor:
+        values = parse_qs(urlsplit(nxt.url).query).get("cursor")
+        cursor = values[0] if values else None
+    return cursor or None

@@ -1,0 +1,322 @@
+"""LaunchDarkly REST API v2 client: projects, environments, metrics and caller identity.
+
+Raw JSON stops here: every method returns frozen dataclasses from models.py, and SDK keys
+(`apiKey`, `mobileKey`) are dropped at the boundary. Facts: shared/reference/launchdarkly-api.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ld_sentry_cli.errors import ApiError, MissingTokenError, NotFoundError, ServiceConflictError
+from ld_sentry_cli.http import ApiSession, SessionOptions, validate_base_url
+from ld_sentry_cli.models import LdCaller, LdEnvironment, LdMetric, LdProject, MetricSettings
+from ld_sentry_cli.secrets import register_secret
+
+SERVICE = "LaunchDarkly"
+DEFAULT_BASE_URL = "https://app.launchdarkly.com"
+API_VERSION = "20240415"  # pinned on every request (launchdarkly-api.md §0 "Version header")
+TOKEN_ENV_VARS = ("LD_ACCESS_TOKEN", "LAUNCHDARKLY_ACCESS_TOKEN")
+BASE_URL_ENV_VAR = "LD_BASE_URI"  # ldcli's name (launchdarkly-api.md §5.1)
+URL_SETTING = "--base-url, LD_BASE_URI or [launchdarkly] base_url"
+METRICS_PAGE_LIMIT = 50  # the server's maximum for GET /metrics (§1.1); never ask for more
+PAGE_LIMIT = 20  # projects and environments: the documented default, no maximum published (§2.2, §2.3)
+
+_NEW_CREDENTIAL_HINT = (
+    "Create a personal or service access token (api-…) in LaunchDarkly under Organization settings → "
+    "Authorization; a Reader role is enough to check, creating metrics needs Writer."
+)
+_HINTS = {
+    401: "Check LD_ACCESS_TOKEN (or LAUNCHDARKLY_ACCESS_TOKEN): it must be a valid access token (api-…).",
+    403: "The access token's role does not allow this; reading needs Reader, creating metrics needs Writer.",
+}
+
+
+class LdInstance(str, enum.Enum):
+    """Which LaunchDarkly instance a base URL points at."""
+
+    COMMERCIAL = "commercial"
+    EU = "eu"
+    FEDERAL = "federal"
+    CUSTOM = "custom"
+
+
+# Hosts per instance (launchdarkly-api.md §0 base URLs, §4.1 events base URIs).
+_INSTANCE_HOSTS = {
+    "app.launchdarkly.com": LdInstance.COMMERCIAL,
+    "app.eu.launchdarkly.com": LdInstance.EU,
+    "app.launchdarkly.us": LdInstance.FEDERAL,
+}
+_EVENTS_BASE_URLS = {
+    LdInstance.COMMERCIAL: "https://events.launchdarkly.com",
+    LdInstance.EU: "https://events.eu.launchdarkly.com",
+    LdInstance.FEDERAL: "https://events.launchdarkly.us",
+}
+
+
+def launchdarkly_token(environ: Mapping[str, str] | None = None) -> str:
+    """The access token from LD_ACCESS_TOKEN or LAUNCHDARKLY_ACCESS_TOKEN (registered as a secret)."""
+    env = os.environ if environ is None else environ
+    for name in TOKEN_ENV_VARS:
+        token = env.get(name, "").strip()
+        if token:
+            register_secret(token)
+            if token.startswith(("sdk-", "mob-")):
+                # SDK and mobile keys cannot call the REST API (launchdarkly-api.md §0 "Token format").
+                raise MissingTokenError(
+                    f"{name} holds an SDK or mobile key; the LaunchDarkly REST API needs an access token.",
+                    _NEW_CREDENTIAL_HINT,
+                )
+            return token
+    raise MissingTokenError(
+        "No LaunchDarkly access token: set LD_ACCESS_TOKEN or LAUNCHDARKLY_ACCESS_TOKEN.",
+        _NEW_CREDENTIAL_HINT,
+    )
+
+
+def launchdarkly_base_url(
+    config_value: str | None = None,
+    *,
+    explicit: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The REST base URL: explicit > LD_BASE_URI > `[launchdarkly] base_url` > the commercial instance."""
+    env = os.environ if environ is None else environ
+    for candidate in (explicit, env.get(BASE_URL_ENV_VAR), config_value):
+        if candidate and candidate.strip():
+            return validate_base_url(candidate, service=SERVICE, setting=URL_SETTING)
+    return DEFAULT_BASE_URL
+
+
+def launchdarkly_instance(base_url: str) -> LdInstance:
+    """Name the instance (commercial, eu, federal, or custom for anything else) from a base URL."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return _INSTANCE_HOSTS.get(host, LdInstance.CUSTOM)
+
+
+def launchdarkly_events_base_url(base_url: str, configured: str | None = None) -> str:
+    """The events base URL for an instance; custom and loopback hosts use the REST base URL itself."""
+    if configured and configured.strip():
+        return configured.strip().rstrip("/")
+    return _EVENTS_BASE_URLS.get(launchdarkly_instance(base_url), base_url.rstrip("/"))
+
+
+def metric_post_body(settings: MetricSettings) -> dict[str, Any]:
+    """The `MetricPost` body for the Sentry errors metric (launchdarkly-api.md §1.3), keys in stable order."""
+    return {
+        "key": settings.key,
+        "name": settings.name,
+        "description": settings.description,
+        "kind": "custom",
+        "eventKey": settings.event_key,
+        "isNumeric": False,  # a conversion metric: the integration sends no value
+        "unitAggregationType": settings.kind.unit_aggregation_type,
+        # Custom metrics default to HigherThanBaseline (§5.2); more errors must read as worse.
+        "successCriteria": "LowerThanBaseline",
+        "randomizationUnits": list(settings.units),
+        "tags": ["sentry"],
+    }
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _object(payload: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(payload, Mapping):
+        raise ApiError(f"{SERVICE} sent {what} that is not a JSON object.")
+    return payload
+
+
+def _key(payload: Mapping[str, Any], what: str) -> str:
+    key = payload.get("key")
+    if not isinstance(key, str) or not key:
+        raise ApiError(f"{SERVICE} sent {what} without a key.")
+    return key
+
+
+def _opt_str(payload: Mapping[str, Any], name: str) -> str | None:
+    value = payload.get(name)
+    return value if isinstance(value, str) else None
+
+
+def parse_environment(payload: Any) -> LdEnvironment:
+    """An environment reduced to key and name: `apiKey` and `mobileKey` never leave this function."""
+    env = _object(payload, "an environment")
+    key = _key(env, "an environment")
+    return LdEnvironment(key=key, name=_opt_str(env, "name") or key)
+
+
+def _environment_items(value: Any) -> tuple[list[Any], int | None]:
+    """Items and totalCount of an embedded environments value: a collection, or a list in old API versions."""
+    if isinstance(value, list):
+        return value, None
+    if isinstance(value, Mapping):
+        items = value.get("items")
+        total = value.get("totalCount")
+        return (items if isinstance(items, list) else []), (total if isinstance(total, int) else None)
+    return [], None
+
+
+def parse_project(payload: Any, environments: tuple[LdEnvironment, ...] | None = None) -> LdProject:
+    """A project; its embedded environments are parsed unless `environments` is given."""
+    project = _object(payload, "a project")
+    key = _key(project, "a project")
+    if environments is None:
+        items, _ = _environment_items(project.get("environments"))
+        environments = tuple(parse_environment(item) for item in items)
+    return LdProject(key=key, name=_opt_str(project, "name") or key, environments=environments)
+
+
+def parse_metric(payload: Any) -> LdMetric:
+    """A metric (`MetricListingRep`/`MetricRep`, launchdarkly-api.md §1.4), unknown fields ignored."""
+    metric = _object(payload, "a metric")
+    key = _key(metric, "a metric")
+    # [v24] renamed randomizationUnits to analysisUnits (§1.6); accept either.
+    units = metric.get("randomizationUnits")
+    if not isinstance(units, list):
+        units = metric.get("analysisUnits")
+    last_seen = metric.get("lastSeen")
+    return LdMetric(
+        key=key,
+        name=_opt_str(metric, "name") or key,
+        kind=_opt_str(metric, "kind") or "",
+        event_key=_opt_str(metric, "eventKey"),
+        is_numeric=metric.get("isNumeric") is True,
+        success_criteria=_opt_str(metric, "successCriteria"),
+        unit_aggregation_type=_opt_str(metric, "unitAggregationType"),
+        archived=metric.get("archived") is True,
+        last_seen=last_seen if isinstance(last_seen, int) and not isinstance(last_seen, bool) else None,
+        randomization_units=tuple(u for u in units if isinstance(u, str)) if isinstance(units, list) else (),
+    )
+
+
+def parse_caller(payload: Any) -> LdCaller:
+    """Caller identity (`CallerIdentityRep`); the spec has no member email, so it stays None unless sent."""
+    caller = _object(payload, "a caller identity")
+    return LdCaller(
+        account_id=_opt_str(caller, "accountId"),
+        token_name=_opt_str(caller, "tokenName"),
+        token_kind=_opt_str(caller, "tokenKind") or _opt_str(caller, "authKind"),
+        member_email=_opt_str(caller, "memberEmail"),
+    )
+
+
+def _is_duplicate_key_message(message: str) -> bool:
+    # A duplicate metric key may come back as 400 "… already exists" instead of 409 (§1.3, §6).
+    return "already exists" in message.lower()
+
+
+class LaunchDarklyClient:
+    """Typed access to the LaunchDarkly REST endpoints ldsentry uses."""
+
+    def __init__(self, token: str, *, base_url: str = DEFAULT_BASE_URL, options: SessionOptions | None = None) -> None:
+        register_secret(token)
+        self.session = ApiSession(
+            base_url,
+            service=SERVICE,
+            auth_header="Authorization",
+            auth_value=token,  # the raw token, no "Bearer" (launchdarkly-api.md §0 "Auth header")
+            headers={"LD-API-Version": API_VERSION},
+            url_setting=URL_SETTING,
+            hints=_HINTS,
+            options=options,
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        base_url: str | None = None,
+        config_base_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        options: SessionOptions | None = None,
+    ) -> LaunchDarklyClient:
+        """Build a client from the environment and config (token and base URL precedence as documented)."""
+        url = launchdarkly_base_url(config_base_url, explicit=base_url, environ=environ)
+        return cls(launchdarkly_token(environ), base_url=url, options=options)
+
+    @property
+    def base_url(self) -> str:
+        """The REST base URL in use."""
+        return self.session.base_url
+
+    async def __aenter__(self) -> LaunchDarklyClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP session."""
+        await self.session.aclose()
+
+    async def get_project(self, key: str) -> LdProject | None:
+        """The project with all its environments, or None when it does not exist (404)."""
+        try:
+            body = await self.session.get_json(f"/api/v2/projects/{_segment(key)}", params={"expand": "environments"})
+        except NotFoundError:
+            return None
+        project = _object(body, "a project")
+        items, total = _environment_items(project.get("environments"))
+        if total is not None and total > len(items):
+            # The embedded collection is itself paginated (§2.1): fetch the rest by offset.
+            items = items + await self.session.paginate_offset(
+                f"/api/v2/projects/{_segment(key)}/environments",
+                page_size=PAGE_LIMIT,
+                start_offset=len(items),
+            )
+        seen: dict[str, LdEnvironment] = {}
+        for item in items:
+            env = parse_environment(item)
+            seen.setdefault(env.key, env)
+        return parse_project(project, tuple(seen.values()))
+
+    async def list_projects(self) -> list[LdProject]:
+        """Every project in the account, without environments (for "did you mean" suggestions)."""
+        items = await self.session.paginate_offset("/api/v2/projects", page_size=PAGE_LIMIT)
+        return [parse_project(item, environments=()) for item in items]
+
+    async def list_metrics(self, project_key: str, *, custom_only: bool = False) -> list[LdMetric]:
+        """Every metric of a project, 50 per page; NotFoundError when the project does not exist."""
+        params = {"filter": "eventKind equals custom"} if custom_only else None
+        items = await self.session.paginate_offset(
+            f"/api/v2/metrics/{_segment(project_key)}", page_size=METRICS_PAGE_LIMIT, params=params
+        )
+        return [parse_metric(item) for item in items]
+
+    async def get_metric(self, project_key: str, metric_key: str) -> LdMetric | None:
+        """One metric by metric key (not event key), or None when it does not exist."""
+        try:
+            body = await self.session.get_json(f"/api/v2/metrics/{_segment(project_key)}/{_segment(metric_key)}")
+        except NotFoundError:
+            return None
+        return parse_metric(body)
+
+    async def create_metric(self, project_key: str, body: Mapping[str, Any]) -> LdMetric:
+        """Create a metric (never retried here: the caller re-checks before retrying); conflicts raise."""
+        key = body.get("key")
+        try:
+            response = await self.session.request(
+                "POST", f"/api/v2/metrics/{_segment(project_key)}", json_body=dict(body), retry=False
+            )
+        except (ServiceConflictError, ApiError) as exc:
+            duplicate = isinstance(exc, ServiceConflictError) or (
+                exc.status == 400 and _is_duplicate_key_message(exc.message)
+            )
+            if not duplicate:
+                raise
+            raise ServiceConflictError(
+                f"LaunchDarkly project {project_key!r} already has a metric with key {key!r}.",
+                "Re-read the project's metrics to see how the existing metric is configured.",
+                status=exc.status,
+            ) from None
+        return parse_metric(response.body)
+
+    async def caller_identity(self) -> LdCaller:
+        """Who the access token belongs to."""
+        return parse_caller(await self.session.get_json("/api/v2/caller-identity"))

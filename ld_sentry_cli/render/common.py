@@ -1,0 +1,60 @@
+"""Pieces every renderer shares: status badges, problem and metric JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ld_sentry_cli.health import Status
+from ld_sentry_cli.models import LdMetric, Mapping
+from ld_sentry_cli.problems import Problem
+
+# Text first, colour second: a CI log without ANSI still reads GREEN/AMBER/RED.
+BADGES = {Status.GREEN: "✓ GREEN", Status.AMBER: "! AMBER", Status.RED: "✗ RED"}
+STYLES = {Status.GREEN: "green", Status.AMBER: "yellow", Status.RED: "bold red"}
+
+
+def badge(status: Status) -> str:
+    """Rich markup for a status: symbol and word, coloured."""
+    return f"[{STYLES[status]}]{BADGES[status]}[/]"
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    """A problem in JSON outputs."""
+    return {"code": problem.code, "severity": problem.severity.value, "message": problem.message}
+
+
+def problem_lines(problems: tuple[Problem, ...]) -> str:
+    """Problems as `code: message` lines for a table cell."""
+    return "\n".join(f"{p.code}: {p.message}" for p in problems)
+
+
+def metric_json(metric: LdMetric | None) -> dict[str, Any] | None:
+    """A metric in JSON outputs (the fields status reports promise)."""
+    if metric is None:
+        return None
+    return {
+        "key": metric.key,
+        "name": metric.name,
+        "event_key": metric.event_key,
+        "is_numeric": metric.is_numeric,
+        "success_criteria": metric.success_criteria,
+        "unit_aggregation_type": metric.unit_aggregation_type,
+        "archived": metric.archived,
+        "last_seen": metric.last_seen,
+    }
+
+
+def mapping_fields(mapping: Mapping) -> dict[str, Any]:
+    """The four mapping keys and the config line, for JSON rows."""
+    return {
+        "sentry_project": mapping.sentry_project,
+        "sentry_environment": mapping.sentry_environment,
+        "ld_project": mapping.ld_project,
+        "ld_environment": mapping.ld_environment,
+        "line": mapping.line,
+    }
+
+
+def summary_line(green: int, amber: int, red: int) -> str:
+    """`3 green, 1 amber, 2 red`."""
+    return f"{green} green, {amber} amber, {red} red"

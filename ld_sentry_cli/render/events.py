@@ -1,0 +1,73 @@
+"""The `events check` report as a table and as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ld_sentry_cli.events_audit import EventsReport
+from ld_sentry_cli.render.common import badge, mapping_fields, problem_json, problem_lines, summary_line
+
+
+def events_json(report: EventsReport, strict: bool) -> dict[str, Any]:
+    """The versioned JSON document of `events check` (without the version key)."""
+    return {
+        "since": report.stats_period,
+        "max_events": report.sample_size,
+        "min_usable": report.min_usable,
+        "ok": report.ok(strict),
+        "mappings": [
+            {
+                **mapping_fields(row.mapping),
+                "status": row.status.value,
+                "sampled": row.sampled,
+                "usable": row.usable,
+                "missing": row.missing,
+                "misnamed": row.misnamed,
+                "invalid": row.invalid,
+                "usable_share": row.usable_share,
+                "examples": {kind.value: url for kind, url in row.examples.items()},
+                "problems": [problem_json(p) for p in row.problems],
+            }
+            for row in report.rows
+        ],
+        "notes": [problem_json(p) for p in report.notes],
+    }
+
+
+def events_table(report: EventsReport) -> RenderableType:
+    """One row per mapping: counts per context class, the usable share, problems and example links."""
+    table = Table(
+        title=f"launchdarklyContext in error events of the last {report.stats_period} (up to {report.sample_size})",
+        show_lines=True,
+    )
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Sentry project/env", no_wrap=True)
+    table.add_column("LaunchDarkly project/env", no_wrap=True)
+    for name in ("Sampled", "Usable", "Missing", "Misnamed", "Invalid", "Usable %"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("Problems and what to do")
+    for row in report.rows:
+        m = row.mapping
+        share = f"{row.usable_share:.0%}" if row.usable_share is not None else "—"
+        details = problem_lines(row.problems)
+        links = "\n".join(f"example {kind.value}: {url}" for kind, url in row.examples.items())
+        table.add_row(
+            badge(row.status),
+            f"{m.sentry_project}/{m.sentry_environment}",
+            f"{m.ld_project}/{m.ld_environment}",
+            str(row.sampled),
+            str(row.usable),
+            str(row.missing),
+            str(row.misnamed),
+            str(row.invalid),
+            share,
+            Text("\n".join(part for part in (details, links) if part)),
+        )
+    summary = report.summary
+    parts: list[RenderableType] = [table, Text(summary_line(summary.green, summary.amber, summary.red))]
+    parts += [Text(f"note: {note.message}") for note in report.notes]
+    return Group(*parts)

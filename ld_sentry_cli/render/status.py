@@ -1,0 +1,62 @@
+"""The `status` report as a table and as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ld_sentry_cli.health import Report
+from ld_sentry_cli.render.common import (
+    badge,
+    mapping_fields,
+    metric_json,
+    problem_json,
+    problem_lines,
+    summary_line,
+)
+
+
+def status_json(report: Report, strict: bool) -> dict[str, Any]:
+    """The versioned JSON document of `status` (without the version key, added on output)."""
+    summary = report.summary
+    return {
+        "event_key": report.event_key,
+        "ok": report.ok(strict),
+        "summary": {"green": summary.green, "amber": summary.amber, "red": summary.red},
+        "mappings": [
+            {
+                **mapping_fields(row.mapping),
+                "status": row.status.value,
+                "metric": metric_json(row.metric),
+                "problems": [problem_json(p) for p in row.problems],
+            }
+            for row in report.rows
+        ],
+        "notes": [problem_json(p) for p in report.notes],
+    }
+
+
+def status_table(report: Report) -> RenderableType:
+    """One row per mapping, a summary line, and the report's notes."""
+    table = Table(title=f"Mappings for event key {report.event_key!r}", show_lines=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Sentry project/env", no_wrap=True)
+    table.add_column("LaunchDarkly project/env", no_wrap=True)
+    table.add_column("Metric", no_wrap=True)
+    table.add_column("Problems and what to do")
+    for row in report.rows:
+        m = row.mapping
+        table.add_row(
+            badge(row.status),
+            f"{m.sentry_project}/{m.sentry_environment}",
+            f"{m.ld_project}/{m.ld_environment}",
+            row.metric.key if row.metric else "—",
+            Text(problem_lines(row.problems)),
+        )
+    summary = report.summary
+    parts: list[RenderableType] = [table, Text(summary_line(summary.green, summary.amber, summary.red))]
+    parts += [Text(f"note: {note.message}") for note in report.notes]
+    return Group(*parts)

@@ -1,0 +1,293 @@
+"""Fact gathering: the minimum requests, concurrency, skipped halves and progress."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ld_sentry_cli.errors import (
+    AuthFailedError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceError,
+)
+from ld_sentry_cli.gather import gather_facts, gather_ld_facts, run_all
+from ld_sentry_cli.health import LdFacts, SentryFacts
+from ld_sentry_cli.models import (
+    LdEnvironment,
+    LdMetric,
+    LdProject,
+    Mapping,
+    SentryEnvironment,
+    SentryProject,
+)
+
+METRIC = LdMetric("sentry-errors", "Sentry errors", "custom", "sentry-errors")
+PRODUCTION = LdEnvironment("production", "Production")
+
+
+class FakeLaunchDarkly:
+    """Implements gather.LaunchDarklyReader; records every call."""
+
+    def __init__(
+        self,
+        projects: dict[str, LdProject],
+        metrics: dict[str, list[LdMetric]] | None = None,
+        metric_errors: dict[str, Exception] | None = None,
+        list_error: Exception | None = None,
+    ) -> None:
+        self.projects = projects
+        self.metrics = metrics or {}
+        self.metric_errors = metric_errors or {}
+        self.list_error = list_error
+        self.calls: list[tuple[str, ...]] = []
+
+    async def get_project(self, key: str) -> LdProject | None:
+        self.calls.append(("get_project", key))
+        await asyncio.sleep(0)
+        return self.projects.get(key)
+
+    async def list_projects(self) -> list[LdProject]:
+        self.calls.append(("list_projects",))
+        if self.list_error:
+            raise self.list_error
+        return list(self.projects.values())
+
+    async def list_metrics(self, project_key: str) -> list[LdMetric]:
+        self.calls.append(("list_metrics", project_key))
+        await asyncio.sleep(0)
+        if project_key in self.metric_errors:
+            raise self.metric_errors[project_key]
+        return self.metrics.get(project_key, [])
+
+
+class FakeSentry:
+    """Implements gather.SentryReader; records every call."""
+
+    def __init__(
+        self,
+        projects: list[SentryProject],
+        environments: dict[str, list[SentryEnvironment] | None],
+        error: Exception | None = None,
+    ) -> None:
+        self.projects = projects
+        self.environments = environments
+        self.error = error
+        self.calls: list[tuple[str, ...]] = []
+
+    async def list_projects(self) -> list[SentryProject]:
+        self.calls.append(("list_projects",))
+        await asyncio.sleep(0)
+        if self.error:
+            raise self.error
+        return self.projects
+
+    async def list_environments(self, project_slug: str) -> list[SentryEnvironment] | None:
+        self.calls.append(("list_environments", project_slug))
+        await asyncio.sleep(0)
+        return self.environments.get(project_slug)
+
+
+WEB = SentryProject("1", "web")
+API = SentryProject("2", "api")
+ENVS = [SentryEnvironment("production"), SentryEnvironment("staging", is_hidden=True)]
+DEFAULT = LdProject("default", "Default", (PRODUCTION,))
+
+# Three mappings share one LaunchDarkly project and two Sentry projects.
+MAPPINGS = (
+    Mapping("web", "production", "default", "production"),
+    Mapping("web", "staging", "default", "production"),
+    Mapping("api", "production", "default", "production"),
+)
+
+
+def test_three_mappings_sharing_one_ld_project_make_the_minimum_calls() -> None:
+    ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]})
+    sentry = FakeSentry([WEB, API, SentryProject("3", "unused")], {"web": ENVS, "api": ENVS})
+    facts = asyncio.run(gather_facts(MAPPINGS, ld, sentry))
+    assert ld.calls == [("get_project", "default"), ("list_metrics", "default")]
+    assert sentry.calls[0] == ("list_projects",)
+    assert sorted(sentry.calls[1:]) == [("list_environments", "api"), ("list_environments", "web")]
+    assert len(sentry.calls) == 3
+    assert facts.ld == {"default": LdFacts("default", DEFAULT, (METRIC,))}
+    assert facts.ld_project_keys is None
+    assert facts.sentry.projects is not None
+    assert set(facts.sentry.projects) == {"web", "api", "unused"}
+    assert facts.sentry.environments == {"web": tuple(ENVS), "api": tuple(ENVS)}
+
+
+def test_missing_ld_project_skips_metrics_and_lists_projects_once_for_suggestions() -> None:
+    mappings = (
+        Mapping("web", "production", "defualt", "production"),
+        Mapping("web", "staging", "defualt", "production"),
+        Mapping("api", "production", "default", "production"),
+    )
+    ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]})
+    facts = asyncio.run(gather_facts(mappings, ld, None))
+    assert sorted(ld.calls) == [
+        ("get_project", "default"),
+        ("get_project", "defualt"),
+        ("list_metrics", "default"),
+        ("list_projects",),
+    ]
+    assert ld.calls[-1] == ("list_projects",)
+    assert facts.ld["defualt"] == LdFacts("defualt", None)
+    assert facts.ld_project_keys == ("default",)
+
+
+def test_suggestions_can_be_turned_off() -> None:
+    ld = FakeLaunchDarkly({})
+    facts = asyncio.run(
+        gather_facts(MAPPINGS[:1], ld, None, suggest_projects=False),
+    )
+    assert ld.calls == [("get_project", "default")]
+    assert facts.ld_project_keys is None
+
+
+def test_a_failing_project_list_only_loses_the_suggestions() -> None:
+    ld = FakeLaunchDarkly({}, list_error=PermissionDeniedError("denied", status=403))
+    facts = asyncio.run(gather_facts(MAPPINGS[:1], ld, None))
+    assert facts.ld_project_keys is None
+    assert facts.ld["default"].project is None
+
+
+@pytest.mark.parametrize("error", [NotFoundError("gone", status=404), PermissionDeniedError("denied", status=403)])
+def test_metrics_error_is_recorded_per_project(error: ServiceError) -> None:
+    ld = FakeLaunchDarkly({"default": DEFAULT}, metric_errors={"default": error})
+    facts = asyncio.run(gather_facts(MAPPINGS, ld, None))
+    assert facts.ld["default"] == LdFacts("default", DEFAULT, (), error)
+
+
+def test_other_service_errors_propagate() -> None:
+    ld = FakeLaunchDarkly({"default": DEFAULT}, metric_errors={"default": NetworkError("down")})
+    with pytest.raises(NetworkError):
+        asyncio.run(gather_facts(MAPPINGS, ld, None))
+
+
+def test_sentry_failure_cancels_the_launchdarkly_half() -> None:
+    cancelled = []
+
+    class SlowLaunchDarkly(FakeLaunchDarkly):
+        async def get_project(self, key: str) -> LdProject | None:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                cancelled.append(key)
+                raise
+            return None
+
+    sentry = FakeSentry([], {}, error=AuthFailedError("bad token", status=401))
+    with pytest.raises(AuthFailedError):
+        asyncio.run(gather_facts(MAPPINGS, SlowLaunchDarkly({}), sentry))
+    assert cancelled == ["default"]
+
+
+def test_skipped_sentry_half() -> None:
+    ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]})
+    facts = asyncio.run(gather_facts(MAPPINGS, ld, None, sentry_unchecked_reason="no token"))
+    assert facts.sentry == SentryFacts(None, {}, "no token")
+
+
+def test_sentry_environments_only_for_existing_projects() -> None:
+    mappings = (
+        Mapping("web", "production", "default", "production"),
+        Mapping("ghost", "production", "default", "production"),
+    )
+    ld = FakeLaunchDarkly({"default": DEFAULT})
+    sentry = FakeSentry([WEB], {"web": ENVS})
+    facts = asyncio.run(gather_facts(mappings, ld, sentry))
+    assert sentry.calls == [("list_projects",), ("list_environments", "web")]
+    assert facts.sentry.environments == {"web": tuple(ENVS)}
+
+
+def test_a_project_whose_environments_vanish_has_no_environment_entry() -> None:
+    sentry = FakeSentry([WEB, API], {"web": ENVS, "api": None})
+    facts = asyncio.run(gather_facts(MAPPINGS, FakeLaunchDarkly({"default": DEFAULT}), sentry))
+    assert facts.sentry.environments == {"web": tuple(ENVS)}
+
+
+def test_launchdarkly_and_sentry_run_concurrently() -> None:
+    order: list[str] = []
+
+    class TracingLaunchDarkly(FakeLaunchDarkly):
+        async def get_project(self, key: str) -> LdProject | None:
+            order.append("ld start")
+            await asyncio.sleep(0.01)
+            order.append("ld end")
+            return DEFAULT
+
+    class TracingSentry(FakeSentry):
+        async def list_projects(self) -> list[SentryProject]:
+            order.append("sentry start")
+            await asyncio.sleep(0.01)
+            order.append("sentry end")
+            return [WEB, API]
+
+    asyncio.run(gather_facts(MAPPINGS, TracingLaunchDarkly({}), TracingSentry([], {})))
+    assert order.index("sentry start") < order.index("ld end")
+    assert order.index("ld start") < order.index("sentry end")
+
+
+def test_distinct_ld_projects_are_fetched_concurrently() -> None:
+    in_flight = 0
+    peak = 0
+
+    class Counting(FakeLaunchDarkly):
+        async def get_project(self, key: str) -> LdProject | None:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            return None
+
+    mappings = [Mapping("web", "production", f"p{i}", "production") for i in range(5)]
+    asyncio.run(gather_facts(mappings, Counting({}), None, suggest_projects=False))
+    assert peak == 5
+
+
+def test_progress_reports_done_and_total() -> None:
+    seen: list[tuple[int, int]] = []
+    ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]})
+    sentry = FakeSentry([WEB], {"web": ENVS})  # "api" is missing: its unit is dropped
+    asyncio.run(gather_facts(MAPPINGS, ld, sentry, progress=lambda done, total: seen.append((done, total))))
+    assert seen[0] == (0, 4)  # 1 LaunchDarkly project + Sentry's list + 2 Sentry projects
+    assert seen[-1] == (3, 3)
+    assert all(done <= total for done, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_progress_without_sentry() -> None:
+    seen: list[tuple[int, int]] = []
+    ld = FakeLaunchDarkly({"default": DEFAULT})
+    asyncio.run(gather_facts(MAPPINGS, ld, None, progress=lambda done, total: seen.append((done, total))))
+    assert seen == [(0, 1), (1, 1)]
+
+
+def test_run_all_keeps_order() -> None:
+    async def value(n: int) -> int:
+        await asyncio.sleep(0.001 * (3 - n))
+        return n
+
+    assert asyncio.run(run_all(value(n) for n in range(3))) == [0, 1, 2]
+    assert asyncio.run(run_all([])) == []
+
+
+def test_gather_ld_facts_alone() -> None:
+    seen: list[tuple[int, int]] = []
+    ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]})
+    facts, known = asyncio.run(
+        gather_ld_facts(["default", "gone", "default"], ld, progress=lambda d, t: seen.append((d, t)))
+    )
+    assert facts == {"default": LdFacts("default", DEFAULT, (METRIC,)), "gone": LdFacts("gone", None)}
+    assert known == ("default",)
+    assert sorted(ld.calls) == [
+        ("get_project", "default"),
+        ("get_project", "gone"),
+        ("list_metrics", "default"),
+        ("list_projects",),
+    ]
+    assert seen[0] == (0, 2)
+    assert seen[-1] == (2, 2)
