@@ -1,0 +1,150 @@
+"""LaunchDarkly JSON representations (schemas `Project`, `Environment`, `MetricRep`, …).
+
+Field names and required members follow launchdarkly-openapi.json; launchdarkly-api.md §1.4, §2
+lists them. Links are relative hrefs, as the API writes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ld_sentry_cli.sandbox.durations import from_epoch_ms, ld_iso
+from ld_sentry_cli.sandbox.ids import hex_id
+from ld_sentry_cli.sandbox.ld_world import LdEnvironmentState, LdProjectState, LdWorld, MetricRecord
+from ld_sentry_cli.sandbox.scenario import LdToken
+
+JSON = dict[str, Any]
+
+# Embedded collections (`expand=environments`) are paginated too; we show the first page only,
+# like a collection fetched without `limit`, and clients page through /environments for the rest.
+EMBEDDED_PAGE_SIZE = 20
+
+
+def link(href: str) -> JSON:
+    """A `Link` object."""
+    return {"href": href, "type": "application/json"}
+
+
+def page_links(path: str, params: dict[str, str], offset: int, limit: int, total: int) -> JSON:
+    """`self` plus `first`/`prev`/`next`/`last` where those pages exist (getProjects description)."""
+
+    def href(at: int) -> str:
+        query = {**params, "limit": str(limit), "offset": str(at)}
+        return f"{path}?{urlencode(query)}"
+
+    links: JSON = {"self": link(href(offset))}
+    last_offset = max(0, (total - 1) // limit * limit) if total else 0
+    if offset > 0:
+        links["first"] = link(href(0))
+        links["prev"] = link(href(max(0, offset - limit)))
+    if offset + limit < total:
+        links["next"] = link(href(offset + limit))
+        links["last"] = link(href(last_offset))
+    return links
+
+
+def environment_rep(project: LdProjectState, env: LdEnvironmentState) -> JSON:
+    """An `Environment`, including the SDK and mobile keys the real API returns."""
+    base = f"/api/v2/projects/{quote(project.key)}/environments/{quote(env.key)}"
+    return {
+        "_links": {"self": link(base)},
+        "_id": env.id,
+        "key": env.key,
+        "name": env.name,
+        "apiKey": env.api_key,
+        "mobileKey": env.mobile_key,
+        "color": env.color,
+        "defaultTtl": 0,
+        "secureMode": False,
+        "defaultTrackEvents": False,
+        "requireComments": env.critical,
+        "confirmChanges": env.critical,
+        "tags": list(env.tags),
+        "critical": env.critical,
+    }
+
+
+def environments_collection(project: LdProjectState, offset: int, limit: int, params: dict[str, str]) -> JSON:
+    """An `Environments` page."""
+    items = project.environments[offset : offset + limit]
+    path = f"/api/v2/projects/{quote(project.key)}/environments"
+    return {
+        "_links": page_links(path, params, offset, limit, len(project.environments)),
+        "totalCount": len(project.environments),
+        "items": [environment_rep(project, env) for env in items],
+    }
+
+
+def project_rep(project: LdProjectState, *, with_environments: bool) -> JSON:
+    """A `Project`; environments only when expanded (omitted by default since API 20220603)."""
+    base = f"/api/v2/projects/{quote(project.key)}"
+    rep: JSON = {
+        "_links": {"self": link(base), "environments": link(f"{base}/environments")},
+        "_id": project.id,
+        "key": project.key,
+        "includeInSnippetByDefault": False,
+        "defaultClientSideAvailability": {"usingMobileKey": False, "usingEnvironmentId": False},
+        "name": project.name,
+        "tags": list(project.tags),
+    }
+    if with_environments:
+        rep["environments"] = environments_collection(project, 0, EMBEDDED_PAGE_SIZE, {})
+    return rep
+
+
+def metric_rep(project: LdProjectState, metric: MetricRecord) -> JSON:
+    """A `MetricRep` (also used for list items: `MetricListingRep` has the same required members)."""
+    parent = f"/api/v2/metrics/{quote(project.key)}"
+    rep: JSON = {
+        "experimentCount": 0,
+        "metricGroupCount": 0,
+        "activeExperimentCount": 0,
+        "activeGuardedRolloutCount": 0,
+        "_id": metric.id,
+        "_versionId": metric.version_id,
+        "_version": metric.version,
+        "key": metric.key,
+        "name": metric.name,
+        "kind": metric.kind,
+        "_attachedFlagCount": 0,
+        "_links": {"parent": link(parent), "self": link(f"{parent}/{quote(metric.key)}")},
+        "_site": {"href": f"/experiments/metrics/{quote(metric.key)}/edit", "type": "text/html"},
+        "tags": list(metric.tags),
+        "_creationDate": metric.created_ms,
+        "lastModified": {"date": ld_iso(from_epoch_ms(metric.created_ms))},
+        "dataSource": {"key": "launchdarkly-hosted", "_name": "LaunchDarkly"},
+        "eventDefault": {"disabled": False, "value": 0},
+        "archived": metric.archived,
+    }
+    optional: JSON = {
+        "description": metric.description,
+        "maintainerId": metric.maintainer_id,
+        "isNumeric": metric.is_numeric,
+        "eventKey": metric.event_key,
+        "successCriteria": metric.success_criteria,
+        "unit": metric.unit,
+        "unitAggregationType": metric.unit_aggregation_type,
+        "randomizationUnits": list(metric.randomization_units) if metric.kind == "custom" else None,
+        "analysisType": "mean" if metric.kind == "custom" else None,
+        "lastSeen": metric.last_seen_ms,
+        "archivedAt": metric.archived_at_ms,
+        "selector": metric.selector,
+        "urls": [dict(url) for url in metric.urls] or None,
+    }
+    rep.update({key: value for key, value in optional.items() if value is not None})
+    return rep
+
+
+def caller_identity_rep(world: LdWorld, token: LdToken) -> JSON:
+    """A `CallerIdentityRep` for an access token."""
+    return {
+        "accountId": world.account_id,
+        "authKind": "token",
+        "tokenKind": token.kind,
+        "tokenName": token.name,
+        "tokenId": hex_id("ld-token", token.name, token.member_id),
+        "memberId": token.member_id,
+        "serviceToken": token.kind == "service",
+        "clientId": "",
+    }
