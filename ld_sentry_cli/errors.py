@@ -100,6 +100,7 @@ class ServiceError(LdsentryError):
 
     code = ErrorCode.API_ERROR
     exit_code = ExitCode.SERVICE
+    retry_after: float | None = None  # seconds the service asked to wait (429, or a 5xx with Retry-After)
 
     def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
         super().__init__(message, hint)

@@ -65,7 +65,7 @@ class RetryPolicy:
     """How often and how long to retry: bounded tries, capped exponential backoff and waits."""
 
     max_attempts: int = 5  # total tries, the first included
-    backoff_base: float = 0.5  # seconds before the 2nd try; doubles each time
+    backoff_base: float = 0.2  # seconds before the 2nd try; doubles each time (launchdarkly-api.md §3)
     backoff_cap: float = 8.0
     rate_limit_cap: float = 60.0  # Sentry windows last up to 60 s (sentry-api.md §4.2, §6)
     past_reset_wait: float = 1.0  # a reset already in the past: wait briefly, not zero
@@ -377,7 +377,10 @@ class ApiSession:
                     policy.backoff(attempt) if delay is None else delay, method, target, str(status), attempt
                 )
                 continue
-            raise self._status_error(response, method, attempt)
+            error = self._status_error(response, method, attempt)
+            if transient and (status == 429 or "retry-after" in response.headers):
+                error.retry_after = self._header_wait(response)  # for callers that retry later (the relay)
+            raise error
 
     def _log_attempt(
         self, method: str, target: str, outcome: str, started: float, *, attempt: int, max_attempts: int
@@ -577,15 +580,10 @@ class ApiSession:
         """
         items: list[Any] = []
         offset = start_offset
-        for _ in range(max_pages):
-            body = await self.get_json(path, params={**(params or {}), "limit": page_size, "offset": offset})
-            page = body.get(items_key) if isinstance(body, dict) else None
-            if not isinstance(page, list):
-                raise self._error(ApiError, f"{self.service} sent a collection without '{items_key}' (GET {path})")
+        for number in range(max_pages):
+            page, total, linked = await self._offset_page(path, params, page_size, offset, items_key)
             items.extend(page)
-            total = body.get("totalCount")
             next_offset = offset + len(page)
-            linked = _next_link_offset(body)
             if linked is not None and linked > offset:
                 next_offset = linked
             if not page:
@@ -593,10 +591,31 @@ class ApiSession:
             if isinstance(total, int):
                 if next_offset >= total:
                     return items
+                if number == 0 and len(page) == page_size and next_offset == offset + page_size:
+                    # The server honours `limit` and told us the total: the remaining pages do not
+                    # depend on each other, so fetch them at once (bounded by the session's semaphore)
+                    # rather than one round trip after another.
+                    rest = range(next_offset, total, page_size)
+                    if len(rest) >= max_pages:
+                        break
+                    pages = await asyncio.gather(
+                        *(self._offset_page(path, params, page_size, start, items_key) for start in rest)
+                    )
+                    return items + [item for more, _, _ in pages for item in more]
             elif len(page) < page_size and linked is None:
                 return items
             offset = next_offset
         raise self._error(ApiError, f"{self.service} returned more than {max_pages} pages for GET {path}")
+
+    async def _offset_page(
+        self, path: str, params: Params | None, page_size: int, offset: int, items_key: str
+    ) -> tuple[list[Any], Any, int | None]:
+        """One page of an offset collection: its items, `totalCount` and the `_links.next` offset."""
+        body = await self.get_json(path, params={**(params or {}), "limit": page_size, "offset": offset})
+        page = body.get(items_key) if isinstance(body, dict) else None
+        if not isinstance(page, list):
+            raise self._error(ApiError, f"{self.service} sent a collection without '{items_key}' (GET {path})")
+        return page, body.get("totalCount"), _next_link_offset(body)
 
     async def paginate_link(
         self,

@@ -22,7 +22,7 @@ DEFAULT_BASE_URL = "https://app.launchdarkly.com"
 API_VERSION = "20240415"  # pinned on every request (launchdarkly-api.md §0 "Version header")
 TOKEN_ENV_VARS = ("LD_ACCESS_TOKEN", "LAUNCHDARKLY_ACCESS_TOKEN")
 BASE_URL_ENV_VAR = "LD_BASE_URI"  # ldcli's name (launchdarkly-api.md §5.1)
-URL_SETTING = "--base-url, LD_BASE_URI or [launchdarkly] base_url"
+URL_SETTING = "LD_BASE_URI or [launchdarkly] base_url"
 METRICS_PAGE_LIMIT = 50  # the server's maximum for GET /metrics (§1.1); never ask for more
 PAGE_LIMIT = 20  # projects and environments: the documented default, no maximum published (§2.2, §2.3)
 

@@ -18,6 +18,7 @@ SECRET_ENV_VARS = (
     "LAUNCHDARKLY_ACCESS_TOKEN",
     "SENTRY_AUTH_TOKEN",
     "SENTRY_CLIENT_SECRET",
+    "SENTRY_CLIENT_SECRET_PREVIOUS",
 )
 
 # Credential shapes: LaunchDarkly access tokens, SDK keys and mobile keys (prefix + UUID), Sentry

@@ -23,7 +23,7 @@ DEFAULT_BASE_URL = "https://sentry.io"
 TOKEN_ENV_VAR = "SENTRY_AUTH_TOKEN"  # noqa: S105 (a variable name, not a secret)
 BASE_URL_ENV_VAR = "SENTRY_URL"  # sentry-cli's names (sentry-api.md §9)
 ORG_ENV_VAR = "SENTRY_ORG"
-URL_SETTING = "--sentry-url, SENTRY_URL or [sentry] base_url"
+URL_SETTING = "SENTRY_URL or [sentry] base_url"
 PER_PAGE_MAX = 100  # the documented default and maximum (sentry-api.md §3, §5)
 EVENT_DETAIL_RATE = 5.0  # getProjectEvent allows ~5 requests/s (sentry-api.md §4.3)
 REQUIRED_SCOPES = ("org:read", "project:read", "event:read")
@@ -241,9 +241,9 @@ class SentryClient:
         """The token's scopes from the API root `GET /api/0/` (not in the OpenAPI document, §1)."""
         return parse_auth(await self.session.get_json("/api/0/"))
 
-    async def list_projects(self) -> list[SentryProject]:
-        """Every project of the organization (fetched once per client, then reused)."""
-        if self._projects is None:
+    async def list_projects(self, refresh: bool = False) -> list[SentryProject]:
+        """Every project of the organization (fetched once per client, then reused unless refresh)."""
+        if self._projects is None or refresh:
             items = await self.session.paginate_link(
                 f"/api/0/organizations/{self._org}/projects/", params={"per_page": PER_PAGE_MAX}
             )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+
+from emulator_support import Emulator
 
 ENV_VARS = (
     "LD_ACCESS_TOKEN",
@@ -40,3 +43,35 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
 def runner() -> CliRunner:
     """A CliRunner that keeps stdout and stderr apart."""
     return CliRunner()
+
+
+def emulator_env(url: str) -> dict[str, str]:
+    """The variables that point ldsentry at an emulator serving the demo scenario."""
+    return {
+        "LD_BASE_URI": url,
+        "SENTRY_URL": url,
+        "LD_ACCESS_TOKEN": "sandbox-ld-token",
+        "SENTRY_AUTH_TOKEN": "sandbox-sentry-token",
+        "SENTRY_ORG": "acme",
+    }
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """A fresh demo-scenario emulator on a free loopback port, with the environment pointing at it."""
+    from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread
+
+    sandbox = build_app(load_demo_scenario())
+    with serve_in_thread(sandbox) as server:
+        env = emulator_env(server.url)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield Emulator(sandbox, server.url, env)
+
+
+@pytest.fixture
+def demo_config(isolated_env: Path) -> Path:
+    """sample-config.toml copied to ./ldsentry.toml."""
+    target = isolated_env / "ldsentry.toml"
+    shutil.copyfile(SAMPLE_CONFIG, target)
+    return target

@@ -303,3 +303,13 @@ def test_config_from_environment_variable(
 
     assert result.exit_code == 2
     assert result.stdout.splitlines()[0] == "elsewhere.toml:2: [metric] kind must be a string, not an integer"
+
+
+def test_syntax_error_tomlkit_accepts_is_worded_from_tomllib(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ld_sentry_cli.config import check_text
+
+    monkeypatch.setattr("tomlkit.parse", lambda text: None)  # as if tomlkit were more lenient
+
+    _, problems, _ = check_text("[metric]\nevent_key = sentry-errors\n", "ldsentry.toml")
+
+    assert [str(p) for p in problems] == ["ldsentry.toml:2: invalid TOML: Invalid value (column 13)"]

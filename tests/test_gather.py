@@ -118,7 +118,7 @@ def test_three_mappings_sharing_one_ld_project_make_the_minimum_calls() -> None:
     assert facts.sentry.environments == {"web": tuple(ENVS), "api": tuple(ENVS)}
 
 
-def test_missing_ld_project_skips_metrics_and_lists_projects_once_for_suggestions() -> None:
+def test_missing_ld_project_ignores_its_metrics_404_and_lists_projects_once_for_suggestions() -> None:
     mappings = (
         Mapping("web", "production", "defualt", "production"),
         Mapping("web", "staging", "defualt", "production"),
@@ -130,6 +130,7 @@ def test_missing_ld_project_skips_metrics_and_lists_projects_once_for_suggestion
         ("get_project", "default"),
         ("get_project", "defualt"),
         ("list_metrics", "default"),
+        ("list_metrics", "defualt"),
         ("list_projects",),
     ]
     assert ld.calls[-1] == ("list_projects",)
@@ -142,7 +143,7 @@ def test_suggestions_can_be_turned_off() -> None:
     facts = asyncio.run(
         gather_facts(MAPPINGS[:1], ld, None, suggest_projects=False),
     )
-    assert ld.calls == [("get_project", "default")]
+    assert ld.calls == [("get_project", "default"), ("list_metrics", "default")]
     assert facts.ld_project_keys is None
 
 
@@ -287,6 +288,7 @@ def test_gather_ld_facts_alone() -> None:
         ("get_project", "default"),
         ("get_project", "gone"),
         ("list_metrics", "default"),
+        ("list_metrics", "gone"),
         ("list_projects",),
     ]
     assert seen[0] == (0, 2)

@@ -219,7 +219,7 @@ def test_429_without_headers_backs_off_exponentially() -> None:
     fake = FakeTime()
     responses = [httpx.Response(429), httpx.Response(429), httpx.Response(429), httpx.Response(200, json=[])]
     _retry_after_run(responses, fake)
-    assert fake.sleeps == [0.5, 1.0, 2.0]
+    assert fake.sleeps == [0.2, 0.4, 0.8]
 
 
 def test_429_retry_after_seconds_wins_over_reset_headers() -> None:
@@ -261,7 +261,7 @@ def test_429_after_the_budget_raises_rate_limited() -> None:
         with pytest.raises(RateLimitedError) as caught:
             run(get(make_session(fake, retry=RetryPolicy(max_attempts=3))))
     assert route.call_count == 3
-    assert fake.sleeps == [0.5, 1.0]
+    assert fake.sleeps == [0.2, 0.4]
     assert caught.value.message == (
         "LaunchDarkly is still rate limiting after 3 attempts (HTTP 429 on GET /x): Slow down (rate_limited)"
     )
@@ -277,7 +277,7 @@ def test_5xx_then_success_is_retried(status: int) -> None:
         route = router.get("/x").mock(side_effect=[httpx.Response(status), httpx.Response(200, json={"a": 1})])
         assert run(get(session)) == {"a": 1}
     assert route.call_count == 2
-    assert fake.sleeps == [0.5]
+    assert fake.sleeps == [0.2]
     assert (session.request_count, session.retry_count) == (2, 1)
 
 
@@ -319,7 +319,7 @@ def test_timeout_then_success_is_retried() -> None:
     with respx.mock(base_url=BASE) as router:
         router.get("/x").mock(side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200, json=[])])
         assert run(get(make_session(fake))) == []
-    assert fake.sleeps == [0.5]
+    assert fake.sleeps == [0.2]
 
 
 def test_timeouts_after_the_budget_raise_network_error() -> None:
@@ -603,7 +603,7 @@ def test_debug_log_has_method_path_status_and_retries_but_no_secrets(caplog: pyt
     lines = [record.getMessage() for record in caplog.records if record.name == "ldsentry.http"]
     assert lines == [
         "GET /api/v2/projects/p?expand=environments&q=[REDACTED] -> 503 in 0 ms (attempt 1/5)",
-        "retrying GET /api/v2/projects/p?expand=environments&q=[REDACTED] in 0.50 s after 503 (attempt 2/5)",
+        "retrying GET /api/v2/projects/p?expand=environments&q=[REDACTED] in 0.20 s after 503 (attempt 2/5)",
         "GET /api/v2/projects/p?expand=environments&q=[REDACTED] -> 200 in 0 ms (attempt 2/5)",
     ]
     assert TOKEN not in caplog.text

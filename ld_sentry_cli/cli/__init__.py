@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 from ld_sentry_cli import __version__
-from ld_sentry_cli.cli import doctor_cmd, events_cmd, init_cmd, mappings_cmd, metric_cmd, status_cmd, validate_cmd
+from ld_sentry_cli.cli import demo_cmd, doctor_cmd, events_cmd, init_cmd, mappings_cmd, metric_cmd, sandbox_cmd, status_cmd, validate_cmd
+from ld_sentry_cli.cli import relay_cmd
 from ld_sentry_cli.cli.runner import configure
 
 app = typer.Typer(
@@ -54,6 +55,9 @@ app.add_typer(metric_cmd.app, name="metric")
 app.command("status")(status_cmd.status)
 app.add_typer(events_cmd.app, name="events")
 app.command("doctor")(doctor_cmd.doctor)
+app.command("demo")(demo_cmd.demo)
+app.add_typer(sandbox_cmd.app, name="sandbox")
+app.add_typer(relay_cmd.app, name="relay")
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
+from ld_sentry_cli.cli.options import ConfigOption, PlainFormat, PlainOutputOption
 from ld_sentry_cli.cli.runner import command_errors
 from ld_sentry_cli.errors import ExitCode
 
@@ -10,7 +10,7 @@ _MARKS = {"ok": "[green]✓ ok[/]", "warn": "[yellow]! warn[/]", "fail": "[bold 
 
 
 @command_errors
-def doctor(config: ConfigOption = None, output: OutputOption = OutputFormat.TABLE) -> int:
+def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.TABLE) -> int:
     """Check the config, both tokens, their permissions and the instances; exit 0 when all is in place."""
     import asyncio
     from collections.abc import Awaitable, Callable
@@ -94,7 +94,7 @@ def doctor(config: ConfigOption = None, output: OutputOption = OutputFormat.TABL
 
     checks += live.run(live_checks())
     ok = all_ok(checks)
-    if output is OutputFormat.JSON:
+    if output is PlainFormat.JSON:
         emit_json(
             {
                 "ok": ok,

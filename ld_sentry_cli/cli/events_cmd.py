@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Annotated, Optional
 
 import typer
@@ -28,6 +27,8 @@ def check_period(value: str) -> str:
 
 def select_mappings(mappings: tuple[Mapping, ...], patterns: list[str] | None) -> list[Mapping]:
     """Mappings whose `sentry_project/sentry_environment` or `ld_project/ld_environment` match a glob."""
+    import fnmatch
+
     if not patterns:
         return list(mappings)
     return [
@@ -72,11 +73,12 @@ def check(
 ) -> int:
     """Sample recent error events per mapping and say exactly why errors are not reaching LaunchDarkly."""
     from ld_sentry_cli.cli import live
+    from ld_sentry_cli.cli.output import emit_report
     from ld_sentry_cli.cli.progress import progress_bar
-    from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.events_audit import EventsReport, audit_events
     from ld_sentry_cli.render.events import events_json, events_table
+    from ld_sentry_cli.render.view import events_view
 
     loaded = load_config(*locate_config(config))
     mappings = select_mappings(loaded.config.mappings, mapping_filter)
@@ -101,8 +103,10 @@ def check(
                 )
 
     report = live.run(work())
-    if output is OutputFormat.JSON:
-        emit_json(events_json(report, strict))
-    else:
-        stdout_console().print(events_table(report))
+    emit_report(
+        output,
+        table=lambda: events_table(report),
+        document=lambda: events_json(report, strict),
+        view=lambda: events_view(report, loaded.display, strict),
+    )
     return ExitCode.OK if report.ok(strict) else ExitCode.PROBLEMS

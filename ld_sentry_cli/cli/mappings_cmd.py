@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
-from ld_sentry_cli.cli.runner import command_errors, emit_json, say, stdout_console
+from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, PlainFormat, PlainOutputOption
+from ld_sentry_cli.cli.runner import command_errors, emit_json, say
 from ld_sentry_cli.models import Mapping
 
 app = typer.Typer(
@@ -36,24 +36,34 @@ def mapping_json(mapping: Mapping) -> dict[str, object]:
 @command_errors
 def list_mappings(config: ConfigOption = None, output: OutputOption = OutputFormat.TABLE) -> None:
     """List the mappings in the configuration file."""
+    from rich.console import RenderableType
     from rich.table import Table
 
+    from ld_sentry_cli.cli.output import emit_report
     from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.render.view import mappings_view
 
     loaded = load_config(*locate_config(config))
     mappings = loaded.config.mappings
-    if output is OutputFormat.JSON:
-        emit_json({"config": loaded.display, "mappings": [mapping_json(m) for m in mappings]})
-        return
-    if not mappings:
+    if not mappings and output is not OutputFormat.JSON:
         say(f"{loaded.display} has no mappings yet; add one with `ldsentry mappings create`.")
-        return
-    table = Table(title=f"Mappings in {loaded.display}")
-    for column in ("Sentry project", "Sentry environment", "LD project", "LD environment", "Line"):
-        table.add_column(column, justify="right" if column == "Line" else "left")
-    for m in mappings:
-        table.add_row(m.sentry_project, m.sentry_environment, m.ld_project, m.ld_environment, str(m.line))
-    stdout_console().print(table)
+        if output is OutputFormat.TABLE:
+            return
+
+    def table() -> RenderableType:
+        grid = Table(title=f"Mappings in {loaded.display}")
+        for column in ("Sentry project", "Sentry environment", "LD project", "LD environment", "Line"):
+            grid.add_column(column, justify="right" if column == "Line" else "left")
+        for m in mappings:
+            grid.add_row(m.sentry_project, m.sentry_environment, m.ld_project, m.ld_environment, str(m.line))
+        return grid
+
+    emit_report(
+        output,
+        table=table,
+        document=lambda: {"config": loaded.display, "mappings": [mapping_json(m) for m in mappings]},
+        view=lambda: mappings_view(mappings, loaded.display),
+    )
 
 
 @app.command("create")
@@ -64,14 +74,14 @@ def create_mapping(
     ld_project: LdProjectOption,
     ld_environment: LdEnvironmentOption,
     config: ConfigOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    output: PlainOutputOption = PlainFormat.TABLE,
 ) -> None:
     """Append one [[mapping]] table; every other byte of the file stays as it was."""
     from ld_sentry_cli.config import add_mapping, locate_config
 
     path, display = locate_config(config)
     added = add_mapping(path, display, Mapping(sentry_project, sentry_environment, ld_project, ld_environment))
-    if output is OutputFormat.JSON:
+    if output is PlainFormat.JSON:
         emit_json({"config": display, "created": mapping_json(added)})
     else:
         typer.echo(f"Added {added.label} at {display}:{added.line}")
@@ -85,14 +95,14 @@ def delete_mapping(
     ld_project: LdProjectOption,
     ld_environment: LdEnvironmentOption,
     config: ConfigOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    output: PlainOutputOption = PlainFormat.TABLE,
 ) -> None:
     """Remove exactly this mapping's table and nothing else."""
     from ld_sentry_cli.config import locate_config, remove_mapping
 
     path, display = locate_config(config)
     removed = remove_mapping(path, display, Mapping(sentry_project, sentry_environment, ld_project, ld_environment))
-    if output is OutputFormat.JSON:
+    if output is PlainFormat.JSON:
         emit_json({"config": display, "deleted": mapping_json(removed)})
     else:
         typer.echo(f"Deleted {removed.label} (was at {display}:{removed.line})")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
-from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
+from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, PlainFormat, PlainOutputOption
 from ld_sentry_cli.cli.runner import command_errors
 from ld_sentry_cli.cli.status_cmd import StrictOption
 from ld_sentry_cli.errors import ExitCode
@@ -53,13 +53,14 @@ def check(
 ) -> int:
     """Grade each LaunchDarkly project's metrics for the event key: GREEN, AMBER or RED."""
     from ld_sentry_cli.cli import live
+    from ld_sentry_cli.cli.output import emit_report
     from ld_sentry_cli.cli.progress import progress_bar
-    from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.gather import gather_ld_facts
     from ld_sentry_cli.health import LdFacts
     from ld_sentry_cli.metric_report import build_metric_check
     from ld_sentry_cli.render.metrics import metric_check_json, metric_check_table
+    from ld_sentry_cli.render.view import metric_check_view
 
     loaded = load_config(*locate_config(config))
     keys = _project_keys(loaded, ld_project)
@@ -75,10 +76,12 @@ def check(
     note = live.instance_note(client.base_url)
     if note is not None:
         report = dataclasses.replace(report, notes=(note,))
-    if output is OutputFormat.JSON:
-        emit_json(metric_check_json(report, strict))
-    else:
-        stdout_console().print(metric_check_table(report))
+    emit_report(
+        output,
+        table=lambda: metric_check_table(report),
+        document=lambda: metric_check_json(report, strict),
+        view=lambda: metric_check_view(report, loaded.display, strict),
+    )
     return ExitCode.OK if report.ok(strict) else ExitCode.PROBLEMS
 
 
@@ -88,7 +91,7 @@ def create(
     ld_project: ProjectsOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the exact request bodies; send nothing.")] = False,
     config: ConfigOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    output: PlainOutputOption = PlainFormat.TABLE,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
 ) -> int:
     """Create the metric in every LaunchDarkly project that lacks a usable one (idempotent)."""
@@ -113,7 +116,7 @@ def create(
                 )
 
     report = live.run(work())
-    if output is OutputFormat.JSON:
+    if output is PlainFormat.JSON:
         emit_json(repair_json(report, dry_run))
     else:
         stdout_console().print(repair_table(report, dry_run))

@@ -10,7 +10,17 @@ import typer
 
 
 class OutputFormat(str, enum.Enum):
-    """Output formats of reporting commands."""
+    """Output formats of reporting commands (validate, status, metric check, events check, mappings list)."""
+
+    TABLE = "table"
+    JSON = "json"
+    GITHUB = "github"
+    JUNIT = "junit"
+    MARKDOWN = "markdown"
+
+
+class PlainFormat(str, enum.Enum):
+    """Output formats of commands that print one result rather than a report of rows."""
 
     TABLE = "table"
     JSON = "json"
@@ -27,7 +37,20 @@ ConfigOption = Annotated[
     ),
 ]
 
+# Table stays the default in GitHub Actions too: people read job logs, and CI formats are asked for.
 OutputOption = Annotated[
     OutputFormat,
+    typer.Option(
+        "--output",
+        "-o",
+        help=(
+            "Output format: a table for people, versioned JSON for tools, github (workflow annotations, "
+            "step summary and outputs), junit (JUnit XML) or markdown (a table for pull-request comments)."
+        ),
+    ),
+]
+
+PlainOutputOption = Annotated[
+    PlainFormat,
     typer.Option("--output", "-o", help="Output format: a table for people or versioned JSON for tools."),
 ]

@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import click
 import typer
 
 from ld_sentry_cli import secrets
@@ -26,6 +26,15 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Exceptions that belong to the command-line framework (exit, abort, usage errors) and must reach
+# it untouched. typer 0.29+ vendors click while older releases use click itself, so the usage-error
+# base class is found through typer.BadParameter instead of importing click (which also costs start-up).
+_FRAMEWORK_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    typer.Exit,
+    typer.Abort,
+    *[cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"],
+)
 JSON_VERSION = 1
 
 
@@ -67,7 +76,11 @@ def stdout_console() -> Console:
     """A console for data on stdout (honours NO_COLOR; plain text when not a terminal)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False)
+    # Rich assumes 80 columns off a terminal; CI logs show long lines, so tables need not squeeze.
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 120
+    return console
 
 
 def stderr_console() -> Console:
@@ -98,11 +111,15 @@ def error_payload(err: LdsentryError) -> dict[str, Any]:
     return {"error": body}
 
 
-def report_error(err: LdsentryError, json_mode: bool) -> None:
-    """Tell the user about err: JSON on stdout in JSON mode, text on stderr otherwise."""
-    if json_mode:
+def report_error(err: LdsentryError, output_format: str | None = None) -> None:
+    """Tell the user about err: JSON on stdout for `json`, else text on stderr (and annotations for `github`)."""
+    if output_format == "json":
         emit_json(error_payload(err))
         return
+    if output_format == "github":
+        from ld_sentry_cli.cli.output import emit_error_annotations
+
+        emit_error_annotations(err)
     if isinstance(err, ConfigInvalidError):
         for problem in err.problems:
             say(str(problem))
@@ -120,13 +137,13 @@ def command_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         output = kwargs.get("output")
-        json_mode = getattr(output, "value", output) == "json"
+        output_format = getattr(output, "value", output)
         try:
             code = func(*args, **kwargs)
-        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.Abort):
+        except _FRAMEWORK_EXCEPTIONS:
             raise
         except LdsentryError as err:
-            report_error(err, json_mode)
+            report_error(err, output_format)
             raise typer.Exit(int(err.exit_code)) from None
         except KeyboardInterrupt:
             say("Interrupted.")

@@ -27,12 +27,13 @@ def status(
 ) -> int:
     """Check every mapping against LaunchDarkly and Sentry: GREEN, AMBER or RED, with what to do."""
     from ld_sentry_cli.cli import live
+    from ld_sentry_cli.cli.output import emit_report
     from ld_sentry_cli.cli.progress import progress_bar
-    from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.gather import gather_facts
     from ld_sentry_cli.health import Facts, build_report
     from ld_sentry_cli.render.status import status_json, status_table
+    from ld_sentry_cli.render.view import status_view
 
     loaded = load_config(*locate_config(config))
     ld = live.launchdarkly_client(loaded.config, concurrency)
@@ -58,8 +59,10 @@ def status(
     note = live.instance_note(ld.base_url)
     if note is not None:
         report = report.with_notes(note)
-    if output is OutputFormat.JSON:
-        emit_json(status_json(report, strict))
-    else:
-        stdout_console().print(status_table(report))
+    emit_report(
+        output,
+        table=lambda: status_table(report),
+        document=lambda: status_json(report, strict),
+        view=lambda: status_view(report, loaded.display, strict),
+    )
     return ExitCode.OK if report.ok(strict) else ExitCode.PROBLEMS

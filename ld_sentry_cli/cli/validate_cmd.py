@@ -1,48 +1,88 @@
-"""`ldsentry validate`: the offline check of the configuration file, for people and CI."""
+"""`ldsentry validate`: the offline check of configuration files, for people, CI and pre-commit."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
-from ld_sentry_cli.cli.runner import command_errors, emit_json, error_payload, say
+from ld_sentry_cli.cli.runner import command_errors, error_payload, say
 from ld_sentry_cli.errors import ConfigInvalidError, ExitCode
 
+if TYPE_CHECKING:
+    from ld_sentry_cli.render.view import ValidatedFile
 
-@command_errors
-def validate(config: ConfigOption = None, output: OutputOption = OutputFormat.TABLE) -> int:
-    """Check the configuration offline: schema, key formats, duplicates, conflicts and secrets."""
-    import typer
+MoreConfigsArgument = Annotated[
+    Optional[list[Path]],  # noqa: UP045 - typer inspects annotations at runtime on 3.10
+    typer.Argument(
+        metavar="CONFIG",
+        help="More configuration files to check in the same run (pre-commit passes the changed files this way).",
+        show_default=False,
+    ),
+]
 
-    from ld_sentry_cli.config import check_text, locate_config, read_text
 
-    path, display = locate_config(config)
+def _check_file(path: Path, display: str) -> ValidatedFile:
+    from ld_sentry_cli.config import check_text, read_text
+    from ld_sentry_cli.render.view import ValidatedFile
+
     try:
         parsed, problems, _ = check_text(read_text(path, display), display)
     except ConfigInvalidError as err:  # unreadable file: report it like any other problem
-        parsed, problems = None, list(err.problems)
-    if problems or parsed is None:
-        if output is OutputFormat.JSON:
-            error = error_payload(ConfigInvalidError(problems))
-            emit_json({"ok": False, "config": display, "problems": error["error"].pop("problems"), **error})
-        else:
-            for problem in problems:
-                typer.echo(str(problem))
-            count = len(problems)
-            typer.echo(f"✗ {display}: {count} problem{'s' if count != 1 else ''}")
-        return ExitCode.USAGE
-    count = len(parsed.mappings)
-    if output is OutputFormat.JSON:
-        emit_json(
-            {
-                "ok": True,
-                "config": display,
-                "event_key": parsed.metric.event_key,
-                "mappings": count,
-                "problems": [],
-            }
-        )
-    else:
-        plural = "mapping" if count == 1 else "mappings"
-        typer.echo(f'✓ {display} is valid: {count} {plural}, event key "{parsed.metric.event_key}"')
-    if not count:
-        say("hint: no mappings yet; add one with `ldsentry mappings create`")
-    return ExitCode.OK
+        return ValidatedFile(display, None, err.problems)
+    return ValidatedFile(display, parsed, tuple(problems))
+
+
+def _file_json(result: ValidatedFile) -> dict[str, Any]:
+    if result.config is None:
+        error = error_payload(ConfigInvalidError(result.problems))
+        return {"ok": False, "config": result.display, "problems": error["error"].pop("problems"), **error}
+    return {
+        "ok": True,
+        "config": result.display,
+        "event_key": result.config.metric.event_key,
+        "mappings": len(result.config.mappings),
+        "problems": [],
+    }
+
+
+def _table(results: list[ValidatedFile]) -> str:
+    from ld_sentry_cli.render.view import validation_line
+
+    lines = []
+    for result in results:
+        lines += [str(problem) for problem in result.problems]
+        lines.append(validation_line(result))
+    return "\n".join(lines)
+
+
+@command_errors
+def validate(
+    more_configs: MoreConfigsArgument = None,
+    config: ConfigOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> int:
+    """Check configuration files offline: schema, key formats, duplicates, conflicts and secrets."""
+    from ld_sentry_cli.cli.output import emit_report
+    from ld_sentry_cli.config import locate_config
+    from ld_sentry_cli.render.view import validate_view
+
+    # `--config A B C` (how pre-commit appends file names) checks all three; with no file named,
+    # the usual search applies ($LDSENTRY_CONFIG, else ./ldsentry.toml).
+    located = [locate_config(config)] if config is not None or not more_configs else []
+    located += [(path, str(path)) for path in more_configs or []]
+    results = [_check_file(path, display) for path, display in dict.fromkeys(located)]
+
+    def document() -> dict[str, Any]:
+        if len(results) == 1:
+            return _file_json(results[0])
+        return {"ok": all(r.config is not None for r in results), "configs": [_file_json(r) for r in results]}
+
+    emit_report(output, table=lambda: _table(results), document=document, view=lambda: validate_view(results))
+    for result in results:
+        if result.config is not None and not result.config.mappings:
+            where = "" if len(results) == 1 else f" in {result.display}"
+            say(f"hint: no mappings yet{where}; add one with `ldsentry mappings create`")
+    return ExitCode.OK if all(result.config is not None for result in results) else ExitCode.USAGE

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,11 @@ from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 from ld_sentry_cli import secrets
 from ld_sentry_cli.config.lines import LineIndex
@@ -84,16 +90,30 @@ def check_text(text: str, display: str) -> tuple[Config | None, list[ConfigProbl
     if not text.strip():
         message = "the file is empty; run `ldsentry init --force` to write a starter configuration"
         return None, [ConfigProblem(display, None, "empty_file", message)], None
+    # tomllib reads the data about 15 times faster than tomlkit (BENCHMARKS.md); ldsentry edits
+    # the text itself, so tomlkit's comment-preserving document is not needed to validate.
     try:
-        document = tomlkit.parse(text)
-    except tomlkit.exceptions.ParseError as err:
-        reason = re.sub(r" at line \d+ col \d+$", "", str(err))
-        message = f"invalid TOML: {reason} (column {err.col})"
-        return None, [ConfigProblem(display, err.line, "toml_syntax", message)], None
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        return None, [_syntax_problem(text, display, err)], None
     index = LineIndex.build(text)
     validator = _Validator(display, index)
-    config = validator.run(document.unwrap())
+    config = validator.run(data)
     return (None if validator.problems else config), validator.problems, index
+
+
+def _syntax_problem(text: str, display: str, error: ValueError) -> ConfigProblem:
+    """Word a syntax error as tomlkit does (it names the offending character); tomllib's as a fallback."""
+    try:
+        tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as err:
+        reason = re.sub(r" at line \d+ col \d+$", "", str(err))
+        return ConfigProblem(display, err.line, "toml_syntax", f"invalid TOML: {reason} (column {err.col})")
+    where = re.search(r"\(at line (\d+), column (\d+)\)$", str(error))
+    reason = re.sub(r" \(at line \d+, column \d+\)$", "", str(error))
+    line = int(where.group(1)) if where else None
+    column = f" (column {where.group(2)})" if where else ""
+    return ConfigProblem(display, line, "toml_syntax", f"invalid TOML: {reason}{column}")
 
 
 def _single(display: str, line: int | None, code: str, message: str) -> ConfigInvalidError:

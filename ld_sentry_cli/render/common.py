@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import RenderableType
+from rich.markup import escape
+from rich.padding import Padding
+from rich.text import Text
+
 from ld_sentry_cli.health import Status
 from ld_sentry_cli.models import LdMetric, Mapping
 from ld_sentry_cli.problems import Problem
@@ -23,9 +28,23 @@ def problem_json(problem: Problem) -> dict[str, Any]:
     return {"code": problem.code, "severity": problem.severity.value, "message": problem.message}
 
 
-def problem_lines(problems: tuple[Problem, ...]) -> str:
-    """Problems as `code: message` lines for a table cell."""
-    return "\n".join(f"{p.code}: {p.message}" for p in problems)
+def problem_section(entries: list[tuple[Status, str, tuple[Problem, ...], tuple[str, ...]]]) -> list[RenderableType]:
+    """Problems below a table, one block per row that has any: `✗ label` then indented lines.
+
+    They are not a table column because a narrow terminal or an 80-column CI log would squeeze a
+    column of sentences to nothing; indented lines stay readable at any width.
+    """
+    lines: list[RenderableType] = []
+    for status, label, problems, extra in entries:
+        if not problems and not extra:
+            continue
+        if not lines:
+            lines.append(Text("\nProblems and what to do:"))
+        lines.append(Text.from_markup(f"{badge(status)} {escape(label)}"))
+        # Padding keeps wrapped continuation lines indented under their problem.
+        lines += [Padding(Text(f"{p.code}: {p.message}"), (0, 0, 0, 4), expand=False) for p in problems]
+        lines += [Padding(Text(line), (0, 0, 0, 4), expand=False) for line in extra]
+    return lines
 
 
 def metric_json(metric: LdMetric | None) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ld_sentry_cli.events_audit import EventsReport
-from ld_sentry_cli.render.common import badge, mapping_fields, problem_json, problem_lines, summary_line
+from ld_sentry_cli.render.common import badge, mapping_fields, problem_json, problem_section, summary_line
 
 
 def events_json(report: EventsReport, strict: bool) -> dict[str, Any]:
@@ -42,19 +42,15 @@ def events_table(report: EventsReport) -> RenderableType:
     """One row per mapping: counts per context class, the usable share, problems and example links."""
     table = Table(
         title=f"launchdarklyContext in error events of the last {report.stats_period} (up to {report.sample_size})",
-        show_lines=True,
     )
     table.add_column("Status", no_wrap=True)
     table.add_column("Sentry project/env", no_wrap=True)
     table.add_column("LaunchDarkly project/env", no_wrap=True)
     for name in ("Sampled", "Usable", "Missing", "Misnamed", "Invalid", "Usable %"):
         table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("Problems and what to do")
     for row in report.rows:
         m = row.mapping
         share = f"{row.usable_share:.0%}" if row.usable_share is not None else "—"
-        details = problem_lines(row.problems)
-        links = "\n".join(f"example {kind.value}: {url}" for kind, url in row.examples.items())
         table.add_row(
             badge(row.status),
             f"{m.sentry_project}/{m.sentry_environment}",
@@ -65,9 +61,19 @@ def events_table(report: EventsReport) -> RenderableType:
             str(row.misnamed),
             str(row.invalid),
             share,
-            Text("\n".join(part for part in (details, links) if part)),
         )
     summary = report.summary
     parts: list[RenderableType] = [table, Text(summary_line(summary.green, summary.amber, summary.red))]
+    parts += problem_section(
+        [
+            (
+                row.status,
+                row.mapping.label,
+                row.problems,
+                tuple(f"example {kind.value} event: {url}" for kind, url in row.examples.items()),
+            )
+            for row in report.rows
+        ]
+    )
     parts += [Text(f"note: {note.message}") for note in report.notes]
     return Group(*parts)

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ld_sentry_cli.metric_report import MetricCheckReport
-from ld_sentry_cli.render.common import badge, metric_json, problem_json, problem_lines, summary_line
+from ld_sentry_cli.render.common import badge, metric_json, problem_json, problem_section, summary_line
 from ld_sentry_cli.repair import RepairAction, RepairReport
 
 ACTION_LABELS = {
@@ -45,16 +45,16 @@ def metric_check_json(report: MetricCheckReport, strict: bool) -> dict[str, Any]
 
 def metric_check_table(report: MetricCheckReport) -> RenderableType:
     """One row per LaunchDarkly project."""
-    table = Table(title=f"LaunchDarkly metrics for event key {report.event_key!r}", show_lines=True)
+    table = Table(title=f"LaunchDarkly metrics for event key {report.event_key!r}")
     table.add_column("Status", no_wrap=True)
     table.add_column("LaunchDarkly project", no_wrap=True)
-    table.add_column("Metric", no_wrap=True)
-    table.add_column("Problems and what to do")
+    table.add_column("Metric", overflow="fold")
     for row in report.rows:
         keys = ", ".join(m.key for m in row.metrics) or "—"
-        table.add_row(badge(row.status), row.project_key, keys, Text(problem_lines(row.problems)))
+        table.add_row(badge(row.status), row.project_key, keys)
     summary = report.summary
     parts: list[RenderableType] = [table, Text(summary_line(summary.green, summary.amber, summary.red))]
+    parts += problem_section([(row.status, row.project_key, row.problems, ()) for row in report.rows])
     parts += [Text(f"note: {note.message}") for note in report.notes]
     return Group(*parts)
 

@@ -14,7 +14,7 @@ from ld_sentry_cli.render.common import (
     mapping_fields,
     metric_json,
     problem_json,
-    problem_lines,
+    problem_section,
     summary_line,
 )
 
@@ -41,12 +41,11 @@ def status_json(report: Report, strict: bool) -> dict[str, Any]:
 
 def status_table(report: Report) -> RenderableType:
     """One row per mapping, a summary line, and the report's notes."""
-    table = Table(title=f"Mappings for event key {report.event_key!r}", show_lines=True)
+    table = Table(title=f"Mappings for event key {report.event_key!r}")
     table.add_column("Status", no_wrap=True)
     table.add_column("Sentry project/env", no_wrap=True)
     table.add_column("LaunchDarkly project/env", no_wrap=True)
-    table.add_column("Metric", no_wrap=True)
-    table.add_column("Problems and what to do")
+    table.add_column("Metric", overflow="fold")
     for row in report.rows:
         m = row.mapping
         table.add_row(
@@ -54,9 +53,9 @@ def status_table(report: Report) -> RenderableType:
             f"{m.sentry_project}/{m.sentry_environment}",
             f"{m.ld_project}/{m.ld_environment}",
             row.metric.key if row.metric else "—",
-            Text(problem_lines(row.problems)),
         )
     summary = report.summary
     parts: list[RenderableType] = [table, Text(summary_line(summary.green, summary.amber, summary.red))]
+    parts += problem_section([(row.status, row.mapping.label, row.problems, ()) for row in report.rows])
     parts += [Text(f"note: {note.message}") for note in report.notes]
     return Group(*parts)

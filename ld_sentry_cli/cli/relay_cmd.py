@@ -1,0 +1,302 @@
+"""`ldsentry relay serve | status | retry-dead-letters | backfill`: forward Sentry errors into LaunchDarkly.
+
+Starlette and uvicorn are imported inside `serve` only, so the other commands (and `--help`) start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
+from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from ld_sentry_cli.config import ConfigFile
+
+app = typer.Typer(
+    help="Receive Sentry's error webhooks and forward each error into the mapped LaunchDarkly metric.",
+    no_args_is_help=True,
+)
+
+SpoolOption = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10 for runtime inspection
+    typer.Option(
+        "--spool",
+        help="The relay's SQLite spool. Default: [relay] spool in the configuration, else ./ldsentry-relay.db.",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+
+class _Redacting(logging.Filter):
+    """Masks secrets in relay log lines (the relay never logs them; this is the belt to those braces)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from ld_sentry_cli.secrets import redact
+
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+def _log_relay_to_stderr() -> None:
+    """Relay logs at INFO on stderr (a service must say what it does); --debug already shows everything."""
+    from ld_sentry_cli.cli.runner import state
+
+    if state.debug:
+        return
+    logger = logging.getLogger("ldsentry.relay")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_Redacting())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _optional_config(explicit: Path | None) -> ConfigFile | None:
+    """The configuration when one is named or present; None when there is none to read."""
+    from ld_sentry_cli.config import load_config, locate_config
+
+    path, display = locate_config(explicit)
+    if explicit is None and display == str(path) and not path.exists():
+        return None
+    return load_config(path, display)
+
+
+def _spool_for_reading(spool: Path | None, config: Path | None) -> Path:
+    from ld_sentry_cli.models import RelaySettings
+    from ld_sentry_cli.relay.settings import spool_path
+
+    if spool is not None:
+        return spool
+    loaded = _optional_config(config)
+    relay = loaded.config.relay if loaded else RelaySettings()
+    return spool_path(None, relay, loaded.path.parent if loaded else None)
+
+
+@app.command("serve")
+@command_errors
+def serve(
+    host: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--host", help="Address to listen on. Default: [relay] listen, else 127.0.0.1.", show_default=False
+        ),
+    ] = None,
+    port: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--port", min=0, max=65535, help="Port (0: any free port). Default: [relay] listen, else 8787."),
+    ] = None,
+    spool: SpoolOption = None,
+    batch_size: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--batch-size", min=1, help="Events per import request. Default: [relay] batch_size, else 100."),
+    ] = None,
+    flush_interval_ms: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--flush-interval-ms",
+            min=1,
+            help="Longest wait before a partial batch is sent. Default: [relay] flush_interval_ms, else 1000.",
+        ),
+    ] = None,
+    shutdown_timeout: Annotated[
+        float,
+        typer.Option("--shutdown-timeout", min=0.0, help="Seconds SIGTERM may spend flushing before leaving the rest."),
+    ] = 10.0,
+    config: ConfigOption = None,
+) -> int:
+    """Serve POST /hooks/sentry and forward accepted errors to LaunchDarkly until SIGTERM."""
+    from ld_sentry_cli.cli import live
+    from ld_sentry_cli.cli.runner import say
+    from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.launchdarkly import launchdarkly_base_url, launchdarkly_events_base_url, launchdarkly_token
+    from ld_sentry_cli.relay.app import HOOK_PATH, build_app
+    from ld_sentry_cli.relay.forwarder import ForwarderSettings, LaunchDarklyImporter
+    from ld_sentry_cli.relay.server import bind, url_of
+    from ld_sentry_cli.relay.server import serve as run_server
+    from ld_sentry_cli.relay.service import Relay, RelayOptions
+    from ld_sentry_cli.relay.settings import serve_settings
+    from ld_sentry_cli.relay.signature import client_secrets
+    from ld_sentry_cli.relay.spool import SqliteSpool
+
+    loaded = load_config(*locate_config(config))
+    settings = serve_settings(
+        loaded.config.relay,
+        config_dir=loaded.path.parent,
+        host=host,
+        port=port,
+        spool=spool,
+        batch_size=batch_size,
+        flush_interval_ms=flush_interval_ms,
+    )
+    if not loaded.config.mappings:
+        raise UsageError(
+            f"{loaded.display} has no mappings, so the relay would forward nothing.",
+            "Add one with `ldsentry mappings create`.",
+        )
+    # Check every credential before binding the port: a relay that cannot forward must not accept.
+    secrets = client_secrets()
+    token = launchdarkly_token()
+    rest_base = launchdarkly_base_url(loaded.config.launchdarkly.base_url)
+    events_base = launchdarkly_events_base_url(rest_base, loaded.config.launchdarkly.events_url)
+    importer = LaunchDarklyImporter(events_base, token)
+    sentry = live.sentry_client(loaded.config)
+    store = SqliteSpool(settings.spool)
+    relay = Relay(
+        loaded.config,
+        store,
+        secrets=secrets,
+        sender=importer,
+        projects=sentry,
+        options=RelayOptions(
+            forwarder=ForwarderSettings(batch_size=settings.batch_size, flush_interval=settings.flush_interval),
+            shutdown_timeout=shutdown_timeout,
+        ),
+        closers=(importer.aclose, sentry.aclose),
+    )
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as err:
+        store.close()
+        raise UsageError(
+            f"Cannot listen on {settings.host}:{settings.port}: {err.strerror or err}.",
+            "Pick another --port or --host, or change [relay] listen.",
+        ) from None
+    url = url_of(sock)
+    _log_relay_to_stderr()
+
+    def started() -> None:
+        say(f"ldsentry relay listening on {url}{HOOK_PATH} (spool {settings.spool}; forwarding to {events_base})")
+
+    if not run_server(build_app(relay), sock, on_started=started):
+        say("error: the relay did not start (see the log above)")
+        return ExitCode.SERVICE
+    say("ldsentry relay stopped")
+    return ExitCode.OK
+
+
+@app.command("status")
+@command_errors
+def status(
+    spool: SpoolOption = None,
+    config: ConfigOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> int:
+    """Queued, delivered and dead-lettered events per LaunchDarkly destination; exit 1 if any are dead-lettered."""
+    from ld_sentry_cli.cli.runner import emit_json, stdout_console
+    from ld_sentry_cli.relay.report import status_json, status_table
+    from ld_sentry_cli.relay.spool import open_spool_readonly, read_dead_letters, read_stats
+
+    path = _spool_for_reading(spool, config)
+    db = open_spool_readonly(path)
+    try:
+        stats = read_stats(db)
+        dead = read_dead_letters(db)
+    finally:
+        db.close()
+    now = time.time()
+    if output is OutputFormat.JSON:
+        emit_json(status_json(str(path), stats, dead, now))
+    else:
+        stdout_console().print(status_table(str(path), stats, dead, now))
+    return ExitCode.PROBLEMS if stats.dead_lettered else ExitCode.OK
+
+
+@app.command("retry-dead-letters")
+@command_errors
+def retry_dead_letters(
+    spool: SpoolOption = None,
+    config: ConfigOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> int:
+    """Put every dead-lettered event back in its queue; a running relay sends them again."""
+    from ld_sentry_cli.cli.runner import emit_json
+    from ld_sentry_cli.relay.spool import SqliteSpool, open_spool_readonly
+
+    path = _spool_for_reading(spool, config)
+    open_spool_readonly(path).close()  # refuses a missing or foreign file before opening it for writing
+    store = SqliteSpool(path)
+    try:
+        count = store.requeue_dead_letters()
+    finally:
+        store.close()
+    if output is OutputFormat.JSON:
+        emit_json({"spool": str(path), "requeued": count})
+    else:
+        typer.echo(f"Re-queued {count} dead-lettered event{'s' if count != 1 else ''} in {path}.")
+    return ExitCode.OK
+
+
+def _check_period(value: str) -> str:
+    from ld_sentry_cli.cli.events_cmd import check_period
+
+    return check_period(value)
+
+
+@app.command("backfill")
+@command_errors
+def backfill(
+    since: Annotated[
+        str, typer.Option("--since", callback=_check_period, help="How far back to read: 30m, 6h, 7d.")
+    ] = "6h",
+    max_events: Annotated[
+        int, typer.Option("--max-events", min=1, max=10000, help="Events to read per mapping, newest first.")
+    ] = 1000,
+    event_rate: Annotated[
+        float,
+        typer.Option("--event-rate", min=0.1, help="Event detail requests per second (Sentry allows about 5)."),
+    ] = 5.0,
+    spool: SpoolOption = None,
+    config: ConfigOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> int:
+    """Spool the recent error events of every mapping (events already seen are not sent twice)."""
+    from ld_sentry_cli.cli import live
+    from ld_sentry_cli.cli.progress import progress_bar
+    from ld_sentry_cli.cli.runner import emit_json, stdout_console
+    from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.relay import backfill as domain
+    from ld_sentry_cli.relay.report import backfill_json, backfill_table
+    from ld_sentry_cli.relay.settings import spool_path
+    from ld_sentry_cli.relay.spool import SqliteSpool
+
+    loaded = load_config(*locate_config(config))
+    if not loaded.config.mappings:
+        raise UsageError(f"{loaded.display} has no mappings", hint="Add one with `ldsentry mappings create`.")
+    client = live.sentry_client(loaded.config, event_rate=event_rate)
+    store = SqliteSpool(spool_path(spool, loaded.config.relay, loaded.path.parent))
+
+    async def work() -> domain.BackfillReport:
+        async with client:
+            with progress_bar("Reading Sentry events") as progress:
+                return await domain.backfill(
+                    loaded.config.mappings,
+                    client,
+                    domain.SpoolStore(store),
+                    loaded.config.metric.event_key,
+                    since=since,
+                    max_events=max_events,
+                    progress=progress,
+                )
+
+    try:
+        report = live.run(work())
+    finally:
+        store.close()
+    if output is OutputFormat.JSON:
+        emit_json(backfill_json(report))
+    else:
+        stdout_console().print(backfill_table(report))
+    return ExitCode.OK if report.ok else ExitCode.SERVICE

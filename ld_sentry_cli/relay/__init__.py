@@ -1,0 +1,12 @@
+"""`ldsentry relay`: receive Sentry's error webhooks and forward each error, once, into LaunchDarkly.
+
+    Sentry ──POST /hooks/sentry──▶ intake ──▶ spool (SQLite, WAL) ──▶ forwarder ──▶ metric import API
+              signature, mapping,     group commit,      batches per destination,
+              context rules           dedupe by id       stable payload id, retries
+
+Modules: `signature` (HMAC), `webhook` (payload parsing), `routing` (project id → mapping),
+`intake` (the rules, HTTP-free), `spool` (the `Spool` interface and `SqliteSpool`), `worker`
+(the spool thread and group commit), `forwarder` (batches, retries, dead letters), `metrics`
+(Prometheus text), `service` (wiring and lifecycle), `app` and `server` (Starlette and uvicorn,
+imported only by `relay serve`), `backfill`, `settings`, `report`. See docs/relay.md.
+"""

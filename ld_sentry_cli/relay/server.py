@@ -1,0 +1,87 @@
+"""Serve the relay with uvicorn in the foreground, with a graceful SIGTERM.
+
+SIGTERM (or Ctrl-C): uvicorn stops accepting connections and lets requests in flight finish
+(`graceful_timeout`), then the app's lifespan flushes what it can within the relay's shutdown
+timeout and leaves the rest in the spool. uvicorn re-raises the captured signal once it is done;
+for SIGTERM we install a no-op handler first, so a clean shutdown exits 0 rather than dying by the
+signal (systemd reads either as success; scripts and tests read 0 more easily).
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+from collections.abc import Callable
+
+import uvicorn
+from starlette.types import ASGIApp
+
+BACKLOG = 2048  # Sentry sends bursts; let the kernel queue connections while the loop is busy
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0 picks a free one), bound before uvicorn starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(BACKLOG)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """The base URL a bound socket serves."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(
+    app: ASGIApp,
+    sock: socket.socket,
+    *,
+    graceful_timeout: int = 5,
+    on_started: Callable[[], None] | None = None,
+) -> bool:
+    """Serve until SIGTERM/SIGINT; return False when the app failed to start."""
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        log_config=None,  # ldsentry's own logging (secrets masked) stays in charge
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,  # X-Forwarded-For is of no use to the relay; skip its middleware
+        timeout_graceful_shutdown=graceful_timeout,
+        backlog=BACKLOG,
+    )
+    import os
+    import sys
+
+    sys.setswitchinterval(float(os.environ.get("SWI", "0.005")))
+    server = _Server(config, on_started)
+
+    def stop_quietly(signum: int, frame: object) -> None:
+        # Before uvicorn installs its own handler: stop as soon as it starts. After its graceful
+        # shutdown, when it re-raises the signal: nothing left to do.
+        server.should_exit = True
+
+    previous = signal.signal(signal.SIGTERM, stop_quietly)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return server.started
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_started is not None:
+            self._on_started()

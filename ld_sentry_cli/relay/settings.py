@@ -1,0 +1,70 @@
+"""Where the relay listens, where its spool is, and how it batches: command line > `[relay]` > defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ld_sentry_cli.errors import UsageError
+from ld_sentry_cli.models import RelaySettings
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+DEFAULT_SPOOL = "ldsentry-relay.db"
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_FLUSH_INTERVAL_MS = 1000
+MAX_BATCH_SIZE = 1000  # keeps one import request well under a megabyte
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Everything `relay serve` needs besides the configuration's mappings and the secrets."""
+
+    host: str
+    port: int
+    spool: Path
+    batch_size: int
+    flush_interval: float  # seconds
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split `HOST:PORT` (IPv6 as `[::1]:8787`)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f'Invalid [relay] listen {value!r}: use HOST:PORT, for example "127.0.0.1:8787".')
+    return host.strip("[]"), int(port)
+
+
+def spool_path(explicit: Path | None, relay: RelaySettings, config_dir: Path | None) -> Path:
+    """--spool, else `[relay] spool` (relative to the configuration file's folder), else ./ldsentry-relay.db."""
+    if explicit is not None:
+        return explicit
+    if relay.spool:
+        configured = Path(relay.spool).expanduser()
+        return configured if configured.is_absolute() or config_dir is None else config_dir / configured
+    return Path(DEFAULT_SPOOL)
+
+
+def serve_settings(
+    relay: RelaySettings,
+    *,
+    config_dir: Path | None,
+    host: str | None = None,
+    port: int | None = None,
+    spool: Path | None = None,
+    batch_size: int | None = None,
+    flush_interval_ms: int | None = None,
+) -> ServeSettings:
+    """Merge the command line over `[relay]` over the defaults."""
+    listen_host, listen_port = parse_listen(relay.listen) if relay.listen else (DEFAULT_HOST, DEFAULT_PORT)
+    size = batch_size or relay.batch_size or DEFAULT_BATCH_SIZE
+    if size > MAX_BATCH_SIZE:
+        raise UsageError(f"Invalid batch size {size}: at most {MAX_BATCH_SIZE} events go in one import request.")
+    interval_ms = flush_interval_ms or relay.flush_interval_ms or DEFAULT_FLUSH_INTERVAL_MS
+    return ServeSettings(
+        host=host or listen_host,
+        port=listen_port if port is None else port,
+        spool=spool_path(spool, relay, config_dir),
+        batch_size=size,
+        flush_interval=interval_ms / 1000.0,
+    )

@@ -1,0 +1,125 @@
+"""Parse Sentry integration-platform webhooks into the few facts the relay forwards.
+
+Shapes from shared/reference/sentry-api.md §7: `error.created` carries the event in `data.error`,
+`event_alert.triggered` in `data.event`, both `Event.as_dict()`: `event_id` (32 hex), `project`
+(the numeric id, not the slug), `environment` (top level when the SDK set it, and as a tag in
+`tags`, a list of `[key, value]` pairs), `contexts`, `datetime` (ISO) and `timestamp` (epoch
+seconds). Unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ld_sentry_cli.sentry import parse_iso_ms
+
+# (Sentry-Hook-Resource, action) → the key under `data` that holds the event.
+HANDLED = {("error", "created"): "error", ("event_alert", "triggered"): "event"}
+# Resources Sentry can send an integration (sentry-api.md §7 "Event types"); anything else is
+# counted as "other" so a stray header cannot create unbounded metric labels.
+KNOWN_RESOURCES = frozenset(
+    {"error", "event_alert", "issue", "metric_alert", "comment", "installation", "seer", "preprod_artifact"}
+)
+_EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class PayloadError(ValueError):
+    """A signed webhook whose JSON is not the shape Sentry documents; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """What the relay needs from one error event."""
+
+    resource: str
+    event_id: str
+    project_id: str
+    environment: str | None
+    timestamp_ms: int | None
+    contexts: Mapping[str, Any] = field(default_factory=dict)
+
+
+def resource_label(resource: str | None) -> str:
+    """The resource name used in metrics: a known Sentry resource, "other", or "missing"."""
+    if not resource:
+        return "missing"
+    return resource if resource in KNOWN_RESOURCES else "other"
+
+
+def normalise_event_id(value: Any) -> str | None:
+    """A Sentry event id as 32 lowercase hex digits (dashes of the UUID form removed), or None."""
+    if not isinstance(value, str) or len(value) > 36:
+        return None
+    text = value.replace("-", "").lower()
+    return text if _EVENT_ID.match(text) else None
+
+
+def _project_id(value: Any) -> str | None:
+    # Numeric in webhooks; tolerate the string form the REST API uses (sentry-api.md §3, §7).
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return str(value)
+    if isinstance(value, str) and value.isdigit():
+        return value
+    return None
+
+
+def environment_of(event: Mapping[str, Any]) -> str | None:
+    """The top-level `environment`, else the `environment` tag (pairs, or REST-style objects)."""
+    environment = event.get("environment")
+    if isinstance(environment, str) and environment:
+        return environment
+    tags = event.get("tags")
+    if not isinstance(tags, list):
+        return None
+    for tag in tags:
+        if isinstance(tag, (list, tuple)) and len(tag) == 2 and tag[0] == "environment":
+            value = tag[1]
+        elif isinstance(tag, Mapping) and tag.get("key") == "environment":
+            value = tag.get("value")
+        else:
+            continue
+        return value if isinstance(value, str) and value else None
+    return None
+
+
+def timestamp_ms_of(event: Mapping[str, Any]) -> int | None:
+    """The event's time in Unix milliseconds from `timestamp` (epoch seconds) or `datetime` (ISO)."""
+    seconds = event.get("timestamp")
+    # The float first: it is the same instant as `datetime` and far cheaper to read than ISO text.
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and math.isfinite(seconds) and seconds > 0:
+        return int(seconds * 1000)
+    return parse_iso_ms(event.get("datetime")) or parse_iso_ms(seconds)
+
+
+def parse_webhook(resource: str | None, document: Any) -> WebhookEvent | None:
+    """The error event of an `error.created` or `event_alert.triggered` webhook; None for anything else."""
+    if not isinstance(document, Mapping):
+        raise PayloadError("the body is not a JSON object")
+    key = HANDLED.get((resource or "", document.get("action")))  # type: ignore[arg-type]
+    if key is None:
+        return None
+    data = document.get("data")
+    event = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(event, Mapping):
+        raise PayloadError(f"{resource} webhook without a data.{key} object")
+    event_id = normalise_event_id(event.get("event_id"))
+    if event_id is None:
+        raise PayloadError(f"data.{key}.event_id is missing or not 32 hex digits")
+    project_id = _project_id(event.get("project"))
+    if project_id is None:
+        raise PayloadError(f"data.{key}.project is missing or not a numeric project id")
+    contexts = event.get("contexts")
+    return WebhookEvent(
+        resource=resource or "",
+        event_id=event_id,
+        project_id=project_id,
+        environment=environment_of(event),
+        timestamp_ms=timestamp_ms_of(event),
+        contexts=contexts if isinstance(contexts, Mapping) else {},
+    )

@@ -1,0 +1,113 @@
+"""Helpers for the CI-integration tests: the demo emulator, the action's script, config line lookups."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+if TYPE_CHECKING:
+    from ld_sentry_cli.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_CONFIG = ROOT / "sample-config.toml"
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running demo emulator: the app (for its request log) and its URL."""
+
+    sandbox: Sandbox
+    url: str
+
+
+@contextmanager
+def demo_emulator() -> Iterator[Served]:
+    """Serve the demo scenario (it matches sample-config.toml) on a free loopback port."""
+    from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread
+
+    sandbox = build_app(load_demo_scenario())
+    with serve_in_thread(sandbox) as server:
+        yield Served(sandbox, server.url)
+
+
+def live_env(url: str) -> dict[str, str]:
+    """The variables that point ldsentry at the emulator, with the demo scenario's tokens."""
+    return {
+        "LD_BASE_URI": url,
+        "SENTRY_URL": url,
+        "LD_ACCESS_TOKEN": "sandbox-ld-token",
+        "SENTRY_AUTH_TOKEN": "sandbox-sentry-token",
+        "SENTRY_ORG": "acme",
+    }
+
+
+def mapping_lines(text: str) -> dict[tuple[str, str], int]:
+    """The line of each `[[mapping]]` header, by (sentry_project, sentry_environment), read from the text."""
+    found: dict[tuple[str, str], int] = {}
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if line.strip() != "[[mapping]]":
+            continue
+        values: dict[str, str] = {}
+        for following in lines[number:]:
+            if following.strip().startswith("["):
+                break
+            if "=" in following and not following.lstrip().startswith("#"):
+                key, _, value = following.partition("=")
+                values[key.strip()] = value.split("#")[0].strip().strip('"')
+        found[(values["sentry_project"], values["sentry_environment"])] = number
+    return found
+
+
+def load_action() -> dict[str, object]:
+    """action.yml, parsed."""
+    document = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+def action_run_step() -> dict[str, object]:
+    """The action's step that runs ldsentry."""
+    runs = load_action()["runs"]
+    assert isinstance(runs, dict)
+    steps = runs["steps"]
+    assert isinstance(steps, list)
+    return next(step for step in steps if isinstance(step, dict) and "ldsentry" in str(step.get("run", "")))
+
+
+def action_argv(inputs: Mapping[str, str], work: Path) -> tuple[int, list[str]]:
+    """Run the action's script with bash, as GitHub would, with a stand-in `ldsentry` that records its argv.
+
+    Inputs not given take their defaults from action.yml. Returns bash's exit code and the argv.
+    """
+    action = load_action()
+    declared = action["inputs"]
+    assert isinstance(declared, dict)
+    values = {name: str(spec.get("default", "")) for name, spec in declared.items()}
+    values.update(inputs)
+    step = action_run_step()
+    step_env = step.get("env", {})
+    assert isinstance(step_env, dict)
+    env = {"PATH": f"{work}:{os.environ['PATH']}"}
+    for name, expression in step_env.items():
+        # Each variable is exactly `${{ inputs.NAME }}`: resolve it the way GitHub does.
+        input_name = str(expression).removeprefix("${{ inputs.").removesuffix(" }}")
+        env[str(name)] = values[input_name]
+    record = work / "argv"
+    shim = work / "ldsentry"
+    shim.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {shlex.quote(str(record))}\n', encoding="utf-8")
+    shim.chmod(0o755)
+    record.unlink(missing_ok=True)
+    # GitHub runs `shell: bash` steps as `bash --noprofile --norc -eo pipefail {0}`.
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", str(step["run"])]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    argv = record.read_text(encoding="utf-8").splitlines() if record.exists() else []
+    return done.returncode, argv
