@@ -224,9 +224,11 @@ def main() -> int:
     chain = 2  # a metrics page 1 before the others; the Sentry project list before environments
     bound = max(chain * latency, max(ld_min, sentry_min) / args.concurrency * latency)
     wall = statistics.median(walls)
-    print(f"Scenario: {world.mappings} mappings, {len(world.metric_counts)} LaunchDarkly projects "
-          f"({sum(world.metric_counts.values())} metrics), {len(world.sentry_projects)} Sentry projects; "
-          f"{args.latency_ms:.0f} ms added latency; --concurrency {args.concurrency}; {args.runs} runs.\n")
+    print(
+        f"Scenario: {world.mappings} mappings, {len(world.metric_counts)} LaunchDarkly projects "
+        f"({sum(world.metric_counts.values())} metrics), {len(world.sentry_projects)} Sentry projects; "
+        f"{args.latency_ms:.0f} ms added latency; --concurrency {args.concurrency}; {args.runs} runs.\n"
+    )
     print("| measure | value |")
     print("|---|---|")
     print(f"| requests made (median) | {statistics.median(counts):.0f} |")

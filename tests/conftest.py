@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from emulator_support import Emulator
+from typer.testing import CliRunner
 
 ENV_VARS = (
     "LD_ACCESS_TOKEN",

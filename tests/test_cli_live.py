@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from emulator_support import Emulator
 from typer.testing import CliRunner
 
-from emulator_support import Emulator
 from ld_sentry_cli.cli import app
 
 RED_MESSAGE = "No custom metric has event key 'sentry-errors'; run `ldsentry metric create`."
@@ -78,7 +78,10 @@ def test_status_table_text(runner: CliRunner, emulator: Emulator, demo_config: P
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert "2 green, 0 amber, 3 red" in lines
-    assert any(line.split() == ["│", "✗", "RED", "│", "web-frontend/production", "│", "default/production", "│", "—", "│"] for line in lines)
+    assert any(
+        line.split() == ["│", "✗", "RED", "│", "web-frontend/production", "│", "default/production", "│", "—", "│"]
+        for line in lines
+    )
     assert "✗ RED web-frontend/production → default/production" in lines
     assert f"    metric_missing: {RED_MESSAGE}" in lines
 
@@ -106,7 +109,9 @@ def test_status_without_sentry_token_checks_launchdarkly_only(
 
 
 def test_status_sentry_environment_misspelled(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
-    text = demo_config.read_text(encoding="utf-8").replace('sentry_environment = "staging"', 'sentry_environment = "stagin"', 1)
+    text = demo_config.read_text(encoding="utf-8").replace(
+        'sentry_environment = "staging"', 'sentry_environment = "stagin"', 1
+    )
     demo_config.write_text(text, encoding="utf-8")
 
     code, document = run_json(runner, "status")
@@ -122,14 +127,19 @@ def test_status_sentry_environment_misspelled(runner: CliRunner, emulator: Emula
     }
 
 
-def test_status_auth_failure_is_exit_3_without_token(runner: CliRunner, emulator: Emulator, demo_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_auth_failure_is_exit_3_without_token(
+    runner: CliRunner, emulator: Emulator, demo_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LD_ACCESS_TOKEN", "api-00000000-1111-2222-3333-444444444444")
 
     result = runner.invoke(app, ["--debug", "status"])
     as_json = runner.invoke(app, ["status", "-o", "json"])
 
     assert result.exit_code == 3
-    assert "error: LaunchDarkly rejected the token (HTTP 401 on GET /api/v2/projects/default): Invalid access token (unauthorized)" in result.stderr
+    assert (
+        "error: LaunchDarkly rejected the token (HTTP 401 on GET /api/v2/projects/default): "
+        "Invalid access token (unauthorized)" in result.stderr
+    )
     assert "api-00000000-1111-2222-3333-444444444444" not in result.stdout + result.stderr
     assert json.loads(as_json.stdout)["error"]["code"] == "auth_failed"
 
@@ -208,7 +218,9 @@ def test_events_check_classifies(runner: CliRunner, emulator: Emulator, demo_con
 
 
 def test_events_check_filter_and_bad_period(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
-    code, document = run_json(runner, "events", "check", "--mapping-filter", "checkout-api/production", "--event-rate", "200")
+    code, document = run_json(
+        runner, "events", "check", "--mapping-filter", "checkout-api/production", "--event-rate", "200"
+    )
     bad = runner.invoke(app, ["events", "check", "--since", "yesterday"])
     none = runner.invoke(app, ["events", "check", "--mapping-filter", "nothing/*"])
 

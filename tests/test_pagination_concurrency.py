@@ -28,8 +28,13 @@ def test_pages_after_the_first_are_in_flight_together() -> None:
 
     async def main() -> list[object]:
         options = SessionOptions(transport=httpx.MockTransport(handler))
-        session = ApiSession("https://ld.example.test", service="LaunchDarkly", auth_header="Authorization",
-                             auth_value="t", options=options)
+        session = ApiSession(
+            "https://ld.example.test",
+            service="LaunchDarkly",
+            auth_header="Authorization",
+            auth_value="t",
+            options=options,
+        )
         try:
             return await session.paginate_offset("/api/v2/metrics/p", page_size=50)
         finally:
@@ -53,8 +58,13 @@ def test_a_server_capping_limit_is_paged_one_by_one() -> None:
 
     async def main() -> list[object]:
         options = SessionOptions(transport=httpx.MockTransport(handler))
-        session = ApiSession("https://ld.example.test", service="LaunchDarkly", auth_header="Authorization",
-                             auth_value="t", options=options)
+        session = ApiSession(
+            "https://ld.example.test",
+            service="LaunchDarkly",
+            auth_header="Authorization",
+            auth_value="t",
+            options=options,
+        )
         try:
             return await session.paginate_offset("/api/v2/metrics/p", page_size=50)
         finally:

@@ -11,8 +11,18 @@ from typing import Annotated
 import typer
 
 from ld_sentry_cli import __version__
-from ld_sentry_cli.cli import demo_cmd, doctor_cmd, events_cmd, init_cmd, mappings_cmd, metric_cmd, sandbox_cmd, status_cmd, validate_cmd
-from ld_sentry_cli.cli import relay_cmd
+from ld_sentry_cli.cli import (
+    demo_cmd,
+    doctor_cmd,
+    events_cmd,
+    init_cmd,
+    mappings_cmd,
+    metric_cmd,
+    relay_cmd,
+    sandbox_cmd,
+    status_cmd,
+    validate_cmd,
+)
 from ld_sentry_cli.cli.runner import configure
 
 app = typer.Typer(

@@ -62,7 +62,13 @@ def ldsentry(workdir: Path, url: str, *args: str, ld_token: str = LD_TOKEN, time
         "SENTRY_ORG": "acme",
     }
     done = subprocess.run(
-        [ldsentry_executable(), *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        [ldsentry_executable(), *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     return Run(done.returncode, done.stdout, done.stderr)
 
