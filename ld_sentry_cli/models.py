@@ -11,8 +11,7 @@ from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_EVENT_KEY = "sentry-errors"
-DEFAULT_METRIC_NAME = "Sentry errors"
+from ld_sentry_cli.constants import DEFAULT_EVENT_KEY, DEFAULT_METRIC_NAME
 
 
 class MetricKind(str, enum.Enum):

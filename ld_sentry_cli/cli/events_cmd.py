@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -11,7 +11,9 @@ from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
 from ld_sentry_cli.cli.runner import command_errors
 from ld_sentry_cli.cli.status_cmd import StrictOption
 from ld_sentry_cli.errors import ExitCode, UsageError
-from ld_sentry_cli.models import Mapping
+
+if TYPE_CHECKING:
+    from ld_sentry_cli.models import Mapping
 
 app = typer.Typer(help="Audit recent Sentry error events for the launchdarklyContext context.", no_args_is_help=True)
 

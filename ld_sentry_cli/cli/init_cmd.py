@@ -8,8 +8,8 @@ import typer
 
 from ld_sentry_cli.cli.options import ConfigOption
 from ld_sentry_cli.cli.runner import command_errors, say
+from ld_sentry_cli.constants import DEFAULT_EVENT_KEY
 from ld_sentry_cli.errors import ConflictError, UsageError
-from ld_sentry_cli.models import DEFAULT_EVENT_KEY
 
 
 @command_errors

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, PlainFormat, PlainOutputOption
 from ld_sentry_cli.cli.runner import command_errors, emit_json, say
-from ld_sentry_cli.models import Mapping
+
+if TYPE_CHECKING:
+    from ld_sentry_cli.models import Mapping
 
 app = typer.Typer(
     help="Create, list and delete mappings of Sentry project+environment to LaunchDarkly project+environment.",
@@ -78,6 +80,7 @@ def create_mapping(
 ) -> None:
     """Append one [[mapping]] table; every other byte of the file stays as it was."""
     from ld_sentry_cli.config import add_mapping, locate_config
+    from ld_sentry_cli.models import Mapping
 
     path, display = locate_config(config)
     added = add_mapping(path, display, Mapping(sentry_project, sentry_environment, ld_project, ld_environment))
@@ -99,6 +102,7 @@ def delete_mapping(
 ) -> None:
     """Remove exactly this mapping's table and nothing else."""
     from ld_sentry_cli.config import locate_config, remove_mapping
+    from ld_sentry_cli.models import Mapping
 
     path, display = locate_config(config)
     removed = remove_mapping(path, display, Mapping(sentry_project, sentry_environment, ld_project, ld_environment))

@@ -8,22 +8,21 @@ one line and an exit code of 3, with the traceback only under --debug.
 from __future__ import annotations
 
 import functools
-import json
-import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from ld_sentry_cli import secrets
-from ld_sentry_cli.errors import ConfigInvalidError, ExitCode, LdsentryError
 
+# Start-up matters (`ldsentry --version` is benchmarked): json, logging, traceback and the error
+# classes are imported where they are used, not when the command line loads.
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from ld_sentry_cli.errors import LdsentryError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,33 +37,37 @@ _FRAMEWORK_EXCEPTIONS: tuple[type[BaseException], ...] = (
 JSON_VERSION = 1
 
 
-@dataclass
 class _State:
-    debug: bool = False
+    """Settings of the current invocation that every command reads."""
+
+    debug = False
 
 
 state = _State()
-
-
-class _RedactingFilter(logging.Filter):
-    """Masks secrets in every debug log record, whatever logger it comes from."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = secrets.redact(record.getMessage())
-        record.args = ()
-        return True
 
 
 def configure(debug: bool) -> None:
     """Set up debug logging (stderr, secrets masked) for this invocation."""
     state.debug = debug
     secrets.register_environment_secrets()
+    if not debug and "logging" not in sys.modules:
+        return  # no earlier invocation in this process set a handler up, so there is nothing to undo
+    import logging
+
+    class RedactingFilter(logging.Filter):
+        """Masks secrets in every debug log record, whatever logger it comes from."""
+
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg = secrets.redact(record.getMessage())
+            record.args = ()
+            return True
+
     logger = logging.getLogger("ldsentry")
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     if debug:
         handler = logging.StreamHandler(sys.stderr)
-        handler.addFilter(_RedactingFilter())
+        handler.addFilter(RedactingFilter())
         handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
@@ -97,12 +100,16 @@ def say(message: str) -> None:
 
 def emit_json(payload: dict[str, Any]) -> None:
     """Print a versioned JSON document on stdout (secrets masked)."""
+    import json
+
     document = {"version": JSON_VERSION, **payload}
     typer.echo(secrets.redact(json.dumps(document, indent=2, ensure_ascii=False)))
 
 
 def error_payload(err: LdsentryError) -> dict[str, Any]:
     """The JSON error object of DESIGN.md for err."""
+    from ld_sentry_cli.errors import ConfigInvalidError
+
     body: dict[str, Any] = {"code": err.code.value, "message": err.message, "hint": err.hint}
     if isinstance(err, ConfigInvalidError):
         body["problems"] = [
@@ -113,6 +120,8 @@ def error_payload(err: LdsentryError) -> dict[str, Any]:
 
 def report_error(err: LdsentryError, output_format: str | None = None) -> None:
     """Tell the user about err: JSON on stdout for `json`, else text on stderr (and annotations for `github`)."""
+    from ld_sentry_cli.errors import ConfigInvalidError
+
     if output_format == "json":
         emit_json(error_payload(err))
         return
@@ -136,6 +145,8 @@ def command_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ld_sentry_cli.errors import ExitCode, LdsentryError
+
         output = kwargs.get("output")
         output_format = getattr(output, "value", output)
         try:
@@ -150,6 +161,8 @@ def command_errors(func: F) -> F:
             raise typer.Exit(130) from None
         except Exception as err:
             if state.debug:
+                import traceback
+
                 say("".join(traceback.format_exception(type(err), err, err.__traceback__)))
             say(f"error: unexpected {type(err).__name__}: {err}")
             say("hint: run again as `ldsentry --debug ...` for details, and report it if it persists")

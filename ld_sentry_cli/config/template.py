@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomlkit
 
-from ld_sentry_cli.models import DEFAULT_EVENT_KEY
+from ld_sentry_cli.constants import DEFAULT_EVENT_KEY
 
 
 def starter_config(organization: str | None = None, event_key: str = DEFAULT_EVENT_KEY) -> str:

@@ -1,0 +1,85 @@
+"""The walkthrough `ldsentry demo` runs: its steps, and the environment it sets while they run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ld_sentry_cli.errors import ExitCode
+
+# Every variable that points ldsentry somewhere; the demo sets them and restores them afterwards.
+_POINTERS = (
+    "LD_BASE_URI",
+    "SENTRY_URL",
+    "LD_ACCESS_TOKEN",
+    "LAUNCHDARKLY_ACCESS_TOKEN",
+    "SENTRY_AUTH_TOKEN",
+    "SENTRY_ORG",
+    "LDSENTRY_CONFIG",
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of the walkthrough, what it shows, and the exit code it should end with."""
+
+    args: tuple[str, ...]
+    explanation: str
+    expected_exit: int
+
+
+STEPS = (
+    Step(
+        ("validate",),
+        "The mappings live in a reviewed TOML file (a copy of sample-config.toml). `validate` checks it "
+        "offline, as a pull request check would: schema, key formats, conflicts, secrets.",
+        ExitCode.OK,
+    ),
+    Step(
+        ("status",),
+        "`status` asks both APIs about every mapping at once. Two LaunchDarkly projects have no usable "
+        "metric for the event key, so their mappings are RED (exit 1): the errors would go nowhere.",
+        ExitCode.PROBLEMS,
+    ),
+    Step(
+        ("metric", "create", "--dry-run"),
+        "`metric create --dry-run` shows exactly what would be sent to repair them, and sends nothing.",
+        ExitCode.OK,
+    ),
+    Step(
+        ("metric", "create"),
+        "`metric create` creates the custom conversion metric where it is missing, and leaves the rest.",
+        ExitCode.OK,
+    ),
+    Step(
+        ("status",),
+        "`status` again: every mapping is GREEN now (exit 0), what a nightly CI job wants to see.",
+        ExitCode.OK,
+    ),
+    Step(
+        ("events", "check", "--max-events", "20", "--event-rate", "50"),
+        "The panel can be green while nothing arrives: LaunchDarkly ignores every Sentry error without a "
+        "`launchdarklyContext` context. `events check` samples recent errors and says which lack it, "
+        "which misname it and which carry an unusable one (exit 1 here, by design of the demo data).",
+        ExitCode.PROBLEMS,
+    ),
+)
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set the pointer variables to values for the block, then restore what was there."""
+    saved = {name: os.environ.get(name) for name in _POINTERS}
+    for name in _POINTERS:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
