@@ -95,6 +95,13 @@ class ConflictError(LdsentryError):
     exit_code = ExitCode.USAGE
 
 
+class MappingRejectedError(LdsentryError):
+    """A new mapping names a project or environment that the live API says does not exist."""
+
+    code = ErrorCode.NOT_FOUND
+    exit_code = ExitCode.USAGE
+
+
 class ServiceError(LdsentryError):
     """A remote service (LaunchDarkly, Sentry) failed or refused; exit code 3."""
 

@@ -166,7 +166,8 @@ def parameters(function: Callable[..., Any]) -> tuple[list[tuple[str, ...]], lis
             # With Annotated, typer.Option("--config", "-c") receives the first declaration as `default`.
             first = (info.default,) if isinstance(info.default, str) else ()
             decls = (*first, *(info.param_decls or ())) or (f"--{name.replace('_', '-')}",)
-            flags = ", ".join(f"`{decl}`" for decl in decls)
+            # `--verify/--no-verify` declares two flags in one string: document each on its own.
+            flags = ", ".join(" / ".join(f"`{part}`" for part in decl.split("/")) for decl in decls)
             if parameter.default is inspect.Parameter.empty:
                 flags += " (required)"
         rows.append(

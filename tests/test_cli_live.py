@@ -297,3 +297,117 @@ def test_bundled_demo_config_is_the_sample(demo_config: Path) -> None:
     bundled = Path(__file__).resolve().parents[1] / "ld_sentry_cli" / "sandbox" / "scenarios" / "demo-config.toml"
 
     assert bundled.read_bytes() == demo_config.read_bytes()
+
+
+NEW = ["--sentry-project", "web-frontend", "--sentry-environment", "beta", "--ld-project", "default"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [
+                "--sentry-project",
+                "web-frontend",
+                "--sentry-environment",
+                "staging",
+                "--ld-project",
+                "chekout",
+                "--ld-environment",
+                "staging",
+            ],
+            "LaunchDarkly project 'chekout' does not exist (did you mean 'checkout'?)",
+        ),
+        (
+            [
+                "--sentry-project",
+                "web-frontend",
+                "--sentry-environment",
+                "staging",
+                "--ld-project",
+                "checkout",
+                "--ld-environment",
+                "prod",
+            ],
+            "LaunchDarkly project 'checkout' has no environment 'prod' (did you mean 'production'?)",
+        ),
+        (
+            [
+                "--sentry-project",
+                "web-fronted",
+                "--sentry-environment",
+                "staging",
+                "--ld-project",
+                "checkout",
+                "--ld-environment",
+                "staging",
+            ],
+            "Sentry project 'web-fronted' does not exist (did you mean 'web-frontend'?)",
+        ),
+        (
+            [
+                "--sentry-project",
+                "checkout-api",
+                "--sentry-environment",
+                "stagin",
+                "--ld-project",
+                "checkout",
+                "--ld-environment",
+                "staging",
+            ],
+            "Sentry project 'checkout-api' has no environment 'stagin' (did you mean 'staging'?); Sentry creates "
+            "an environment with its first event, so send one first if it is new",
+        ),
+    ],
+    ids=["ld-project", "ld-environment", "sentry-project", "sentry-environment"],
+)
+def test_mappings_create_verifies_with_suggestions(
+    runner: CliRunner, emulator: Emulator, isolated_env: Path, args: list[str], message: str
+) -> None:
+    runner.invoke(app, ["init", "--sentry-organization", "acme"])
+    before = (isolated_env / "ldsentry.toml").read_bytes()
+
+    result = runner.invoke(app, ["mappings", "create", *args])
+
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {message}\nhint: Fix the name, or pass --no-verify to write the mapping anyway.\n"
+    assert (isolated_env / "ldsentry.toml").read_bytes() == before
+
+
+def test_mappings_create_verified_and_unverified(
+    runner: CliRunner, emulator: Emulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner.invoke(app, ["init", "--sentry-organization", "acme"])
+    good = [
+        "--sentry-project",
+        "checkout-api",
+        "--sentry-environment",
+        "staging",
+        "--ld-project",
+        "checkout",
+        "--ld-environment",
+        "staging",
+    ]
+
+    verified = runner.invoke(app, ["mappings", "create", *good, "-o", "json"])
+    forced = runner.invoke(app, ["mappings", "create", *NEW, "--ld-environment", "nowhere", "--no-verify"])
+    monkeypatch.delenv("LD_ACCESS_TOKEN")
+    demanded = runner.invoke(app, ["mappings", "create", *NEW, "--ld-environment", "x", "--verify"])
+
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["created"]["ld_project"] == "checkout"
+    assert forced.exit_code == 0
+    assert forced.stderr == ""
+    assert demanded.exit_code == 2
+    assert demanded.stderr.startswith("error: No LaunchDarkly access token: set LD_ACCESS_TOKEN or LAUNCHDARKLY")
+
+
+def test_mappings_create_without_token_says_it_was_not_verified(runner: CliRunner, isolated_env: Path) -> None:
+    runner.invoke(app, ["init"])
+
+    result = runner.invoke(app, ["mappings", "create", *NEW, "--ld-environment", "production"])
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "note: not verified against LaunchDarkly (LD_ACCESS_TOKEN is not set); `ldsentry status` will check it\n"
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import os
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -10,7 +11,7 @@ from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, 
 from ld_sentry_cli.cli.runner import command_errors, emit_json, say
 
 if TYPE_CHECKING:
-    from ld_sentry_cli.models import Mapping
+    from ld_sentry_cli.models import Config, Mapping
 
 app = typer.Typer(
     help="Create, list and delete mappings of Sentry project+environment to LaunchDarkly project+environment.",
@@ -75,19 +76,76 @@ def create_mapping(
     sentry_environment: SentryEnvironmentOption,
     ld_project: LdProjectOption,
     ld_environment: LdEnvironmentOption,
+    verify: Annotated[
+        Optional[bool],  # noqa: UP045 - typer inspects annotations at runtime on 3.10
+        typer.Option(
+            "--verify/--no-verify",
+            help="Check that the projects and environments exist in LaunchDarkly (and in Sentry when "
+            "SENTRY_AUTH_TOKEN is set). Default: verify when LD_ACCESS_TOKEN is set.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
     output: PlainOutputOption = PlainFormat.TABLE,
 ) -> None:
     """Append one [[mapping]] table; every other byte of the file stays as it was."""
-    from ld_sentry_cli.config import add_mapping, locate_config
+    from ld_sentry_cli.config import add_mapping, load_config, locate_config
+    from ld_sentry_cli.config.editor import check_mapping_values
+    from ld_sentry_cli.errors import MappingRejectedError, UsageError
+    from ld_sentry_cli.launchdarkly import TOKEN_ENV_VARS
     from ld_sentry_cli.models import Mapping
 
+    mapping = Mapping(sentry_project, sentry_environment, ld_project, ld_environment)
+    malformed = check_mapping_values(mapping)
+    if malformed:  # no request for a name that cannot exist
+        raise UsageError("; ".join(malformed))
     path, display = locate_config(config)
-    added = add_mapping(path, display, Mapping(sentry_project, sentry_environment, ld_project, ld_environment))
+    has_token = any(os.environ.get(name, "").strip() for name in TOKEN_ENV_VARS)
+    should_verify = has_token if verify is None else verify
+    if should_verify:
+        problems, notes = _verify_live(mapping, load_config(path, display).config)
+        for note in notes:
+            say(f"note: {note}")
+        if problems:
+            raise MappingRejectedError(
+                "; ".join(problems), hint="Fix the name, or pass --no-verify to write the mapping anyway."
+            )
+    added = add_mapping(path, display, mapping)
     if output is PlainFormat.JSON:
         emit_json({"config": display, "created": mapping_json(added)})
     else:
         typer.echo(f"Added {added.label} at {display}:{added.line}")
+    if not should_verify and verify is None:
+        say("note: not verified against LaunchDarkly (LD_ACCESS_TOKEN is not set); `ldsentry status` will check it")
+
+
+def _verify_live(mapping: Mapping, config: Config) -> tuple[list[str], list[str]]:
+    """Ask both APIs (Sentry only when its token is set) whether the mapping's names exist."""
+    import asyncio
+
+    from ld_sentry_cli.cli import live
+    from ld_sentry_cli.verify import Verification, verify_launchdarkly, verify_sentry
+
+    ld = live.launchdarkly_client(config)
+    sentry, skipped_because = live.optional_sentry_client(config, live.DEFAULT_CONCURRENCY, required=False)
+
+    async def ask() -> list[Verification]:
+        try:
+            checks = [verify_launchdarkly(mapping, ld)]
+            if sentry is not None:
+                checks.append(verify_sentry(mapping, sentry))
+            return list(await asyncio.gather(*checks))
+        finally:
+            await ld.aclose()
+            if sentry is not None:
+                await sentry.aclose()
+
+    results = live.run(ask())
+    problems = [p for result in results for p in result.problems]
+    notes = [n for result in results for n in result.notes]
+    if skipped_because:
+        notes.append(f"the Sentry side was not verified ({skipped_because})")
+    return problems, notes
 
 
 @app.command("delete")

@@ -15,7 +15,6 @@ directly. The rules, in order (issue 7; sentry-api.md §7):
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,7 +26,7 @@ from ld_sentry_cli.relay.metrics import RelayMetrics
 from ld_sentry_cli.relay.model import SpoolEntry, metric_event
 from ld_sentry_cli.relay.routing import EventRouter
 from ld_sentry_cli.relay.signature import verify
-from ld_sentry_cli.relay.webhook import PayloadError, parse_webhook, resource_label
+from ld_sentry_cli.relay.webhook import PayloadError, decode, parse_webhook, resource_label
 
 logger = logging.getLogger("ldsentry.relay.intake")
 
@@ -125,7 +124,7 @@ class Intake:
         if not verify(self._secrets, body, signature):
             return self._reject(401, "bad_signature")
         try:
-            document = json.loads(body)
+            document = decode(body)
         except ValueError:  # UnicodeDecodeError is a ValueError too
             return self._reject(400, "not_json")
         self._metrics.received[resource_label(resource)] += 1
