@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -411,3 +412,67 @@ def test_mappings_create_without_token_says_it_was_not_verified(runner: CliRunne
     assert result.stderr == (
         "note: not verified against LaunchDarkly (LD_ACCESS_TOKEN is not set); `ldsentry status` will check it\n"
     )
+
+
+def test_no_token_or_sdk_key_reaches_any_output(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
+    outputs = []
+    for args in (
+        ["--debug", "status"],
+        ["--debug", "status", "-o", "json"],
+        ["--debug", "metric", "check", "-o", "json"],
+        ["--debug", "doctor"],
+        ["--debug", "events", "check", "--max-events", "5", "--event-rate", "200"],
+    ):
+        result = runner.invoke(app, args)
+        outputs.append(result.stdout + result.stderr)
+    everything = "\n".join(outputs)
+
+    assert "debug: ldsentry.http: GET /api/v2/projects/default?expand=environments -> 200" in everything
+    assert "sandbox-ld-token" not in everything
+    assert "sandbox-sentry-token" not in everything
+    # The emulator's environments carry SDK and mobile keys; the client drops them at the boundary,
+    # so they are not even there to be masked.
+    assert "sdk-" not in everything
+    assert "mob-" not in everything
+    assert "[REDACTED]" not in everything
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("https://app.launchdarkly.com", None),
+        ("https://app.eu.launchdarkly.com", "EU"),
+        ("https://app.launchdarkly.us", "federal"),
+    ],
+)
+def test_instance_note_for_eu_and_federal(base_url: str, expected: str | None) -> None:
+    from ld_sentry_cli.cli.live import instance_note
+
+    note = instance_note(base_url)
+
+    if expected is None:
+        assert note is None
+    else:
+        assert note is not None
+        assert note.code == "integration_unavailable"
+        assert note.message.startswith(
+            f"LaunchDarkly's hosted Sentry integration is not offered on the {expected} instance ({base_url})"
+        )
+
+
+def test_permanent_server_errors_exit_3_with_one_line(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
+    from ld_sentry_cli.sandbox import FaultPlan, FaultRule
+
+    emulator.sandbox.set_faults(FaultPlan(seed=1, default=FaultRule(server_errors=1.0)))
+
+    result = runner.invoke(app, ["metric", "check", "--ld-project", "checkout"])
+
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert re.fullmatch(
+        r"error: LaunchDarkly had a server error after 5 attempts \(HTTP 50[0-4] on GET /api/v2/projects/checkout\)"
+        r": .+",
+        lines[0],
+    ), lines[0]
+    assert "Traceback" not in result.stderr
