@@ -327,6 +327,7 @@ class ApiSession:
         *,
         params: Params | None = None,
         json_body: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         retry: bool | None = None,
         limiter: RateLimiter | None = None,
@@ -341,7 +342,9 @@ class ApiSession:
         attempt = 0
         while True:
             attempt += 1
-            request = client.build_request(method, path, params=params, json=json_body, headers=headers)
+            request = client.build_request(
+                method, path, params=params, json=json_body, content=content, headers=headers
+            )
             self._check_target(request.url)
             target = redact(request.url.raw_path.decode("ascii", "replace"))
             if limiter is not None:

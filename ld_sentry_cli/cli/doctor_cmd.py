@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ld_sentry_cli.cli.options import ConfigOption, PlainFormat, PlainOutputOption
 from ld_sentry_cli.cli.runner import command_errors
-from ld_sentry_cli.errors import ExitCode
 
 _MARKS = {"ok": "[green]✓ ok[/]", "warn": "[yellow]! warn[/]", "fail": "[bold red]✗ fail[/]"}
 
@@ -22,7 +21,7 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.doctor import Check, CheckStatus, all_ok, check_launchdarkly, check_sentry, failed
-    from ld_sentry_cli.errors import ConfigInvalidError, LdsentryError
+    from ld_sentry_cli.errors import ConfigInvalidError, ExitCode, LdsentryError
     from ld_sentry_cli.launchdarkly import launchdarkly_instance
     from ld_sentry_cli.models import Config
     from ld_sentry_cli.sentry import SentryClient, sentry_base_url, sentry_organization, sentry_token

@@ -10,7 +10,6 @@ from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
 from ld_sentry_cli.cli.runner import command_errors
 from ld_sentry_cli.cli.status_cmd import StrictOption
-from ld_sentry_cli.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from ld_sentry_cli.models import Mapping
@@ -78,6 +77,7 @@ def check(
     from ld_sentry_cli.cli.output import emit_report
     from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.errors import ExitCode, UsageError
     from ld_sentry_cli.events_audit import EventsReport, audit_events
     from ld_sentry_cli.render.events import events_json, events_table
     from ld_sentry_cli.render.view import events_view

@@ -9,7 +9,6 @@ import typer
 from ld_sentry_cli.cli.options import ConfigOption
 from ld_sentry_cli.cli.runner import command_errors, say
 from ld_sentry_cli.constants import DEFAULT_EVENT_KEY
-from ld_sentry_cli.errors import ConflictError, UsageError
 
 
 @command_errors
@@ -29,6 +28,7 @@ def init(
     from ld_sentry_cli.config.schema import event_key_rule, sentry_slug_rule
     from ld_sentry_cli.config.store import locked, write_atomic
     from ld_sentry_cli.config.template import starter_config
+    from ld_sentry_cli.errors import ConflictError, UsageError
 
     path, display = locate_config(config)
     for option, value, rule in (

@@ -11,7 +11,6 @@ from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, PlainFormat, PlainOutputOption
 from ld_sentry_cli.cli.runner import command_errors
 from ld_sentry_cli.cli.status_cmd import StrictOption
-from ld_sentry_cli.errors import ExitCode
 
 if TYPE_CHECKING:
     from ld_sentry_cli.config import ConfigFile
@@ -56,6 +55,7 @@ def check(
     from ld_sentry_cli.cli.output import emit_report
     from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.errors import ExitCode
     from ld_sentry_cli.gather import gather_ld_facts
     from ld_sentry_cli.health import LdFacts
     from ld_sentry_cli.metric_report import build_metric_check
@@ -99,6 +99,7 @@ def create(
     from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.cli.runner import emit_json, say, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.errors import ExitCode
     from ld_sentry_cli.launchdarkly import metric_post_body
     from ld_sentry_cli.render.metrics import repair_json, repair_table
     from ld_sentry_cli.repair import RepairAction, RepairReport, repair_metrics

@@ -17,11 +17,11 @@ import typer
 from ld_sentry_cli import secrets
 from ld_sentry_cli.cli.options import OutputFormat
 from ld_sentry_cli.cli.runner import emit_json, stdout_console
-from ld_sentry_cli.errors import LdsentryError
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from ld_sentry_cli.errors import LdsentryError
     from ld_sentry_cli.render.view import ReportView
 
 

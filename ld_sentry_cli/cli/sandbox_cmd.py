@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from ld_sentry_cli.cli.runner import command_errors, say
-from ld_sentry_cli.errors import UsageError
 
 app = typer.Typer(help="Run the built-in emulator of the LaunchDarkly and Sentry APIs.", no_args_is_help=True)
 
@@ -27,6 +26,8 @@ def export_lines(url: str, ld_token: str, sentry_token: str, organization: str) 
 
 
 def _share(option: str, value: float) -> float:
+    from ld_sentry_cli.errors import UsageError
+
     if not 0.0 <= value <= 1.0:
         raise UsageError(f"{option} must be a share between 0 and 1, not {value}")
     return value
@@ -51,6 +52,7 @@ def serve(
     seed: Annotated[int, typer.Option("--seed", help="Seed for the injected faults, for repeatable runs.")] = 0,
 ) -> None:
     """Serve the emulator and print the `export` lines that point ldsentry at it."""
+    from ld_sentry_cli.errors import UsageError
     from ld_sentry_cli.sandbox import FaultPlan, FaultRule, ScenarioError, build_app, demo_scenario_path
     from ld_sentry_cli.sandbox.server import serve_forever
 

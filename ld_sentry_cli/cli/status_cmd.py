@@ -9,7 +9,6 @@ import typer
 from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
 from ld_sentry_cli.cli.runner import command_errors
-from ld_sentry_cli.errors import ExitCode
 
 StrictOption = Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on amber as well as red.")]
 
@@ -30,6 +29,7 @@ def status(
     from ld_sentry_cli.cli.output import emit_report
     from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.errors import ExitCode
     from ld_sentry_cli.gather import gather_facts
     from ld_sentry_cli.health import Facts, build_report
     from ld_sentry_cli.render.status import status_json, status_table

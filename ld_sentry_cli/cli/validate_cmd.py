@@ -9,7 +9,6 @@ import typer
 
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
 from ld_sentry_cli.cli.runner import command_errors, error_payload, say
-from ld_sentry_cli.errors import ConfigInvalidError, ExitCode
 
 if TYPE_CHECKING:
     from ld_sentry_cli.render.view import ValidatedFile
@@ -26,6 +25,7 @@ MoreConfigsArgument = Annotated[
 
 def _check_file(path: Path, display: str) -> ValidatedFile:
     from ld_sentry_cli.config import check_text, read_text
+    from ld_sentry_cli.errors import ConfigInvalidError
     from ld_sentry_cli.render.view import ValidatedFile
 
     try:
@@ -36,6 +36,8 @@ def _check_file(path: Path, display: str) -> ValidatedFile:
 
 
 def _file_json(result: ValidatedFile) -> dict[str, Any]:
+    from ld_sentry_cli.errors import ConfigInvalidError
+
     if result.config is None:
         error = error_payload(ConfigInvalidError(result.problems))
         return {"ok": False, "config": result.display, "problems": error["error"].pop("problems"), **error}
@@ -67,6 +69,7 @@ def validate(
     """Check configuration files offline: schema, key formats, duplicates, conflicts and secrets."""
     from ld_sentry_cli.cli.output import emit_report
     from ld_sentry_cli.config import locate_config
+    from ld_sentry_cli.errors import ExitCode
     from ld_sentry_cli.render.view import validate_view
 
     # `--config A B C` (how pre-commit appends file names) checks all three; with no file named,

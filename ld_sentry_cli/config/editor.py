@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import tomlkit
-
 from ld_sentry_cli.config.lines import LineIndex
 from ld_sentry_cli.config.loader import ConfigFile, check_text, load_config
 from ld_sentry_cli.config.schema import SECTIONS_BY_NAME
@@ -37,6 +35,8 @@ def check_mapping_values(mapping: Mapping) -> list[str]:
 
 def render_mapping(mapping: Mapping, newline: str = "\n") -> str:
     """The `[[mapping]]` table for mapping, as ldsentry writes it."""
+    import tomlkit
+
     lines = ["[[mapping]]"]
     lines += [f"{name} = {tomlkit.string(getattr(mapping, name)).as_string()}" for name in MAPPING_FIELDS]
     return newline.join(lines) + newline

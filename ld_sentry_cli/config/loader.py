@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-import tomlkit.exceptions
-
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -104,6 +101,9 @@ def check_text(text: str, display: str) -> tuple[Config | None, list[ConfigProbl
 
 def _syntax_problem(text: str, display: str, error: ValueError) -> ConfigProblem:
     """Word a syntax error as tomlkit does (it names the offending character); tomllib's as a fallback."""
+    import tomlkit
+    import tomlkit.exceptions
+
     try:
         tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as err:

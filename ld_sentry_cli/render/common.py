@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import RenderableType
-from rich.markup import escape
-from rich.padding import Padding
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.health import Status
 from ld_sentry_cli.models import LdMetric, Mapping
 from ld_sentry_cli.problems import Problem
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 # Text first, colour second: a CI log without ANSI still reads GREEN/AMBER/RED.
 BADGES = {Status.GREEN: "✓ GREEN", Status.AMBER: "! AMBER", Status.RED: "✗ RED"}
@@ -34,6 +32,10 @@ def problem_section(entries: list[tuple[Status, str, tuple[Problem, ...], tuple[
     They are not a table column because a narrow terminal or an 80-column CI log would squeeze a
     column of sentences to nothing; indented lines stay readable at any width.
     """
+    from rich.markup import escape
+    from rich.padding import Padding
+    from rich.text import Text
+
     lines: list[RenderableType] = []
     for status, label, problems, extra in entries:
         if not problems and not extra:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.events_audit import EventsReport
 from ld_sentry_cli.render.common import badge, mapping_fields, problem_json, problem_section, summary_line
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 
 def events_json(report: EventsReport, strict: bool) -> dict[str, Any]:
@@ -40,6 +39,10 @@ def events_json(report: EventsReport, strict: bool) -> dict[str, Any]:
 
 def events_table(report: EventsReport) -> RenderableType:
     """One row per mapping: counts per context class, the usable share, problems and example links."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(
         title=f"launchdarklyContext in error events of the last {report.stats_period} (up to {report.sample_size})",
     )

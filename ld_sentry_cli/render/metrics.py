@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.metric_report import MetricCheckReport
 from ld_sentry_cli.render.common import badge, metric_json, problem_json, problem_section, summary_line
@@ -21,6 +17,10 @@ ACTION_LABELS = {
     RepairAction.SKIPPED_PROJECT_MISSING: "[bold red]project missing[/]",
     RepairAction.FAILED: "[bold red]failed[/]",
 }
+
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 
 def metric_check_json(report: MetricCheckReport, strict: bool) -> dict[str, Any]:
@@ -45,6 +45,10 @@ def metric_check_json(report: MetricCheckReport, strict: bool) -> dict[str, Any]
 
 def metric_check_table(report: MetricCheckReport) -> RenderableType:
     """One row per LaunchDarkly project."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"LaunchDarkly metrics for event key {report.event_key!r}")
     table.add_column("Status", no_wrap=True)
     table.add_column("LaunchDarkly project", no_wrap=True)
@@ -80,6 +84,10 @@ def repair_json(report: RepairReport, dry_run: bool) -> dict[str, Any]:
 
 def repair_table(report: RepairReport, dry_run: bool) -> RenderableType:
     """What was (or would be) done per project; in a dry run, the exact bodies."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Dry run: nothing was sent" if dry_run else "Metric creation", show_lines=True)
     table.add_column("LaunchDarkly project", no_wrap=True)
     table.add_column("Action", no_wrap=True)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.health import Report
 from ld_sentry_cli.render.common import (
@@ -17,6 +13,9 @@ from ld_sentry_cli.render.common import (
     problem_section,
     summary_line,
 )
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 
 def status_json(report: Report, strict: bool) -> dict[str, Any]:
@@ -41,6 +40,10 @@ def status_json(report: Report, strict: bool) -> dict[str, Any]:
 
 def status_table(report: Report) -> RenderableType:
     """One row per mapping, a summary line, and the report's notes."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"Mappings for event key {report.event_key!r}")
     table.add_column("Status", no_wrap=True)
     table.add_column("Sentry project/env", no_wrap=True)
