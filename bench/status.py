@@ -119,8 +119,20 @@ def ldsentry() -> str:
     return str(Path(sys.executable).with_name("ldsentry"))
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str]:
-    """Run command; return wall seconds, peak RSS of the child in KiB, and its stdout."""
+@dataclass(frozen=True)
+class Timing:
+    """One run of a command: wall and CPU seconds, peak RSS in KiB, stdout, and when it started."""
+
+    wall: float
+    cpu: float
+    peak_kib: int
+    output: str
+    started: float  # time.time() at launch, to compare with the emulator's request log
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> Timing:
+    """Run command and measure it (wait4 gives the child's own CPU time and peak memory)."""
+    started_epoch = time.time()
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
@@ -128,7 +140,7 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, in
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss, output
+    return Timing(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, output, started_epoch)
 
 
 def start_emulator(scenario_path: Path, latency_ms: float) -> tuple[subprocess.Popen[str], str]:
@@ -166,7 +178,37 @@ def naive_serial(url: str, world: World) -> float:
 
 def median_time(command: list[str], env: dict[str, str], cwd: Path, runs: int) -> float:
     """Median wall time of command over runs."""
-    return statistics.median(timed(command, env, cwd)[0] for _ in range(runs))
+    return statistics.median(timed(command, env, cwd).wall for _ in range(runs))
+
+
+def bare_client_cpu_per_request(url: str, requests: int, concurrency: int) -> float:
+    """CPU seconds per request of a bare httpx.AsyncClient against the same server: the transport's floor."""
+    import asyncio
+
+    async def run() -> float:
+        async with httpx.AsyncClient(base_url=url) as client:
+            limit = asyncio.Semaphore(concurrency)
+
+            async def one() -> None:
+                async with limit:
+                    (await client.get("/_sandbox/health")).raise_for_status()
+
+            await one()
+            cpu = time.process_time()
+            await asyncio.gather(*(one() for _ in range(requests)))
+            return (time.process_time() - cpu) / requests
+
+    return asyncio.run(run())
+
+
+def server_time_bound(url: str, concurrency: int) -> tuple[float, float]:
+    """(Bound from the emulator's measured service times, seconds before the first request arrived)."""
+    log = httpx.get(f"{url}/_sandbox/requests", timeout=10).json()
+    records = log if isinstance(log, list) else log["requests"]
+    per_service: dict[str, float] = {}
+    for record in records:
+        per_service[record["service"]] = per_service.get(record["service"], 0.0) + record["duration_ms"] / 1000
+    return max(per_service.values()) / concurrency, min(record["started_at"] for record in records)
 
 
 def main() -> int:
@@ -201,17 +243,20 @@ def main() -> int:
         try:
             status = [ldsentry(), "status", "--output", "json", "--concurrency", str(args.concurrency)]
             timed(status, env, work)  # warm the page cache and the emulator
-            walls, peaks, counts = [], [], []
+            runs, counts, server_bounds, first_requests = [], [], [], []
             for _ in range(args.runs):
                 httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
-                wall, peak, output = timed(status, env, work)
-                summary = json.loads(output)["summary"]
+                run = timed(status, env, work)
+                summary = json.loads(run.output)["summary"]
                 if summary["red"] != world.expected_red:
                     raise SystemExit(f"wrong answer: {summary} (expected {world.expected_red} red)")
                 counts.append(httpx.get(f"{url}/_sandbox/counters", timeout=10).json()["total"])
-                walls.append(wall)
-                peaks.append(peak)
+                bound_from_server, first_request = server_time_bound(url, args.concurrency)
+                server_bounds.append(bound_from_server)
+                first_requests.append(first_request - run.started)
+                runs.append(run)
             naive = statistics.median(naive_serial(url, world) for _ in range(args.naive_runs))
+            bare_cpu = bare_client_cpu_per_request(url, 351, args.concurrency)
         finally:
             emulator.terminate()
             emulator.wait(timeout=10)
@@ -223,7 +268,9 @@ def main() -> int:
     latency = args.latency_ms / 1000
     chain = 2  # a metrics page 1 before the others; the Sentry project list before environments
     bound = max(chain * latency, max(ld_min, sentry_min) / args.concurrency * latency)
-    wall = statistics.median(walls)
+    wall = statistics.median(run.wall for run in runs)
+    cpu = statistics.median(run.cpu for run in runs)
+    requests = statistics.median(counts)
     print(
         f"Scenario: {world.mappings} mappings, {len(world.metric_counts)} LaunchDarkly projects "
         f"({sum(world.metric_counts.values())} metrics), {len(world.sentry_projects)} Sentry projects; "
@@ -231,14 +278,19 @@ def main() -> int:
     )
     print("| measure | value |")
     print("|---|---|")
-    print(f"| requests made (median) | {statistics.median(counts):.0f} |")
+    print(f"| requests made (median) | {requests:.0f} |")
     print(f"| minimum requests | {ld_min + sentry_min} ({ld_min} LaunchDarkly + {sentry_min} Sentry) |")
     print(f"| `status` wall time (median) | {wall:.2f} s |")
-    print(f"| lower bound | {bound:.2f} s |")
+    print(f"| lower bound from added latency | {bound:.2f} s |")
     print(f"| wall time / lower bound | {wall / bound:.2f}× |")
+    print(f"| lower bound from the emulator's measured service times | {statistics.median(server_bounds):.2f} s |")
+    print(f"| time from launch to the first request (median) | {statistics.median(first_requests):.2f} s |")
+    print(f"| CPU time of `status` (user + sys, median) | {cpu:.2f} s |")
+    print(f"| bare httpx client, CPU per request on this machine | {bare_cpu * 1000:.1f} ms |")
+    print(f"| bare httpx CPU for {requests:.0f} requests | {bare_cpu * requests:.2f} s |")
     print(f"| naive serial client (median of {args.naive_runs}) | {naive:.2f} s |")
     print(f"| naive serial / `status` | {naive / wall:.1f}× |")
-    print(f"| peak RSS of `status` (median) | {statistics.median(peaks) / 1024:.0f} MiB |")
+    print(f"| peak RSS of `status` (median) | {statistics.median(run.peak_kib for run in runs) / 1024:.0f} MiB |")
     print(f"| `ldsentry --version` (median of {args.startup_runs}) | {version * 1000:.0f} ms |")
     print(f"| `python -c 'import typer'` | {typer_import * 1000:.0f} ms |")
     print(f"| `--version` / `import typer` | {version / typer_import:.2f}× |")

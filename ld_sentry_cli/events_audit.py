@@ -90,13 +90,7 @@ class EventsReport:
     @property
     def summary(self) -> Summary:
         """Counts of rows by status."""
-        statuses = [row.status for row in self.rows]
-        return Summary(
-            len(statuses),
-            statuses.count(Status.GREEN),
-            statuses.count(Status.AMBER),
-            statuses.count(Status.RED),
-        )
+        return Summary.of(row.status for row in self.rows)
 
     def ok(self, strict: bool = False) -> bool:
         """True when nothing is red (nor amber under strict): `events check` exits 0."""

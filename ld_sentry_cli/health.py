@@ -225,6 +225,12 @@ class Summary:
     amber: int
     red: int
 
+    @classmethod
+    def of(cls, statuses: Iterable[Status]) -> Summary:
+        """Count statuses (of a report's rows)."""
+        listed = list(statuses)
+        return cls(len(listed), listed.count(Status.GREEN), listed.count(Status.AMBER), listed.count(Status.RED))
+
 
 @dataclass(frozen=True)
 class Report:
@@ -237,13 +243,7 @@ class Report:
     @property
     def summary(self) -> Summary:
         """Counts of rows by status."""
-        statuses = [row.status for row in self.rows]
-        return Summary(
-            len(statuses),
-            statuses.count(Status.GREEN),
-            statuses.count(Status.AMBER),
-            statuses.count(Status.RED),
-        )
+        return Summary.of(row.status for row in self.rows)
 
     @property
     def status(self) -> Status:

@@ -17,7 +17,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeAlias, TypeVar
@@ -147,6 +147,14 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def resolve_base_url(candidates: Iterable[str | None], default: str, *, service: str, setting: str) -> str:
+    """The first non-blank candidate (flag, environment, config, in that order), validated; else default."""
+    for candidate in candidates:
+        if candidate and candidate.strip():
+            return validate_base_url(candidate, service=service, setting=setting)
+    return default
 
 
 def validate_base_url(url: str, *, service: str, setting: str, sends_token: bool = True) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ld_sentry_cli.errors import ApiError, MissingTokenError, NotFoundError, ServiceConflictError
-from ld_sentry_cli.http import ApiSession, SessionOptions, validate_base_url
+from ld_sentry_cli.http import ApiSession, SessionOptions, resolve_base_url
 from ld_sentry_cli.models import LdCaller, LdEnvironment, LdMetric, LdProject, MetricSettings
 from ld_sentry_cli.secrets import register_secret
 
@@ -86,10 +86,8 @@ def launchdarkly_base_url(
 ) -> str:
     """The REST base URL: explicit > LD_BASE_URI > `[launchdarkly] base_url` > the commercial instance."""
     env = os.environ if environ is None else environ
-    for candidate in (explicit, env.get(BASE_URL_ENV_VAR), config_value):
-        if candidate and candidate.strip():
-            return validate_base_url(candidate, service=SERVICE, setting=URL_SETTING)
-    return DEFAULT_BASE_URL
+    candidates = (explicit, env.get(BASE_URL_ENV_VAR), config_value)
+    return resolve_base_url(candidates, DEFAULT_BASE_URL, service=SERVICE, setting=URL_SETTING)
 
 
 def launchdarkly_instance(base_url: str) -> LdInstance:

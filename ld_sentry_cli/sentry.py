@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ld_sentry_cli.errors import ApiError, MissingTokenError, NotFoundError, UsageError
-from ld_sentry_cli.http import ApiSession, ParamValue, RateLimiter, SessionOptions, validate_base_url
+from ld_sentry_cli.http import ApiSession, ParamValue, RateLimiter, SessionOptions, resolve_base_url
 from ld_sentry_cli.models import SentryAuth, SentryEnvironment, SentryEvent, SentryProject
 from ld_sentry_cli.secrets import register_secret
 
@@ -69,10 +69,8 @@ def sentry_base_url(
 ) -> str:
     """The base URL: explicit > SENTRY_URL > `[sentry] base_url` > https://sentry.io."""
     env = os.environ if environ is None else environ
-    for candidate in (explicit, env.get(BASE_URL_ENV_VAR), config_value):
-        if candidate and candidate.strip():
-            return validate_base_url(candidate, service=SERVICE, setting=URL_SETTING)
-    return DEFAULT_BASE_URL
+    candidates = (explicit, env.get(BASE_URL_ENV_VAR), config_value)
+    return resolve_base_url(candidates, DEFAULT_BASE_URL, service=SERVICE, setting=URL_SETTING)
 
 
 def sentry_organization(
