@@ -94,6 +94,9 @@ def walk(app: typer.Typer, path: tuple[str, ...] = ()) -> Iterator[Command]:
 
 def _split(annotation: Any) -> tuple[Any, ParameterInfo | None]:
     """(type, typer metadata) from `Annotated[type, typer.Option(...)]`."""
+    # Before 3.11, get_type_hints wraps the annotation of a parameter defaulting to None in
+    # Optional[...], which hides the Annotated metadata one level down.
+    annotation = _optional_inner(annotation)
     if typing.get_origin(annotation) is typing.Annotated:
         base, *extras = typing.get_args(annotation)
         info = next((extra for extra in extras if isinstance(extra, ParameterInfo)), None)
