@@ -5,17 +5,14 @@ Starlette and uvicorn are imported inside `serve` only, so the other commands (a
 
 from __future__ import annotations
 
-import logging
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
+from ld_sentry_cli.cli.options import ConfigOption, PlainFormat, PlainOutputOption
 from ld_sentry_cli.cli.runner import command_errors
-from ld_sentry_cli.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from ld_sentry_cli.config import ConfigFile
@@ -36,41 +33,32 @@ SpoolOption = Annotated[
 ]
 
 
-class _Redacting(logging.Filter):
-    """Masks secrets in relay log lines (the relay never logs them; this is the belt to those braces)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from ld_sentry_cli.secrets import redact
-
-        record.msg = redact(record.getMessage())
-        record.args = ()
-        return True
-
-
 def _log_relay_to_stderr() -> None:
     """Relay logs at INFO on stderr (a service must say what it does); --debug already shows everything."""
-    from ld_sentry_cli.cli.runner import state
+    import logging
+
+    from ld_sentry_cli.cli.runner import redacting_stderr_handler, state
 
     if state.debug:
         return
     logger = logging.getLogger("ldsentry.relay")
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_Redacting())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
+    # The relay never logs secrets; masking is the belt to those braces.
+    logger.addHandler(redacting_stderr_handler("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.setLevel(logging.INFO)
     logger.propagate = False
 
 
 def _optional_config(explicit: Path | None) -> ConfigFile | None:
     """The configuration when one is named or present; None when there is none to read."""
-    from ld_sentry_cli.config import load_config, locate_config
+    import os
+
+    from ld_sentry_cli.config import CONFIG_ENV_VAR, load_config, locate_config
 
     path, display = locate_config(explicit)
-    if explicit is None and display == str(path) and not path.exists():
-        return None
+    if explicit is None and not os.environ.get(CONFIG_ENV_VAR) and not path.exists():
+        return None  # no configuration at all: the default spool path
     return load_config(path, display)
 
 
@@ -121,6 +109,7 @@ def serve(
     from ld_sentry_cli.cli import live
     from ld_sentry_cli.cli.runner import say
     from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.errors import ExitCode, UsageError
     from ld_sentry_cli.launchdarkly import launchdarkly_base_url, launchdarkly_events_base_url, launchdarkly_token
     from ld_sentry_cli.relay.app import HOOK_PATH, build_app
     from ld_sentry_cli.relay.forwarder import ForwarderSettings, LaunchDarklyImporter
@@ -192,10 +181,11 @@ def serve(
 def status(
     spool: SpoolOption = None,
     config: ConfigOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    output: PlainOutputOption = PlainFormat.TABLE,
 ) -> int:
     """Queued, delivered and dead-lettered events per LaunchDarkly destination; exit 1 if any are dead-lettered."""
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
+    from ld_sentry_cli.errors import ExitCode
     from ld_sentry_cli.relay.report import status_json, status_table
     from ld_sentry_cli.relay.spool import open_spool_readonly, read_dead_letters, read_stats
 
@@ -207,7 +197,7 @@ def status(
     finally:
         db.close()
     now = time.time()
-    if output is OutputFormat.JSON:
+    if output is PlainFormat.JSON:
         emit_json(status_json(str(path), stats, dead, now))
     else:
         stdout_console().print(status_table(str(path), stats, dead, now))
@@ -219,10 +209,11 @@ def status(
 def retry_dead_letters(
     spool: SpoolOption = None,
     config: ConfigOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    output: PlainOutputOption = PlainFormat.TABLE,
 ) -> int:
     """Put every dead-lettered event back in its queue; a running relay sends them again."""
     from ld_sentry_cli.cli.runner import emit_json
+    from ld_sentry_cli.errors import ExitCode
     from ld_sentry_cli.relay.spool import SqliteSpool, open_spool_readonly
 
     path = _spool_for_reading(spool, config)
@@ -232,7 +223,7 @@ def retry_dead_letters(
         count = store.requeue_dead_letters()
     finally:
         store.close()
-    if output is OutputFormat.JSON:
+    if output is PlainFormat.JSON:
         emit_json({"spool": str(path), "requeued": count})
     else:
         typer.echo(f"Re-queued {count} dead-lettered event{'s' if count != 1 else ''} in {path}.")
@@ -260,13 +251,14 @@ def backfill(
     ] = 5.0,
     spool: SpoolOption = None,
     config: ConfigOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    output: PlainOutputOption = PlainFormat.TABLE,
 ) -> int:
     """Spool the recent error events of every mapping (events already seen are not sent twice)."""
     from ld_sentry_cli.cli import live
     from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.errors import ExitCode, UsageError
     from ld_sentry_cli.relay import backfill as domain
     from ld_sentry_cli.relay.report import backfill_json, backfill_table
     from ld_sentry_cli.relay.settings import spool_path
@@ -295,7 +287,7 @@ def backfill(
         report = live.run(work())
     finally:
         store.close()
-    if output is OutputFormat.JSON:
+    if output is PlainFormat.JSON:
         emit_json(backfill_json(report))
     else:
         stdout_console().print(backfill_table(report))

@@ -20,6 +20,8 @@ from ld_sentry_cli import secrets
 # Start-up matters (`ldsentry --version` is benchmarked): json, logging, traceback and the error
 # classes are imported where they are used, not when the command line loads.
 if TYPE_CHECKING:
+    import logging
+
     from rich.console import Console
 
     from ld_sentry_cli.errors import LdsentryError
@@ -54,25 +56,30 @@ def configure(debug: bool) -> None:
         return  # no earlier invocation in this process set a handler up, so there is nothing to undo
     import logging
 
-    class RedactingFilter(logging.Filter):
-        """Masks secrets in every debug log record, whatever logger it comes from."""
+    logger = logging.getLogger("ldsentry")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    if debug:
+        logger.addHandler(redacting_stderr_handler("debug: %(name)s: %(message)s"))
+        logger.setLevel(logging.DEBUG)
+    else:
+        logger.setLevel(logging.WARNING)
 
+
+def redacting_stderr_handler(line_format: str) -> logging.Handler:
+    """A log handler writing to stderr that masks secrets in every record, whatever logger it comes from."""
+    import logging
+
+    class RedactingFilter(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
             record.msg = secrets.redact(record.getMessage())
             record.args = ()
             return True
 
-    logger = logging.getLogger("ldsentry")
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    if debug:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.addFilter(RedactingFilter())
-        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
-    else:
-        logger.setLevel(logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter(line_format))
+    return handler
 
 
 def stdout_console() -> Console:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
@@ -98,9 +97,11 @@ class LaunchDarklyImporter:
             "X-LaunchDarkly-Event-Schema": EVENT_SCHEMA,
             "X-LaunchDarkly-Payload-ID": payload_id,
         }
-        body = [json.loads(payload) for payload in payloads]
+        # The spool holds each event as JSON text already: join them rather than parse and re-encode.
+        body = ("[" + ",".join(payloads) + "]").encode()
+        headers["Content-Type"] = "application/json"
         try:
-            response = await self.session.request("POST", path, json_body=body, headers=headers, retry=False)
+            response = await self.session.request("POST", path, content=body, headers=headers, retry=False)
         except NetworkError as err:
             return SendResult(ok=False, transient=True, message=err.message)
         except ServiceError as err:
@@ -196,6 +197,8 @@ class Forwarder:
             await asyncio.wait_for(asyncio.shield(self._task), timeout)
         except asyncio.TimeoutError:
             logger.warning("shutdown: flush timeout of %.1f s reached; unsent events stay in the spool", timeout)
+        except Exception as err:  # the planner had died already: report it, stop anyway
+            logger.error("the forwarder had stopped: %s", err)
         finally:
             for task in list(self._active.values()):
                 task.cancel()

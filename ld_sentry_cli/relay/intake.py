@@ -62,7 +62,7 @@ class Outcome:
     """The answer to one webhook, and what it counted as."""
 
     status: int
-    result: str  # accepted | duplicate | skipped | ignored | rejected | error
+    result: str  # accepted | duplicate | skipped | ignored | rejected
     reason: str | None = None
     event_id: str | None = None
 
@@ -172,13 +172,12 @@ def header_values(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, s
     """`Sentry-Hook-Resource`, `Sentry-Hook-Signature` and `Content-Length` from raw ASGI headers."""
     resource = signature = None
     length: int | None = None
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == b"sentry-hook-signature":
+    for name, value in headers:  # ASGI servers give header names in lowercase
+        if name == b"sentry-hook-signature":
             signature = value.decode("latin-1")
-        elif lowered == b"sentry-hook-resource":
+        elif name == b"sentry-hook-resource":
             resource = value.decode("latin-1").strip()
-        elif lowered == b"content-length":
+        elif name == b"content-length":
             try:
                 length = int(value)
             except ValueError:

@@ -33,6 +33,8 @@ class RelayOptions:
     forwarder: ForwarderSettings = field(default_factory=ForwarderSettings)
     shutdown_timeout: float = 10.0  # how long SIGTERM may spend flushing before leaving the rest spooled
     housekeeping_interval: float = 30.0
+    checkpoint_interval: float = 1.0
+    summary_interval: float = 60.0  # how often the log says what happened
     retention: float = SEEN_RETENTION_S
     ready_timeout: float = 1.0
 
@@ -71,20 +73,23 @@ class Relay:
         self._clock = clock
         self._closers = tuple(closers)
         self._housekeeping: asyncio.Task[None] | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the spool thread, the forwarder and housekeeping (which loads the Sentry project list)."""
         self.worker.start()
         self.forwarder.start()
         self._housekeeping = asyncio.ensure_future(self._housekeep())
+        self._checkpoints = asyncio.ensure_future(self._checkpoint_loop())
 
     async def stop(self) -> None:
         """Flush within the shutdown timeout, then stop everything; unsent events stay in the spool."""
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
-            self._housekeeping = None
+        for task in (self._housekeeping, self._checkpoints):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._housekeeping = self._checkpoints = None
         await self.forwarder.stop(self.options.shutdown_timeout)
         await self.worker.stop()
         for close in self._closers:
@@ -132,13 +137,40 @@ class Relay:
             stats = None
         return self.metrics.render(stats, self._clock(), ready=not await self.readiness())
 
+    def _log_summary(self, previous: tuple[int, ...], seconds: float) -> tuple[int, ...]:
+        """One INFO line of counts since the previous summary, when anything happened."""
+        metrics = self.metrics
+        current = (
+            sum(metrics.received.values()),
+            metrics.accepted,
+            metrics.duplicates,
+            sum(metrics.rejected.values()),
+            metrics.forwarded_events,
+            sum(metrics.retried.values()),
+            metrics.dead_lettered_events,
+        )
+        delta = [now - before for now, before in zip(current, previous, strict=True)]
+        if any(delta):
+            logger.info(
+                "last %.0f s: %d webhooks, %d events accepted, %d duplicates, %d not forwarded, "
+                "%d forwarded, %d batch retries, %d dead-lettered",
+                seconds,
+                *delta,
+            )
+        return current
+
     async def _housekeep(self) -> None:
         interval = self.options.housekeeping_interval
         last_prune = 0.0
+        counts: tuple[int, ...] = (0,) * 7
+        last_summary = time.monotonic()
         while True:
             try:
                 await self.resolver.maybe_refresh()
                 await self.resolve_parked()
+                if time.monotonic() - last_summary >= self.options.summary_interval:
+                    counts = self._log_summary(counts, time.monotonic() - last_summary)
+                    last_summary = time.monotonic()
                 now = self._clock()
                 if now - last_prune >= 3600:
                     pruned = await self.worker.call(self.spool.prune, now - self.options.retention)
@@ -150,6 +182,16 @@ class Relay:
             except Exception as err:
                 logger.error("housekeeping failed: %s", err)
             await asyncio.sleep(interval)
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.checkpoint_interval)
+            try:
+                await asyncio.to_thread(self.spool.checkpoint)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # a busy or locked database: the next round will do
+                logger.debug("checkpoint failed: %s", err)
 
     async def resolve_parked(self, limit: int = 1000) -> int:
         """Route events parked while Sentry was unreachable; return how many were settled."""

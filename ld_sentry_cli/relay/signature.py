@@ -41,8 +41,8 @@ def client_secrets(environ: Mapping[str, str] | None = None) -> tuple[bytes, ...
             if secret and secret not in values:
                 register_secret(secret)
                 values.append(secret)
-    if not env.get(SECRET_ENV_VAR, "").strip():
-        raise UsageError("No Sentry client secret: set SENTRY_CLIENT_SECRET.", _HINT)
+        if not values:  # the previous secret alone is not a configuration: the current one is missing
+            raise UsageError("No Sentry client secret: set SENTRY_CLIENT_SECRET.", _HINT)
     return tuple(value.encode("utf-8") for value in values)
 
 

@@ -158,6 +158,9 @@ class Spool(Protocol):
     def check_writable(self) -> None:
         """Raise if the spool cannot take writes now."""
 
+    def checkpoint(self) -> None:
+        """Periodic upkeep that must not stall the writer (SQLite: the WAL checkpoint); any thread."""
+
     def close(self) -> None:
         """Release the store."""
 
@@ -193,6 +196,8 @@ class SqliteSpool:
                 f"Cannot use {path} as the relay spool: {err}.",
                 "Pass --spool with a writable path, or set [relay] spool in the configuration.",
             ) from None
+        self._synchronous = synchronous
+        self._checkpointer: sqlite3.Connection | None = None
         self._destination_ids: dict[Destination, int] = {}
         self._destinations: dict[int, Destination] = {}
         self._load_destinations()
@@ -212,6 +217,9 @@ class SqliteSpool:
         if created:
             path.chmod(0o600)
         db.execute(f"PRAGMA synchronous = {synchronous}")
+        # Checkpoints run from checkpoint() on another connection and thread, not inside a commit:
+        # an automatic one copies and fsyncs the database file while webhooks wait (BENCHMARKS.md).
+        db.execute("PRAGMA wal_autocheckpoint = 0")
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
             raise sqlite3.DatabaseError(f"schema version {version} is newer than this ldsentry understands")
@@ -489,8 +497,18 @@ class SqliteSpool:
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute("ROLLBACK")
 
+    def checkpoint(self) -> None:
+        """Copy committed pages from the WAL into the database without blocking the writer (PASSIVE)."""
+        if self._checkpointer is None:
+            self._checkpointer = _connect(self.path)
+            self._checkpointer.execute(f"PRAGMA synchronous = {self._synchronous}")
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def close(self) -> None:
-        """Close the connection (the WAL is checkpointed by SQLite on the last close)."""
+        """Close the connections (the WAL is checkpointed by SQLite on the last close)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         self._db.close()
 
 

@@ -85,6 +85,7 @@ class SpoolWorker:
         """Finish queued work, stop the thread and close the spool."""
         if self._thread is None:
             return
+        self._hand_over()  # events added in this loop iteration go before the stop
         self._jobs.put(_STOP)
         thread = self._thread
         await asyncio.get_running_loop().run_in_executor(None, thread.join)
@@ -147,10 +148,25 @@ class SpoolWorker:
                     pending = more  # a call or the stop: run it after this group
                     break
             self._run_group(group)
+        self._refuse_the_rest()
         try:
             self.spool.close()
         except Exception:  # closing must not hide why we stopped
             logger.exception("closing the spool failed")
+
+    def _refuse_the_rest(self) -> None:
+        """Fail whatever was queued after the stop, so no handler waits forever."""
+        assert self._loop is not None
+        stopped = RuntimeError("the spool worker is not running")
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(job, _Add):
+                self._loop.call_soon_threadsafe(_settle_group, job.futures, stopped)
+            elif isinstance(job, _Call):
+                self._loop.call_soon_threadsafe(_settle, job.future, (False, stopped))
 
     def _run_group(self, group: Sequence[_Add]) -> None:
         entries = [entry for job in group for entry in job.entries]

@@ -1,0 +1,176 @@
+"""Shared pieces of the relay tests: signed webhooks, an emulator scenario, fakes for the clients."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ld_sentry_cli.models import Config, Mapping, SentryProject
+from ld_sentry_cli.relay.forwarder import SendResult
+from ld_sentry_cli.relay.model import Destination
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SECRET = "relay-test-client-secret"
+OLD_SECRET = "relay-test-old-secret"
+LD_TOKEN = "sandbox-ld-token"
+SENTRY_TOKEN = "sandbox-sentry-token"
+WEB_ID = 4505278496  # web-frontend, as in the fixture
+API_ID = 4505278497
+# Values that must never reach a log, an output or the spool (only the context keys may).
+ATTRIBUTE_VALUES = ("Sandy", "sandy@example.com", "Acme")
+
+MAPPINGS = (
+    Mapping("web-frontend", "production", "default", "production"),
+    Mapping("web-frontend", "staging", "default", "staging"),
+    Mapping("checkout-api", "production", "checkout", "production"),
+)
+CONFIG = Config(mappings=MAPPINGS)
+PROJECTS = [SentryProject(str(WEB_ID), "web-frontend"), SentryProject(str(API_ID), "checkout-api")]
+
+SCENARIO: dict[str, Any] = {
+    "name": "relay",
+    "launchdarkly": {
+        "tokens": [{"value": LD_TOKEN}, {"value": "ld-reader", "access": "reader"}],
+        "projects": [
+            {"key": "default", "environments": ["production", "staging"]},
+            {"key": "checkout", "environments": ["production"]},
+        ],
+    },
+    "sentry": {
+        "organization": "acme",
+        "tokens": [{"value": SENTRY_TOKEN}],
+        "projects": [
+            {"slug": "web-frontend", "id": WEB_ID, "environments": ["production", "staging"]},
+            {"slug": "checkout-api", "id": API_ID, "environments": ["production"]},
+            {"slug": "unmapped-app", "id": 4505278499, "environments": ["production"]},
+        ],
+    },
+}
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A parsed copy of a JSON fixture."""
+    loaded: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return loaded
+
+
+def error_created(
+    event_id: str | None = None,
+    *,
+    project: int = WEB_ID,
+    environment: str | None = "production",
+    context: Any = None,
+    drop_context: bool = False,
+) -> dict[str, Any]:
+    """The real-shaped error.created fixture with the given event id, project, environment and context."""
+    document = fixture("error_created.json")
+    event = document["data"]["error"]
+    event["event_id"] = event_id or uuid.uuid4().hex
+    event["project"] = project
+    if environment is None:
+        event.pop("environment")
+        event["tags"] = [tag for tag in event["tags"] if tag[0] != "environment"]
+    else:
+        event["environment"] = environment
+        event["tags"] = [tag if tag[0] != "environment" else ["environment", environment] for tag in event["tags"]]
+    if drop_context:
+        event["contexts"].pop("launchdarklyContext")
+    elif context is not None:
+        event["contexts"]["launchdarklyContext"] = context
+    return document
+
+
+def body_of(document: Any) -> bytes:
+    """Serialise as Sentry does (any stable JSON text; the signature covers these exact bytes)."""
+    return json.dumps(document).encode()
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    """The Sentry-Hook-Signature of body."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def hook_headers(body: bytes, resource: str = "error", secret: str = SECRET) -> dict[str, str]:
+    """Headers Sentry sends with a webhook (sentry-api.md §7)."""
+    return {
+        "Content-Type": "application/json",
+        "Request-ID": uuid.uuid4().hex,
+        "Sentry-Hook-Resource": resource,
+        "Sentry-Hook-Timestamp": "1787173117",
+        "Sentry-Hook-Signature": sign(body, secret),
+    }
+
+
+def scenario(**changes: Any) -> dict[str, Any]:
+    """A copy of SCENARIO with top-level sections replaced."""
+    result = copy.deepcopy(SCENARIO)
+    result.update(copy.deepcopy(changes))
+    return result
+
+
+def config_text(url: str, *, extra: str = "") -> str:
+    """An ldsentry.toml for the emulator at url with the three test mappings."""
+    mappings = "".join(
+        f'\n[[mapping]]\nsentry_project = "{m.sentry_project}"\nsentry_environment = "{m.sentry_environment}"\n'
+        f'ld_project = "{m.ld_project}"\nld_environment = "{m.ld_environment}"\n'
+        for m in MAPPINGS
+    )
+    return (
+        f'[launchdarkly]\nbase_url = "{url}"\n\n[sentry]\norganization = "acme"\nbase_url = "{url}"\n{extra}{mappings}'
+    )
+
+
+class FakeProjects:
+    """A Sentry project source that counts its calls and can fail or be slow."""
+
+    def __init__(self, projects: Sequence[SentryProject] = PROJECTS, *, fail: bool = False, delay: float = 0.0):
+        self.projects = list(projects)
+        self.fail = fail
+        self.delay = delay
+        self.calls = 0
+
+    async def list_projects(self, refresh: bool = False) -> list[SentryProject]:
+        from ld_sentry_cli.errors import NetworkError
+
+        self.calls += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail:
+            raise NetworkError("Could not reach Sentry at sentry.test after 1 attempt: refused")
+        return list(self.projects)
+
+
+class FakeSender:
+    """An import sender that records every attempt and answers from a script (then 202)."""
+
+    def __init__(self, script: Sequence[SendResult] = ()) -> None:
+        self.script = list(script)
+        self.attempts: list[tuple[Destination, str, list[dict[str, Any]]]] = []
+
+    async def send(self, destination: Destination, payload_id: str, payloads: Sequence[str]) -> SendResult:
+        self.attempts.append((destination, payload_id, [json.loads(p) for p in payloads]))
+        if self.script:
+            return self.script.pop(0)
+        return SendResult(ok=True, status=202)
+
+
+def ok() -> SendResult:
+    """A 202."""
+    return SendResult(ok=True, status=202)
+
+
+def transient(status: int | None = 503, retry_after: float | None = None) -> SendResult:
+    """A retryable failure."""
+    return SendResult(ok=False, transient=True, status=status, retry_after=retry_after, message=f"HTTP {status}")
+
+
+def refused(status: int = 400) -> SendResult:
+    """A permanent refusal."""
+    return SendResult(ok=False, status=status, message=f"LaunchDarkly refused the request (HTTP {status})")

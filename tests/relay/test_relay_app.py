@@ -1,0 +1,248 @@
+"""The HTTP face in-process: the hook, health, readiness, Prometheus metrics, and parked-event resolution."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+from relay_helpers import (
+    ATTRIBUTE_VALUES,
+    CONFIG,
+    SECRET,
+    WEB_ID,
+    FakeProjects,
+    FakeSender,
+    body_of,
+    error_created,
+    hook_headers,
+)
+
+from ld_sentry_cli.relay.app import build_app
+from ld_sentry_cli.relay.forwarder import Backoff, ForwarderSettings
+from ld_sentry_cli.relay.metrics import Histogram
+from ld_sentry_cli.relay.model import Destination
+from ld_sentry_cli.relay.service import Relay, RelayOptions
+from ld_sentry_cli.relay.spool import SqliteSpool
+
+T = TypeVar("T")
+SETTINGS = ForwarderSettings(
+    batch_size=10, flush_interval=0.05, poll_interval=0.02, min_replan=0.0, backoff=Backoff(0.01, 0.1)
+)
+
+
+def with_relay(
+    spool_path: Path,
+    work: Callable[[httpx.AsyncClient, Relay], Awaitable[T]],
+    *,
+    projects: FakeProjects | None = None,
+    sender: FakeSender | None = None,
+    summary_interval: float = 60.0,
+) -> T:
+    """Run work against a started relay behind an in-process HTTP client."""
+    relay = Relay(
+        CONFIG,
+        SqliteSpool(spool_path),
+        secrets=[SECRET.encode()],
+        sender=sender or FakeSender(),
+        projects=projects or FakeProjects(),
+        options=RelayOptions(
+            forwarder=SETTINGS, shutdown_timeout=2.0, housekeeping_interval=0.05, summary_interval=summary_interval
+        ),
+    )
+
+    async def run() -> T:
+        await relay.start()
+        try:
+            transport = httpx.ASGITransport(app=build_app(relay))
+            async with httpx.AsyncClient(transport=transport, base_url="http://relay.test") as client:
+                return await work(client, relay)
+        finally:
+            await relay.stop()
+
+    return asyncio.run(run())
+
+
+async def post(client: httpx.AsyncClient, document: object, resource: str = "error") -> httpx.Response:
+    body = body_of(document)
+    return await client.post("/hooks/sentry", content=body, headers=hook_headers(body, resource))
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+
+
+def test_a_webhook_is_acknowledged_then_forwarded(spool_path: Path) -> None:
+    sender = FakeSender()
+
+    async def work(client: httpx.AsyncClient, relay: Relay) -> list[httpx.Response]:
+        responses = [await post(client, error_created("a" * 32)), await post(client, error_created("a" * 32))]
+        await until(lambda: len(sender.attempts) == 1)
+        return responses
+
+    first, again = with_relay(spool_path, work, sender=sender)
+    assert (first.status_code, first.json()) == (202, {"result": "accepted", "event_id": "a" * 32})
+    assert (again.status_code, again.json()) == (200, {"result": "duplicate", "event_id": "a" * 32})
+    assert first.headers["content-type"] == "application/json"
+    [(destination, _, events)] = sender.attempts
+    assert destination == Destination("default", "production")
+    assert events[0]["contextKeys"] == {"user": "user-123", "organization": "org-42"}
+
+
+def test_the_hook_only_takes_post(spool_path: Path) -> None:
+    async def work(client: httpx.AsyncClient, relay: Relay) -> httpx.Response:
+        return await client.get("/hooks/sentry")
+
+    assert with_relay(spool_path, work).status_code == 405
+
+
+def test_a_declared_oversized_body_is_refused_before_it_is_read(spool_path: Path) -> None:
+    async def work(client: httpx.AsyncClient, relay: Relay) -> httpx.Response:
+        return await client.post(
+            "/hooks/sentry",
+            content=b"x" * (1024 * 1024 + 1),
+            headers={"Sentry-Hook-Resource": "error", "Sentry-Hook-Signature": "0" * 64},
+        )
+
+    response = with_relay(spool_path, work)
+    assert (response.status_code, response.json()) == (413, {"result": "rejected", "reason": "too_large"})
+
+
+def test_health_and_readiness(spool_path: Path) -> None:
+    async def work(client: httpx.AsyncClient, relay: Relay) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        await relay.forwarder.stop(0.1)  # a relay whose forwarder died is alive but not ready
+        return health, ready, await client.get("/readyz")
+
+    health, ready, not_ready = with_relay(spool_path, work)
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    assert (ready.status_code, ready.json()) == (200, {"ready": True, "problems": []})
+    assert (not_ready.status_code, not_ready.json()) == (
+        503,
+        {"ready": False, "problems": ["the forwarder is not running"]},
+    )
+
+
+def test_metrics_in_prometheus_text_format(spool_path: Path) -> None:
+    sender = FakeSender()
+
+    async def work(client: httpx.AsyncClient, relay: Relay) -> httpx.Response:
+        await post(client, error_created("a" * 32))
+        await post(client, error_created("a" * 32))
+        await post(client, error_created("b" * 32, environment="qa"))
+        await post(client, error_created("c" * 32, drop_context=True))
+        await post(client, {"action": "created", "data": {}}, resource="issue")
+        await client.post("/hooks/sentry", content=b"{}", headers={"Sentry-Hook-Signature": "00"})
+        await until(lambda: relay.metrics.forwarded_events == 1)  # sent, and marked delivered
+        return await client.get("/metrics")
+
+    response = with_relay(spool_path, work, sender=sender)
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    text = response.text
+    for line in (
+        'ldsentry_relay_webhooks_received_total{resource="error"} 4',
+        'ldsentry_relay_webhooks_received_total{resource="issue"} 1',
+        "ldsentry_relay_events_accepted_total 1",
+        "ldsentry_relay_events_duplicate_total 1",
+        'ldsentry_relay_webhooks_rejected_total{reason="unmapped"} 1',
+        'ldsentry_relay_webhooks_rejected_total{reason="missing_context"} 1',
+        'ldsentry_relay_webhooks_rejected_total{reason="bad_signature"} 1',
+        "ldsentry_relay_events_forwarded_total 1",
+        "ldsentry_relay_batches_forwarded_total 1",
+        'ldsentry_relay_batches_retried_total{reason="rate_limited"} 0',
+        "ldsentry_relay_events_dead_lettered_total 0",
+        'ldsentry_relay_queue_depth{destination="default/production"} 0',
+        "ldsentry_relay_oldest_queued_age_seconds 0.0",
+        'ldsentry_relay_ack_latency_seconds_bucket{le="+Inf"} 6',
+        "ldsentry_relay_ack_latency_seconds_count 6",
+        'ldsentry_relay_forward_lag_seconds_bucket{le="+Inf"} 1',
+        "ldsentry_relay_ready 1",
+        "# TYPE ldsentry_relay_ack_latency_seconds histogram",
+        "# TYPE ldsentry_relay_queue_depth gauge",
+        "# TYPE ldsentry_relay_events_accepted_total counter",
+    ):
+        assert line in text.splitlines(), line
+    # Every sample line is `name{labels} value` with a known prefix.
+    for line in text.splitlines():
+        assert line.startswith("# ") or re.match(r'^ldsentry_relay_[a-z_]+(\{[a-z]+="[^"]*"\})? [0-9.e+-]+$', line), (
+            line
+        )
+
+
+def test_histogram_buckets_are_cumulative() -> None:
+    histogram = Histogram((0.01, 0.1, 1.0))
+    for seconds in (0.005, 0.01, 0.05, 0.5, 3.0):
+        histogram.observe(seconds)
+    assert histogram.lines("x") == [
+        'x_bucket{le="0.01"} 2',
+        'x_bucket{le="0.1"} 3',
+        'x_bucket{le="1.0"} 4',
+        'x_bucket{le="+Inf"} 5',
+        "x_sum 3.565",
+        "x_count 5",
+    ]
+
+
+def test_parked_events_are_forwarded_once_sentry_answers(spool_path: Path) -> None:
+    projects = FakeProjects(fail=True)
+    sender = FakeSender()
+
+    async def work(client: httpx.AsyncClient, relay: Relay) -> tuple[httpx.Response, httpx.Response]:
+        parked = await post(client, error_created("d" * 32))
+        unmapped = await post(client, error_created("e" * 32, project=4505278499))
+        assert relay.metrics.parked == 2
+        projects.fail = False
+        relay.resolver._tried_at = None  # the refresh interval has passed
+        await until(lambda: len(sender.attempts) == 1)
+        return parked, unmapped
+
+    parked, _ = with_relay(spool_path, work, projects=projects, sender=sender)
+    assert parked.status_code == 202
+    [(destination, _, events)] = sender.attempts
+    assert destination == Destination("default", "production") and len(events) == 1
+    spool = SqliteSpool(spool_path)
+    assert spool.stats().unresolved == 0 and spool.seen(["e" * 32]) == {"e" * 32}
+    spool.close()
+
+
+def test_logs_hold_no_secret_and_no_context_data(spool_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    sender = FakeSender()
+
+    async def work(client: httpx.AsyncClient, relay: Relay) -> None:
+        await post(client, error_created("a" * 32))
+        await post(client, error_created("b" * 32, project=WEB_ID, drop_context=True))
+        await until(lambda: len(sender.attempts) == 1)
+
+    with_relay(spool_path, work, sender=sender)
+    for value in (SECRET, *ATTRIBUTE_VALUES, "user-123", "org-42"):
+        assert value not in caplog.text
+    assert "a" * 32 in caplog.text
+
+
+def test_the_log_sums_up_what_happened(spool_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ldsentry.relay")
+    sender = FakeSender()
+
+    async def work(client: httpx.AsyncClient, relay: Relay) -> None:
+        await post(client, error_created("a" * 32))
+        await post(client, error_created("a" * 32))
+        await post(client, error_created("b" * 32, environment="qa"))
+        await until(lambda: relay.metrics.forwarded_events == 1)
+        await until(lambda: relay.metrics.forwarded_events == 1 and "1 forwarded" in caplog.text)
+
+    with_relay(spool_path, work, sender=sender, summary_interval=0.0)
+    pattern = (
+        r"last \d+ s: (\d+) webhooks, (\d+) events accepted, (\d+) duplicates, (\d+) not forwarded, "
+        r"(\d+) forwarded, (\d+) batch retries, (\d+) dead-lettered"
+    )
+    lines = [tuple(int(n) for n in found) for found in re.findall(pattern, caplog.text)]
+    assert lines and tuple(map(sum, zip(*lines, strict=True))) == (3, 1, 1, 1, 1, 0, 0)

@@ -1,0 +1,299 @@
+"""`ldsentry relay status | retry-dead-letters | backfill | serve` through the CLI: outputs and exit codes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from relay_helpers import LD_TOKEN, SENTRY_TOKEN, WEB_ID, config_text, scenario
+from typer.testing import CliRunner
+
+from ld_sentry_cli.cli import app
+from ld_sentry_cli.models import RelaySettings
+from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
+from ld_sentry_cli.relay.settings import ServeSettings, parse_listen, serve_settings, spool_path
+from ld_sentry_cli.relay.spool import SqliteSpool
+from ld_sentry_cli.sandbox import RunningServer, build_app, serve_in_thread
+
+PROD = Destination("default", "production")
+STAGING = Destination("default", "staging")
+
+
+def entry(n: int, destination: Destination = PROD, at: float | None = None) -> SpoolEntry:
+    return SpoolEntry(
+        f"{n:032x}",
+        metric_event("sentry-errors", 1, {"user": f"user-{n}"}),
+        time.time() - 90 if at is None else at,
+        destination,
+    )
+
+
+@pytest.fixture
+def filled(spool_path: Path) -> Path:
+    """A spool with 3 delivered and 2 queued events for default/production, and a dead letter for staging."""
+    spool = SqliteSpool(spool_path)
+    spool.add([entry(n) for n in range(5)] + [entry(10, STAGING), entry(11, STAGING)])
+    now = time.time()
+    batch = spool.claim(PROD, now, 3, 1.0)
+    assert batch is not None
+    spool.delivered(batch.batch_id, now)
+    dead = spool.claim(STAGING, now, 10, 1.0, flush_all=True)
+    assert dead is not None
+    spool.dead_letter(dead.batch_id, 403, "LaunchDarkly denied permission (HTTP 403 on POST /v2/...)", now)
+    spool.close()
+    return spool_path
+
+
+def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_status_json(runner: CliRunner, filled: Path) -> None:
+    code, out, err = invoke(runner, "relay", "status", "--spool", str(filled), "--output", "json")
+    assert code == 1, err  # dead letters wait for someone: exit 1
+    document = json.loads(out)
+    assert document["version"] == 1
+    assert (document["queued"], document["delivered"], document["dead_lettered"], document["unresolved"]) == (
+        2,
+        3,
+        2,
+        0,
+    )
+    assert 85 <= document["oldest_queued_age_seconds"] <= 120
+    prod, staging = document["destinations"]
+    assert {k: prod[k] for k in ("ld_project", "ld_environment", "queued", "delivered", "dead_lettered")} == {
+        "ld_project": "default",
+        "ld_environment": "production",
+        "queued": 2,
+        "delivered": 3,
+        "dead_lettered": 0,
+    }
+    assert (prod["failed_attempts"], prod["next_attempt_in_seconds"], prod["last_error"]) == (0, None, None)
+    assert (staging["queued"], staging["dead_lettered"], staging["oldest_queued_age_seconds"]) == (0, 2, None)
+    [letter] = document["dead_letters"]
+    assert (letter["ld_environment"], letter["events"], letter["status"]) == ("staging", 2, 403)
+    assert letter["response"] == "LaunchDarkly denied permission (HTTP 403 on POST /v2/...)"
+    assert "user-" not in out  # context keys stay in the spool
+
+
+def test_status_table(runner: CliRunner, filled: Path) -> None:
+    code, out, _ = invoke(runner, "relay", "status", "--spool", str(filled))
+    assert code == 1
+    assert "default/production" in out and "default/staging" in out
+    assert "2 queued, 3 delivered, 2 dead-lettered; oldest queued: 1m 3" in out
+    assert "HTTP 403: LaunchDarkly denied permission" in out
+    assert "run `ldsentry relay retry-dead-letters` to send them again" in out
+
+
+def test_an_empty_queue_exits_0(runner: CliRunner, spool_path: Path) -> None:
+    SqliteSpool(spool_path).close()
+    code, out, _ = invoke(runner, "relay", "status", "--spool", str(spool_path), "--output", "json")
+    assert code == 0
+    assert json.loads(out) == {
+        "version": 1,
+        "spool": str(spool_path),
+        "queued": 0,
+        "delivered": 0,
+        "dead_lettered": 0,
+        "unresolved": 0,
+        "oldest_queued_age_seconds": None,
+        "destinations": [],
+        "dead_letters": [],
+    }
+
+
+def test_a_missing_spool_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    code, out, err = invoke(runner, "relay", "status", "--spool", str(tmp_path / "absent.db"))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"error: No relay spool at {tmp_path / 'absent.db'}.",
+        "hint: Pass --spool with the path `ldsentry relay serve` uses, or set [relay] spool in the configuration.",
+    ]
+    code, out, _ = invoke(runner, "relay", "status", "--spool", str(tmp_path / "absent.db"), "--output", "json")
+    assert code == 2 and json.loads(out)["error"]["code"] == "config_invalid"
+
+
+def test_the_spool_path_comes_from_the_configuration(runner: CliRunner, tmp_path: Path, filled: Path) -> None:
+    (tmp_path / "ldsentry.toml").write_text(
+        config_text("https://app.launchdarkly.com", extra=f'\n[relay]\nspool = "{filled.name}"\n')
+    )
+    code, out, _ = invoke(runner, "relay", "status", "--output", "json")
+    assert code == 1 and json.loads(out)["spool"] == filled.name  # relative to the configuration's folder
+
+
+def test_retry_dead_letters(runner: CliRunner, filled: Path) -> None:
+    code, out, _ = invoke(runner, "relay", "retry-dead-letters", "--spool", str(filled))
+    assert (code, out) == (0, f"Re-queued 2 dead-lettered events in {filled}.\n")
+    code, out, _ = invoke(runner, "relay", "retry-dead-letters", "--spool", str(filled), "--output", "json")
+    assert (code, json.loads(out)) == (0, {"version": 1, "spool": str(filled), "requeued": 0})
+    code, out, _ = invoke(runner, "relay", "status", "--spool", str(filled), "--output", "json")
+    assert code == 0 and json.loads(out)["queued"] == 4
+
+
+def test_retry_dead_letters_does_not_create_a_spool(runner: CliRunner, tmp_path: Path) -> None:
+    code, _, err = invoke(runner, "relay", "retry-dead-letters", "--spool", str(tmp_path / "absent.db"))
+    assert code == 2 and err.startswith(f"error: No relay spool at {tmp_path / 'absent.db'}.")
+    assert not (tmp_path / "absent.db").exists()
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningServer]:
+    """The emulator on loopback, with recent web-frontend events to backfill."""
+    events = [
+        {
+            "age": "10m",
+            "environment": "production",
+            "id": "1" * 32,
+            "contexts": {"launchdarklyContext": {"kind": "user", "key": "u1", "name": "Sandy"}},
+        },
+        {
+            "age": "20m",
+            "environment": "production",
+            "id": "2" * 32,
+            "contexts": {"launchdarklyContext": {"kind": "user", "key": "u2"}},
+        },
+        {"age": "30m", "environment": "production", "id": "3" * 32},
+        {
+            "age": "40m",
+            "environment": "production",
+            "id": "4" * 32,
+            "contexts": {"ld_context": {"kind": "user", "key": "u4"}},
+        },
+        {"age": "50m", "environment": "staging", "id": "5" * 32, "contexts": {"launchdarklyContext": {"kind": "user"}}},
+        {
+            "age": "9h",
+            "environment": "production",
+            "id": "6" * 32,
+            "contexts": {"launchdarklyContext": {"kind": "user", "key": "u6"}},
+        },
+    ]
+    world = scenario()
+    world["sentry"]["projects"][0]["events"] = events
+    with serve_in_thread(build_app(world)) as server:
+        yield server
+
+
+def test_backfill_spools_recent_usable_events_once(
+    runner: CliRunner, tmp_path: Path, emulator: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", SENTRY_TOKEN)
+    (tmp_path / "ldsentry.toml").write_text(config_text(emulator.url))
+    spool = tmp_path / "spool.db"
+    code, out, err = invoke(runner, "relay", "backfill", "--since", "6h", "--spool", str(spool), "--output", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    rows = {(r["sentry_project"], r["sentry_environment"]): r for r in document["mappings"]}
+    web = rows[("web-frontend", "production")]
+    assert (web["listed"], web["already_seen"], web["enqueued"]) == (4, 0, 2)
+    assert web["skipped"] == {"misnamed_context": 1, "missing_context": 1}
+    staging = rows[("web-frontend", "staging")]
+    assert (staging["enqueued"], staging["skipped"]) == (0, {"invalid_context": 1})
+    assert "Sandy" not in out
+    code, out, _ = invoke(runner, "relay", "backfill", "--since", "6h", "--spool", str(spool), "--output", "json")
+    again = {(r["sentry_project"], r["sentry_environment"]): r for r in json.loads(out)["mappings"]}
+    assert (
+        again[("web-frontend", "production")]["already_seen"],
+        again[("web-frontend", "production")]["enqueued"],
+    ) == (2, 0)
+    stored = SqliteSpool(spool)
+    assert stored.seen(["1" * 32, "2" * 32, "3" * 32, "6" * 32]) == {"1" * 32, "2" * 32}
+    stored.close()
+
+
+def test_backfill_reports_a_mapping_sentry_does_not_know_and_exits_3(
+    runner: CliRunner, tmp_path: Path, emulator: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", SENTRY_TOKEN)
+    extra = (
+        '[[mapping]]\nsentry_project = "web-frontend"\nsentry_environment = "nowhere"\n'
+        'ld_project = "default"\nld_environment = "staging"\n'
+    )
+    (tmp_path / "ldsentry.toml").write_text(config_text(emulator.url, extra=extra))
+    code, out, _ = invoke(runner, "relay", "backfill", "--spool", str(tmp_path / "s.db"), "--output", "json")
+    assert code == 3
+    rows = {(r["sentry_project"], r["sentry_environment"]): r for r in json.loads(out)["mappings"]}
+    assert rows[("web-frontend", "nowhere")]["error"].endswith("(is the environment or project spelled as in Sentry?)")
+    assert rows[("web-frontend", "production")]["enqueued"] == 2  # the other mappings still ran
+    code, out, _ = invoke(runner, "relay", "backfill", "--spool", str(tmp_path / "s.db"))
+    assert code == 3 and "error: " in out and "0 events added to the spool" in out  # the rest already seen
+
+
+def test_serve_refuses_to_start_without_a_client_secret(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SENTRY_CLIENT_SECRET")
+    (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
+    code, out, err = invoke(runner, "relay", "serve")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == "error: No Sentry client secret: set SENTRY_CLIENT_SECRET."
+    assert not (tmp_path / "ldsentry-relay.db").exists()
+
+
+def test_serve_refuses_to_start_without_tokens(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
+    code, _, err = invoke(runner, "relay", "serve")
+    assert code == 2 and err.startswith("error: No LaunchDarkly access token: set LD_ACCESS_TOKEN")
+    monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
+    code, _, err = invoke(runner, "relay", "serve")
+    assert code == 2 and err.startswith("error: No Sentry auth token: set SENTRY_AUTH_TOKEN.")
+
+
+def test_serve_refuses_a_configuration_without_mappings(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "ldsentry.toml").write_text('[sentry]\norganization = "acme"\n')
+    code, _, err = invoke(runner, "relay", "serve")
+    assert code == 2
+    assert err.splitlines()[0] == "error: ldsentry.toml has no mappings, so the relay would forward nothing."
+
+
+def test_serve_reports_a_port_in_use(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", SENTRY_TOKEN)
+    (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        code, _, err = invoke(runner, "relay", "serve", "--port", str(port))
+    finally:
+        taken.close()
+    assert code == 2
+    assert err.splitlines()[0].startswith(f"error: Cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_listen_addresses() -> None:
+    assert parse_listen("127.0.0.1:8787") == ("127.0.0.1", 8787)
+    assert parse_listen("[::1]:9000") == ("::1", 9000)
+    assert parse_listen("0.0.0.0:0") == ("0.0.0.0", 0)
+
+
+def test_settings_precedence(tmp_path: Path) -> None:
+    relay = RelaySettings(listen="0.0.0.0:9999", spool="data/relay.db", batch_size=50, flush_interval_ms=250)
+    assert serve_settings(relay, config_dir=tmp_path) == ServeSettings(
+        "0.0.0.0",
+        9999,
+        tmp_path / "data" / "relay.db",
+        50,
+        0.25,
+    )
+    assert serve_settings(
+        relay, config_dir=tmp_path, host="127.0.0.1", port=0, spool=Path("x.db"), batch_size=7, flush_interval_ms=10
+    ) == ServeSettings("127.0.0.1", 0, Path("x.db"), 7, 0.01)
+    assert serve_settings(RelaySettings(), config_dir=None) == ServeSettings(
+        "127.0.0.1", 8787, Path("ldsentry-relay.db"), 100, 1.0
+    )
+    assert spool_path(None, RelaySettings(spool="/var/lib/ldsentry/spool.db"), tmp_path) == Path(
+        "/var/lib/ldsentry/spool.db"
+    )
+
+
+def test_web_project_id_matches_the_fixture() -> None:
+    assert WEB_ID == 4505278496
