@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
 from ld_sentry_cli.http import ApiSession, SessionOptions
+
+
+def paginate(handler: Callable[[httpx.Request], Awaitable[httpx.Response]]) -> list[Any]:
+    """Page through /api/v2/metrics/p, 50 a page, against a mock server."""
+
+    async def main() -> list[Any]:
+        options = SessionOptions(transport=httpx.MockTransport(handler))
+        session = ApiSession(
+            "https://ld.example.test",
+            service="LaunchDarkly",
+            auth_header="Authorization",
+            auth_value="t",
+            options=options,
+        )
+        try:
+            return await session.paginate_offset("/api/v2/metrics/p", page_size=50)
+        finally:
+            await session.aclose()
+
+    return asyncio.run(main())
 
 
 def test_pages_after_the_first_are_in_flight_together() -> None:
@@ -26,23 +48,9 @@ def test_pages_after_the_first_are_in_flight_together() -> None:
         items = [{"key": f"m{n}"} for n in range(offset, min(offset + 50, 120))]
         return httpx.Response(200, json={"items": items, "totalCount": 120})
 
-    async def main() -> list[object]:
-        options = SessionOptions(transport=httpx.MockTransport(handler))
-        session = ApiSession(
-            "https://ld.example.test",
-            service="LaunchDarkly",
-            auth_header="Authorization",
-            auth_value="t",
-            options=options,
-        )
-        try:
-            return await session.paginate_offset("/api/v2/metrics/p", page_size=50)
-        finally:
-            await session.aclose()
+    items = paginate(handler)
 
-    items = asyncio.run(main())
-
-    assert [item["key"] for item in items] == [f"m{n}" for n in range(120)]  # type: ignore[index]
+    assert [item["key"] for item in items] == [f"m{n}" for n in range(120)]
     assert seen[0] == 0
     assert sorted(seen) == [0, 50, 100]
 
@@ -56,21 +64,7 @@ def test_a_server_capping_limit_is_paged_one_by_one() -> None:
         items = [{"key": f"m{n}"} for n in range(offset, min(offset + 20, 45))]  # caps at 20
         return httpx.Response(200, json={"items": items, "totalCount": 45})
 
-    async def main() -> list[object]:
-        options = SessionOptions(transport=httpx.MockTransport(handler))
-        session = ApiSession(
-            "https://ld.example.test",
-            service="LaunchDarkly",
-            auth_header="Authorization",
-            auth_value="t",
-            options=options,
-        )
-        try:
-            return await session.paginate_offset("/api/v2/metrics/p", page_size=50)
-        finally:
-            await session.aclose()
-
-    items = asyncio.run(main())
+    items = paginate(handler)
 
     assert len(items) == 45
     assert seen == [0, 20, 40]
