@@ -231,6 +231,11 @@ class Summary:
         listed = list(statuses)
         return cls(len(listed), listed.count(Status.GREEN), listed.count(Status.AMBER), listed.count(Status.RED))
 
+    @property
+    def line(self) -> str:
+        """`3 green, 1 amber, 2 red`."""
+        return f"{self.green} green, {self.amber} amber, {self.red} red"
+
 
 @dataclass(frozen=True)
 class Report:

@@ -24,17 +24,6 @@ LdProjectOption = Annotated[str, typer.Option("--ld-project", help="LaunchDarkly
 LdEnvironmentOption = Annotated[str, typer.Option("--ld-environment", help="LaunchDarkly environment key.")]
 
 
-def mapping_json(mapping: Mapping) -> dict[str, object]:
-    """A mapping as it appears in JSON outputs."""
-    return {
-        "sentry_project": mapping.sentry_project,
-        "sentry_environment": mapping.sentry_environment,
-        "ld_project": mapping.ld_project,
-        "ld_environment": mapping.ld_environment,
-        "line": mapping.line,
-    }
-
-
 @app.command("list")
 @command_errors
 def list_mappings(config: ConfigOption = None, output: OutputOption = OutputFormat.TABLE) -> None:
@@ -44,6 +33,7 @@ def list_mappings(config: ConfigOption = None, output: OutputOption = OutputForm
 
     from ld_sentry_cli.cli.output import emit_report
     from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.render.common import mapping_fields
     from ld_sentry_cli.render.view import mappings_view
 
     loaded = load_config(*locate_config(config))
@@ -64,7 +54,7 @@ def list_mappings(config: ConfigOption = None, output: OutputOption = OutputForm
     emit_report(
         output,
         table=table,
-        document=lambda: {"config": loaded.display, "mappings": [mapping_json(m) for m in mappings]},
+        document=lambda: {"config": loaded.display, "mappings": [mapping_fields(m) for m in mappings]},
         view=lambda: mappings_view(mappings, loaded.display),
     )
 
@@ -94,6 +84,7 @@ def create_mapping(
     from ld_sentry_cli.errors import MappingRejectedError, UsageError
     from ld_sentry_cli.launchdarkly import TOKEN_ENV_VARS
     from ld_sentry_cli.models import Mapping
+    from ld_sentry_cli.render.common import mapping_fields
 
     mapping = Mapping(sentry_project, sentry_environment, ld_project, ld_environment)
     malformed = check_mapping_values(mapping)
@@ -112,7 +103,7 @@ def create_mapping(
             )
     added = add_mapping(path, display, mapping)
     if output is PlainFormat.JSON:
-        emit_json({"config": display, "created": mapping_json(added)})
+        emit_json({"config": display, "created": mapping_fields(added)})
     else:
         typer.echo(f"Added {added.label} at {display}:{added.line}")
     if not should_verify and verify is None:
@@ -161,10 +152,11 @@ def delete_mapping(
     """Remove exactly this mapping's table and nothing else."""
     from ld_sentry_cli.config import locate_config, remove_mapping
     from ld_sentry_cli.models import Mapping
+    from ld_sentry_cli.render.common import mapping_fields
 
     path, display = locate_config(config)
     removed = remove_mapping(path, display, Mapping(sentry_project, sentry_environment, ld_project, ld_environment))
     if output is PlainFormat.JSON:
-        emit_json({"config": display, "deleted": mapping_json(removed)})
+        emit_json({"config": display, "deleted": mapping_fields(removed)})
     else:
         typer.echo(f"Deleted {removed.label} (was at {display}:{removed.line})")

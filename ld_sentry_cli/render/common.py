@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ld_sentry_cli.health import Status
+from ld_sentry_cli.health import Status, Summary
 from ld_sentry_cli.models import LdMetric, Mapping
 from ld_sentry_cli.problems import Problem
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+
+# A row below a table: its status, its label, its problems and extra lines (example links).
+ProblemEntry = tuple[Status, str, tuple[Problem, ...], tuple[str, ...]]
 
 # Text first, colour second: a CI log without ANSI still reads GREEN/AMBER/RED.
 BADGES = {Status.GREEN: "✓ GREEN", Status.AMBER: "! AMBER", Status.RED: "✗ RED"}
@@ -26,7 +30,7 @@ def problem_json(problem: Problem) -> dict[str, Any]:
     return {"code": problem.code, "severity": problem.severity.value, "message": problem.message}
 
 
-def problem_section(entries: list[tuple[Status, str, tuple[Problem, ...], tuple[str, ...]]]) -> list[RenderableType]:
+def problem_section(entries: Sequence[ProblemEntry]) -> list[RenderableType]:
     """Problems below a table, one block per row that has any: `✗ label` then indented lines.
 
     They are not a table column because a narrow terminal or an 80-column CI log would squeeze a
@@ -76,6 +80,17 @@ def mapping_fields(mapping: Mapping) -> dict[str, Any]:
     }
 
 
-def summary_line(green: int, amber: int, red: int) -> str:
-    """`3 green, 1 amber, 2 red`."""
-    return f"{green} green, {amber} amber, {red} red"
+def summary_json(summary: Summary) -> dict[str, int]:
+    """The `summary` member of JSON reports."""
+    return {"green": summary.green, "amber": summary.amber, "red": summary.red}
+
+
+def table_footer(
+    summary: Summary,
+    entries: Sequence[ProblemEntry],
+    notes: tuple[Problem, ...],
+) -> list[RenderableType]:
+    """What every report table is followed by: the counts, the problems section and the notes."""
+    from rich.text import Text
+
+    return [Text(summary.line), *problem_section(entries), *(Text(f"note: {note.message}") for note in notes)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.events_audit import EventsReport
-from ld_sentry_cli.render.common import badge, mapping_fields, problem_json, problem_section, summary_line
+from ld_sentry_cli.render.common import badge, mapping_fields, problem_json, table_footer
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -41,7 +41,6 @@ def events_table(report: EventsReport) -> RenderableType:
     """One row per mapping: counts per context class, the usable share, problems and example links."""
     from rich.console import Group
     from rich.table import Table
-    from rich.text import Text
 
     table = Table(
         title=f"launchdarklyContext in error events of the last {report.stats_period} (up to {report.sample_size})",
@@ -65,18 +64,13 @@ def events_table(report: EventsReport) -> RenderableType:
             str(row.invalid),
             share,
         )
-    summary = report.summary
-    parts: list[RenderableType] = [table, Text(summary_line(summary.green, summary.amber, summary.red))]
-    parts += problem_section(
-        [
-            (
-                row.status,
-                row.mapping.label,
-                row.problems,
-                tuple(f"example {kind.value} event: {url}" for kind, url in row.examples.items()),
-            )
-            for row in report.rows
-        ]
-    )
-    parts += [Text(f"note: {note.message}") for note in report.notes]
-    return Group(*parts)
+    entries = [
+        (
+            row.status,
+            row.mapping.label,
+            row.problems,
+            tuple(f"example {kind.value} event: {url}" for kind, url in row.examples.items()),
+        )
+        for row in report.rows
+    ]
+    return Group(table, *table_footer(report.summary, entries, report.notes))

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.metric_report import MetricCheckReport
-from ld_sentry_cli.render.common import badge, metric_json, problem_json, problem_section, summary_line
+from ld_sentry_cli.render.common import badge, metric_json, problem_json, summary_json, table_footer
 from ld_sentry_cli.repair import RepairAction, RepairReport
 
 ACTION_LABELS = {
@@ -29,7 +29,7 @@ def metric_check_json(report: MetricCheckReport, strict: bool) -> dict[str, Any]
     return {
         "event_key": report.event_key,
         "ok": report.ok(strict),
-        "summary": {"green": summary.green, "amber": summary.amber, "red": summary.red},
+        "summary": summary_json(summary),
         "projects": [
             {
                 "ld_project": row.project_key,
@@ -47,7 +47,6 @@ def metric_check_table(report: MetricCheckReport) -> RenderableType:
     """One row per LaunchDarkly project."""
     from rich.console import Group
     from rich.table import Table
-    from rich.text import Text
 
     table = Table(title=f"LaunchDarkly metrics for event key {report.event_key!r}")
     table.add_column("Status", no_wrap=True)
@@ -56,11 +55,8 @@ def metric_check_table(report: MetricCheckReport) -> RenderableType:
     for row in report.rows:
         keys = ", ".join(m.key for m in row.metrics) or "—"
         table.add_row(badge(row.status), row.project_key, keys)
-    summary = report.summary
-    parts: list[RenderableType] = [table, Text(summary_line(summary.green, summary.amber, summary.red))]
-    parts += problem_section([(row.status, row.project_key, row.problems, ()) for row in report.rows])
-    parts += [Text(f"note: {note.message}") for note in report.notes]
-    return Group(*parts)
+    entries = [(row.status, row.project_key, row.problems, ()) for row in report.rows]
+    return Group(table, *table_footer(report.summary, entries, report.notes))
 
 
 def repair_json(report: RepairReport, dry_run: bool) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from ld_sentry_cli.render.common import (
     mapping_fields,
     metric_json,
     problem_json,
-    problem_section,
-    summary_line,
+    summary_json,
+    table_footer,
 )
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def status_json(report: Report, strict: bool) -> dict[str, Any]:
     return {
         "event_key": report.event_key,
         "ok": report.ok(strict),
-        "summary": {"green": summary.green, "amber": summary.amber, "red": summary.red},
+        "summary": summary_json(summary),
         "mappings": [
             {
                 **mapping_fields(row.mapping),
@@ -42,7 +42,6 @@ def status_table(report: Report) -> RenderableType:
     """One row per mapping, a summary line, and the report's notes."""
     from rich.console import Group
     from rich.table import Table
-    from rich.text import Text
 
     table = Table(title=f"Mappings for event key {report.event_key!r}")
     table.add_column("Status", no_wrap=True)
@@ -57,8 +56,5 @@ def status_table(report: Report) -> RenderableType:
             f"{m.ld_project}/{m.ld_environment}",
             row.metric.key if row.metric else "—",
         )
-    summary = report.summary
-    parts: list[RenderableType] = [table, Text(summary_line(summary.green, summary.amber, summary.red))]
-    parts += problem_section([(row.status, row.mapping.label, row.problems, ()) for row in report.rows])
-    parts += [Text(f"note: {note.message}") for note in report.notes]
-    return Group(*parts)
+    entries = [(row.status, row.mapping.label, row.problems, ()) for row in report.rows]
+    return Group(table, *table_footer(report.summary, entries, report.notes))

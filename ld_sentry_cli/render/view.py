@@ -69,18 +69,14 @@ class ReportView:
     @property
     def counts(self) -> Summary:
         """How many rows have each status."""
-        statuses = [row.status for row in self.rows]
-        return Summary(
-            len(statuses), statuses.count(Status.GREEN), statuses.count(Status.AMBER), statuses.count(Status.RED)
-        )
+        return Summary.of(row.status for row in self.rows)
 
     @property
     def summary(self) -> str:
         """One line for people: the builder's own, else `2 green, 0 amber, 3 red`."""
         if self.summary_text is not None:
             return self.summary_text
-        counts = self.counts
-        return f"{counts.green} green, {counts.amber} amber, {counts.red} red"  # as render.common.summary_line
+        return self.counts.line
 
     def fails(self, finding: Finding) -> bool:
         """True when the finding fails the command: red, or amber under --strict (as the exit code does)."""
