@@ -155,18 +155,26 @@ def parse_environment(payload: Any) -> SentryEnvironment:
     return SentryEnvironment(name=name, is_hidden=env.get("isHidden") is True)
 
 
-def _tag_value(tags: Any, key: str) -> str | None:
-    """A tag's value from REST `[{key, value}]` objects or webhook `[[key, value]]` pairs (§4.1, §7)."""
+def event_environment(event: Mapping[str, Any]) -> str | None:
+    """An event's environment: the top-level `environment`, else its `environment` tag.
+
+    Tags are `[{key, value}]` objects in the REST API and `[[key, value]]` pairs in webhooks
+    (sentry-api.md §4.1, §7); the relay reads webhooks with this too.
+    """
+    environment = event.get("environment")
+    if isinstance(environment, str) and environment:
+        return environment
+    tags = event.get("tags")
     if not isinstance(tags, list):
         return None
     for tag in tags:
-        if isinstance(tag, Mapping) and tag.get("key") == key:
+        if isinstance(tag, Mapping) and tag.get("key") == "environment":
             value = tag.get("value")
-        elif isinstance(tag, list) and len(tag) == 2 and tag[0] == key:
+        elif isinstance(tag, (list, tuple)) and len(tag) == 2 and tag[0] == "environment":
             value = tag[1]
         else:
             continue
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) and value else None
     return None
 
 
@@ -314,9 +322,6 @@ class SentryClient:
         event_id = event.get("eventID") or event.get("event_id") or event.get("id")
         if not isinstance(event_id, str) or not event_id:
             raise ApiError(f"{SERVICE} sent an event without an id.")
-        environment = event.get("environment")
-        if not isinstance(environment, str):
-            environment = _tag_value(event.get("tags"), "environment")
         contexts = event.get("contexts")
         web_url = event.get("web_url") or event.get("webUrl")
         if not isinstance(web_url, str):
@@ -324,7 +329,7 @@ class SentryClient:
         return SentryEvent(
             event_id=event_id,
             project_id=_id_string(event.get("projectID") or event.get("project")),
-            environment=environment,
+            environment=event_environment(event),
             web_url=web_url,
             timestamp_ms=parse_iso_ms(event.get("dateCreated")) or parse_iso_ms(event.get("datetime")),
             contexts=dict(contexts) if isinstance(contexts, Mapping) else {},

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import msgspec
 
-from ld_sentry_cli.sentry import parse_iso_ms
+from ld_sentry_cli.sentry import event_environment, parse_iso_ms
 
 # (Sentry-Hook-Resource, action) → the key under `data` that holds the event.
 HANDLED = {("error", "created"): "error", ("event_alert", "triggered"): "event"}
@@ -121,25 +121,6 @@ def _project_id(value: Any) -> str | None:
     return None
 
 
-def environment_of(event: Mapping[str, Any]) -> str | None:
-    """The top-level `environment`, else the `environment` tag (pairs, or REST-style objects)."""
-    environment = event.get("environment")
-    if isinstance(environment, str) and environment:
-        return environment
-    tags = event.get("tags")
-    if not isinstance(tags, list):
-        return None
-    for tag in tags:
-        if isinstance(tag, (list, tuple)) and len(tag) == 2 and tag[0] == "environment":
-            value = tag[1]
-        elif isinstance(tag, dict) and tag.get("key") == "environment":
-            value = tag.get("value")
-        else:
-            continue
-        return value if isinstance(value, str) and value else None
-    return None
-
-
 def timestamp_ms_of(event: Mapping[str, Any]) -> int | None:
     """The event's time in Unix milliseconds from `timestamp` (epoch seconds) or `datetime` (ISO)."""
     seconds = event.get("timestamp")
@@ -173,7 +154,7 @@ def parse_webhook(resource: str | None, document: Any) -> WebhookEvent | None:
         resource=resource or "",
         event_id=event_id,
         project_id=project_id,
-        environment=environment_of(event),
+        environment=event_environment(event),
         timestamp_ms=timestamp_ms_of(event),
         contexts=contexts if isinstance(contexts, dict) else {},
     )
