@@ -12,6 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ld_sentry_cli.constants import (
+    DEFAULT_RELAY_BATCH_SIZE,
+    DEFAULT_RELAY_FLUSH_INTERVAL_MS,
+    DEFAULT_RELAY_HOST,
+    DEFAULT_RELAY_PORT,
+    DEFAULT_RELAY_SPOOL,
+)
+
 # LaunchDarkly project, environment and metric keys: letters, digits, ".", "_", "-".
 LD_KEY = re.compile(r"^[A-Za-z0-9._-]+$")
 # Sentry organization and project slugs: lowercase letters, digits, "-", "_".
@@ -244,20 +252,32 @@ SECTIONS: tuple[Section, ...] = (
         "relay",
         "Settings of `ldsentry relay serve`. The webhook secret comes from SENTRY_CLIENT_SECRET only.",
         (
-            Key("listen", "string", "Address to listen on.", default="127.0.0.1:8787", rule=listen_rule),
+            Key(
+                "listen",
+                "string",
+                "Address to listen on.",
+                default=f"{DEFAULT_RELAY_HOST}:{DEFAULT_RELAY_PORT}",
+                rule=listen_rule,
+            ),
             Key(
                 "spool",
                 "string",
                 "Path of the SQLite spool.",
-                default="ldsentry-relay.db",
+                default=DEFAULT_RELAY_SPOOL,
                 rule=non_empty_rule,
             ),
-            Key("batch_size", "integer", "Events per import request.", default="100", rule=positive_int_rule),
+            Key(
+                "batch_size",
+                "integer",
+                "Events per import request.",
+                default=str(DEFAULT_RELAY_BATCH_SIZE),
+                rule=positive_int_rule,
+            ),
             Key(
                 "flush_interval_ms",
                 "integer",
                 "Longest wait before a partial batch is sent.",
-                default="1000",
+                default=str(DEFAULT_RELAY_FLUSH_INTERVAL_MS),
                 rule=positive_int_rule,
             ),
         ),

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ld_sentry_cli.constants import (
+    DEFAULT_RELAY_BATCH_SIZE,
+    DEFAULT_RELAY_FLUSH_INTERVAL_MS,
+    DEFAULT_RELAY_HOST,
+    DEFAULT_RELAY_PORT,
+    DEFAULT_RELAY_SPOOL,
+)
 from ld_sentry_cli.errors import UsageError
 from ld_sentry_cli.models import RelaySettings
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
-DEFAULT_SPOOL = "ldsentry-relay.db"
-DEFAULT_BATCH_SIZE = 100
-DEFAULT_FLUSH_INTERVAL_MS = 1000
 MAX_BATCH_SIZE = 1000  # keeps one import request well under a megabyte
 
 
@@ -42,7 +44,7 @@ def spool_path(explicit: Path | None, relay: RelaySettings, config_dir: Path | N
     if relay.spool:
         configured = Path(relay.spool).expanduser()
         return configured if configured.is_absolute() or config_dir is None else config_dir / configured
-    return Path(DEFAULT_SPOOL)
+    return Path(DEFAULT_RELAY_SPOOL)
 
 
 def serve_settings(
@@ -56,11 +58,11 @@ def serve_settings(
     flush_interval_ms: int | None = None,
 ) -> ServeSettings:
     """Merge the command line over `[relay]` over the defaults."""
-    listen_host, listen_port = parse_listen(relay.listen) if relay.listen else (DEFAULT_HOST, DEFAULT_PORT)
-    size = batch_size or relay.batch_size or DEFAULT_BATCH_SIZE
+    listen_host, listen_port = parse_listen(relay.listen) if relay.listen else (DEFAULT_RELAY_HOST, DEFAULT_RELAY_PORT)
+    size = batch_size or relay.batch_size or DEFAULT_RELAY_BATCH_SIZE
     if size > MAX_BATCH_SIZE:
         raise UsageError(f"Invalid batch size {size}: at most {MAX_BATCH_SIZE} events go in one import request.")
-    interval_ms = flush_interval_ms or relay.flush_interval_ms or DEFAULT_FLUSH_INTERVAL_MS
+    interval_ms = flush_interval_ms or relay.flush_interval_ms or DEFAULT_RELAY_FLUSH_INTERVAL_MS
     return ServeSettings(
         host=host or listen_host,
         port=listen_port if port is None else port,
