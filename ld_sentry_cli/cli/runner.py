@@ -63,7 +63,9 @@ def configure(debug: bool) -> None:
         logger.addHandler(redacting_stderr_handler("debug: %(name)s: %(message)s"))
         logger.setLevel(logging.DEBUG)
     else:
-        logger.setLevel(logging.WARNING)
+        # Undo an earlier --debug in this process rather than impose a level: the logger then
+        # follows the root logger again (WARNING by default) and the relay's own logger keeps its.
+        logger.setLevel(logging.NOTSET)
 
 
 def redacting_stderr_handler(line_format: str) -> logging.Handler:
