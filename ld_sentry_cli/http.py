@@ -316,7 +316,10 @@ class ApiSession:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 base_url=self.base_url + "/",
-                verify=_shared_ssl_context(),
+                # Plain http is allowed only to loopback, and _check_target keeps every request on the
+                # base URL's scheme and host: such a session never makes a TLS handshake, so it skips
+                # loading the CA bundle (~50 ms).
+                verify=_shared_ssl_context() if self._base.scheme == "https" else False,
                 headers={**self._headers, self._auth[0]: self._auth[1]},
                 timeout=httpx.Timeout(self.options.timeout, connect=self.options.connect_timeout),
                 transport=self.options.transport,
@@ -354,7 +357,9 @@ class ApiSession:
                 method, path, params=params, json=json_body, content=content, headers=headers
             )
             self._check_target(request.url)
-            target = redact(request.url.raw_path.decode("ascii", "replace"))
+            # Only the debug log reads the target; most runs do not pay for redacting it.
+            debugging = logger.isEnabledFor(logging.DEBUG)
+            target = redact(request.url.raw_path.decode("ascii", "replace")) if debugging else ""
             if limiter is not None:
                 await limiter.acquire()
             started = self.options.monotonic()
