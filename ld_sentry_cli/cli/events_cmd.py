@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
-from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
+from ld_sentry_cli.cli.options import ConfigOption, EventRateOption, OutputFormat, OutputOption, check_period
 from ld_sentry_cli.cli.runner import command_errors
 from ld_sentry_cli.cli.status_cmd import StrictOption
 
@@ -15,15 +15,6 @@ if TYPE_CHECKING:
     from ld_sentry_cli.models import Mapping
 
 app = typer.Typer(help="Audit recent Sentry error events for the launchdarklyContext context.", no_args_is_help=True)
-
-_PERIOD_UNITS = "smhdw"
-
-
-def check_period(value: str) -> str:
-    """Validate a Sentry statsPeriod such as 30m, 24h or 7d."""
-    if len(value) < 2 or value[-1] not in _PERIOD_UNITS or not value[:-1].isdigit() or int(value[:-1]) == 0:
-        raise typer.BadParameter(f"{value!r} is not a period such as 30m, 24h or 7d (units: s, m, h, d, w).")
-    return value
 
 
 def select_mappings(mappings: tuple[Mapping, ...], patterns: list[str] | None) -> list[Mapping]:
@@ -63,10 +54,7 @@ def check(
         float,
         typer.Option("--min-usable", min=0.0, max=1.0, help="Fail when a mapping's usable share is below this."),
     ] = 0.9,
-    event_rate: Annotated[
-        float,
-        typer.Option("--event-rate", min=0.1, help="Event detail requests per second (Sentry allows about 5)."),
-    ] = 5.0,
+    event_rate: EventRateOption = 5.0,
     config: ConfigOption = None,
     output: OutputOption = OutputFormat.TABLE,
     strict: StrictOption = False,

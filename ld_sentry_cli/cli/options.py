@@ -54,3 +54,18 @@ PlainOutputOption = Annotated[
     PlainFormat,
     typer.Option("--output", "-o", help="Output format: a table for people or versioned JSON for tools."),
 ]
+
+# Sentry event detail requests are paced: the endpoint allows about 5 a second (sentry-api.md §4.3).
+EventRateOption = Annotated[
+    float,
+    typer.Option("--event-rate", min=0.1, help="Event detail requests per second (Sentry allows about 5)."),
+]
+
+_PERIOD_UNITS = "smhdw"
+
+
+def check_period(value: str) -> str:
+    """Validate a Sentry statsPeriod such as 30m, 24h or 7d (the `--since` options)."""
+    if len(value) < 2 or value[-1] not in _PERIOD_UNITS or not value[:-1].isdigit() or int(value[:-1]) == 0:
+        raise typer.BadParameter(f"{value!r} is not a period such as 30m, 24h or 7d (units: s, m, h, d, w).")
+    return value

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from ld_sentry_cli.cli.options import ConfigOption, PlainFormat, PlainOutputOption
+from ld_sentry_cli.cli.options import ConfigOption, EventRateOption, PlainFormat, PlainOutputOption, check_period
 from ld_sentry_cli.cli.runner import command_errors
 
 if TYPE_CHECKING:
@@ -230,25 +230,16 @@ def retry_dead_letters(
     return ExitCode.OK
 
 
-def _check_period(value: str) -> str:
-    from ld_sentry_cli.cli.events_cmd import check_period
-
-    return check_period(value)
-
-
 @app.command("backfill")
 @command_errors
 def backfill(
     since: Annotated[
-        str, typer.Option("--since", callback=_check_period, help="How far back to read: 30m, 6h, 7d.")
+        str, typer.Option("--since", callback=check_period, help="How far back to read: 30m, 6h, 7d.")
     ] = "6h",
     max_events: Annotated[
         int, typer.Option("--max-events", min=1, max=10000, help="Events to read per mapping, newest first.")
     ] = 1000,
-    event_rate: Annotated[
-        float,
-        typer.Option("--event-rate", min=0.1, help="Event detail requests per second (Sentry allows about 5)."),
-    ] = 5.0,
+    event_rate: EventRateOption = 5.0,
     spool: SpoolOption = None,
     config: ConfigOption = None,
     output: PlainOutputOption = PlainFormat.TABLE,
