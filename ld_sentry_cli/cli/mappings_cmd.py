@@ -94,6 +94,8 @@ def create_mapping(
     has_token = any(os.environ.get(name, "").strip() for name in TOKEN_ENV_VARS)
     should_verify = has_token if verify is None else verify
     if should_verify:
+        # Read for the base URLs only: the network check must not hold the file's lock, and
+        # add_mapping reads the file again under the lock before it edits.
         problems, notes = _verify_live(mapping, load_config(path, display).config)
         for note in notes:
             say(f"note: {note}")
