@@ -181,12 +181,14 @@ def median_time(command: list[str], env: dict[str, str], cwd: Path, runs: int) -
     return statistics.median(timed(command, env, cwd).wall for _ in range(runs))
 
 
-def bare_client_cpu_per_request(url: str, requests: int, concurrency: int) -> float:
-    """CPU seconds per request of a bare httpx.AsyncClient against the same server: the transport's floor."""
+def bare_client_cpu_per_request(url: str, requests: int, concurrency: int, *, lean: bool) -> float:
+    """CPU seconds per request of a bare httpx.AsyncClient with httpx's transport or ldsentry's (`lean`)."""
     import asyncio
 
+    from ld_sentry_cli.http_transport import Http11Transport
+
     async def run() -> float:
-        async with httpx.AsyncClient(base_url=url) as client:
+        async with httpx.AsyncClient(base_url=url, transport=Http11Transport() if lean else None) as client:
             limit = asyncio.Semaphore(concurrency)
 
             async def one() -> None:
@@ -256,7 +258,8 @@ def main() -> int:
                 first_requests.append(first_request - run.started)
                 runs.append(run)
             naive = statistics.median(naive_serial(url, world) for _ in range(args.naive_runs))
-            bare_cpu = bare_client_cpu_per_request(url, 351, args.concurrency)
+            bare_cpu = bare_client_cpu_per_request(url, 351, args.concurrency, lean=False)
+            lean_cpu = bare_client_cpu_per_request(url, 351, args.concurrency, lean=True)
         finally:
             emulator.terminate()
             emulator.wait(timeout=10)
@@ -286,8 +289,8 @@ def main() -> int:
     print(f"| lower bound from the emulator's measured service times | {statistics.median(server_bounds):.2f} s |")
     print(f"| time from launch to the first request (median) | {statistics.median(first_requests):.2f} s |")
     print(f"| CPU time of `status` (user + sys, median) | {cpu:.2f} s |")
-    print(f"| bare httpx client, CPU per request on this machine | {bare_cpu * 1000:.1f} ms |")
-    print(f"| bare httpx CPU for {requests:.0f} requests | {bare_cpu * requests:.2f} s |")
+    print(f"| bare httpx client, CPU per request: httpx's transport | {bare_cpu * 1000:.2f} ms |")
+    print(f"| bare httpx client, CPU per request: ldsentry's transport | {lean_cpu * 1000:.2f} ms |")
     print(f"| naive serial client (median of {args.naive_runs}) | {naive:.2f} s |")
     print(f"| naive serial / `status` | {naive / wall:.1f}× |")
     print(f"| peak RSS of `status` (median) | {statistics.median(run.peak_kib for run in runs) / 1024:.0f} MiB |")

@@ -37,6 +37,7 @@ from ld_sentry_cli.errors import (
     ServiceError,
     UsageError,
 )
+from ld_sentry_cli.http_transport import Http11Transport, lean_transport_applies
 from ld_sentry_cli.secrets import redact, register_secret
 
 logger = logging.getLogger("ldsentry.http")
@@ -314,6 +315,10 @@ class ApiSession:
     def _http(self) -> httpx.AsyncClient:
         # Created lazily so it binds to the event loop that actually runs the requests.
         if self._client is None:
+            transport = self.options.transport
+            if transport is None and lean_transport_applies():
+                secure = self._base.scheme == "https"
+                transport = Http11Transport(ssl_context=_shared_ssl_context() if secure else None)
             self._client = httpx.AsyncClient(
                 base_url=self.base_url + "/",
                 # Plain http is allowed only to loopback, and _check_target keeps every request on the
@@ -322,7 +327,7 @@ class ApiSession:
                 verify=_shared_ssl_context() if self._base.scheme == "https" else False,
                 headers={**self._headers, self._auth[0]: self._auth[1]},
                 timeout=httpx.Timeout(self.options.timeout, connect=self.options.connect_timeout),
-                transport=self.options.transport,
+                transport=transport,
                 follow_redirects=False,  # a redirect could carry the token elsewhere; report it instead
             )
         return self._client

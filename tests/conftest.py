@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import respx.mocks
 from emulator_support import Emulator
 from typer.testing import CliRunner
 
@@ -23,6 +24,11 @@ ENV_VARS = (
     "GITHUB_STEP_SUMMARY",
     "GITHUB_OUTPUT",
 )
+
+# respx patches httpcore by default, which sits under httpx's own transport; ldsentry's sessions send
+# through their own (ld_sentry_cli/http_transport.py). Every router in these tests therefore mocks one
+# level up, where httpx hands a request to its transport: respx's `using="httpx"`, made the default.
+respx.mocks.DEFAULT_MOCKER = respx.mocks.HTTPXMocker.name
 
 SAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "sample-config.toml"
 
