@@ -24,6 +24,7 @@ import typer
 from typer.models import ArgumentInfo, OptionInfo, ParameterInfo
 
 from ld_sentry_cli.cli import app as ldsentry_app
+from ld_sentry_cli.cli.lazy import registered
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "cli.md"
@@ -192,6 +193,8 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 
 def generate(app: typer.Typer) -> str:
     """The whole of docs/cli.md for app."""
+    # The app's commands are registered lazily (ld_sentry_cli/cli/lazy.py): read them as ordinary ones.
+    app = registered(app)
     out = [HEADER]
     root = app.registered_callback
     root_rows = parameters(root.callback)[0] if root is not None and root.callback is not None else []

@@ -1,29 +1,45 @@
 """The `ldsentry` command line: a Typer app whose commands live in one module per group.
 
-Only typer is imported here: each command imports what it needs (tomlkit, httpx, rich tables,
-starlette) when it runs, so `ldsentry --version` and `--help` start fast.
+Only typer is imported here, and COMMANDS names each command's module without importing it: the root
+group (ld_sentry_cli/cli/lazy.py) imports and builds just the command that runs, and each command
+imports what it needs (tomlkit, httpx, rich tables, starlette) when it runs, so `ldsentry --version`
+and `ldsentry <command>` start fast.
 """
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Annotated
 
 import typer
 
 from ld_sentry_cli import __version__
-from ld_sentry_cli.cli import (
-    demo_cmd,
-    doctor_cmd,
-    events_cmd,
-    init_cmd,
-    mappings_cmd,
-    metric_cmd,
-    relay_cmd,
-    sandbox_cmd,
-    status_cmd,
-    validate_cmd,
-)
+from ld_sentry_cli.cli.lazy import LazyCommand, LazyGroup
 from ld_sentry_cli.cli.runner import configure
+
+# Every command, in the order `ldsentry --help` lists them: a function for a single command, a
+# typer.Typer for a group of subcommands. This is the one list of commands (help, docs/cli.md,
+# completion and dispatch all read it).
+COMMANDS = (
+    LazyCommand("init", "ld_sentry_cli.cli.init_cmd", "init"),
+    LazyCommand("validate", "ld_sentry_cli.cli.validate_cmd", "validate"),
+    LazyCommand("status", "ld_sentry_cli.cli.status_cmd", "status"),
+    LazyCommand("doctor", "ld_sentry_cli.cli.doctor_cmd", "doctor"),
+    LazyCommand("demo", "ld_sentry_cli.cli.demo_cmd", "demo"),
+    LazyCommand("mappings", "ld_sentry_cli.cli.mappings_cmd", "app"),
+    LazyCommand("metric", "ld_sentry_cli.cli.metric_cmd", "app"),
+    LazyCommand("events", "ld_sentry_cli.cli.events_cmd", "app"),
+    LazyCommand("sandbox", "ld_sentry_cli.cli.sandbox_cmd", "app"),
+    LazyCommand("relay", "ld_sentry_cli.cli.relay_cmd", "app"),
+)
+
+
+class RootGroup(LazyGroup):
+    """The `ldsentry` group: the commands of COMMANDS, each imported when it is looked up."""
+
+    registry = COMMANDS
+
 
 app = typer.Typer(
     name="ldsentry",
@@ -35,6 +51,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
+    cls=RootGroup,
 )
 
 
@@ -58,18 +75,16 @@ def root(
     configure(debug)
 
 
-app.command("init")(init_cmd.init)
-app.command("validate")(validate_cmd.validate)
-app.add_typer(mappings_cmd.app, name="mappings")
-app.add_typer(metric_cmd.app, name="metric")
-app.command("status")(status_cmd.status)
-app.add_typer(events_cmd.app, name="events")
-app.command("doctor")(doctor_cmd.doctor)
-app.command("demo")(demo_cmd.demo)
-app.add_typer(sandbox_cmd.app, name="sandbox")
-app.add_typer(relay_cmd.app, name="relay")
-
-
 def main() -> None:
     """Entry point of the `ldsentry` console script."""
+    _without_httpx_command_line()
     app()
+
+
+def _without_httpx_command_line() -> None:
+    # `import httpx` imports httpx's own command line (httpx/_main.py), which loads click, pygments,
+    # rich.progress and rich.syntax whenever they are installed, as they are here (uvicorn and rich
+    # bring them): 0.15 s of every command that talks HTTP on a 2-core CI machine (BENCHMARKS.md).
+    # ldsentry never runs that command line. With a placeholder module in its place the import finds
+    # no `main`, and httpx falls back to the stub it defines for installs without its CLI extra.
+    sys.modules.setdefault("httpx._main", types.ModuleType("httpx._main"))
