@@ -28,11 +28,14 @@ class FaultRule:
     reset_ms: int = 1000  # how far ahead the 429's reset headers point
 
     @property
+    def drawn(self) -> bool:
+        """True when decisions under the rule depend on a seeded draw (jitter or a fault share)."""
+        return bool(self.latency_jitter_ms or self.rate_limited or self.server_errors or self.dropped)
+
+    @property
     def active(self) -> bool:
         """True when the rule injects anything at all."""
-        return bool(
-            self.latency_ms or self.latency_jitter_ms or self.rate_limited or self.server_errors or self.dropped
-        )
+        return bool(self.latency_ms) or self.drawn
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,12 @@ class FaultInjector:
 
     def decide(self, method: str, path: str, query: str) -> FaultDecision:
         """The decision for this occurrence of the request."""
+        fixed = self._plan.rule_for(path)
+        if not fixed.drawn:
+            # Nothing to draw, so no Random to seed (a SHA-512 of the seed string, the costliest
+            # step of a decision, paid by every request under a plain `latency_ms`). The occurrence
+            # count is only ever read by draws for this path, which this plan never makes.
+            return FaultDecision(fixed.latency_ms / 1000.0, reset_ms=fixed.reset_ms) if fixed.active else NO_FAULT
         target = f"{method} {path}?{query}"
         with self._lock:
             plan = self._plan

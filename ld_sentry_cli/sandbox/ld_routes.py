@@ -22,7 +22,8 @@ from ld_sentry_cli.sandbox.ld_payloads import (
     caller_identity_rep,
     environment_rep,
     environments_collection,
-    metric_rep,
+    metric_json,
+    metrics_collection_json,
     page_links,
     project_rep,
 )
@@ -34,6 +35,11 @@ DEFAULT_LIMIT = 20
 METRICS_MAX_LIMIT = 50  # getMetrics: "Defaults to 20. Maximum limit is 50."
 _API_VERSION = re.compile(r"^(beta|\d{8})$")
 _METRIC_FILTER = re.compile(r"^\s*([A-Za-z]+)\s+([A-Za-z]+)\s+(.+?)\s*$")
+
+
+def _json_response(body: bytes, status_code: int = 200) -> Response:
+    """Serialised JSON, with the headers JSONResponse would send."""
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 def _invalid(message: str) -> LdApiError:
@@ -194,7 +200,11 @@ class LaunchDarklyApi:
         project = self._project(request)
         limit = min(_int_param(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, METRICS_MAX_LIMIT)
         offset = _int_param(request, "offset", 0)
-        metrics = [m for m in project.metrics.values() if _matches_all(m, request.query_params.get("filter", ""))]
+        metrics = list(project.metrics.values())
+        # Split once per request, and skip the scan when there is nothing to match (the usual case).
+        terms = _split_filters(request.query_params.get("filter", ""))
+        if terms:
+            metrics = [m for m in metrics if all(_matches(m, term) for term in terms)]
         sort = request.query_params.get("sort")
         if sort:
             field = sort.lstrip("-")
@@ -203,15 +213,8 @@ class LaunchDarklyApi:
             metrics.sort(key=(lambda m: m.name.lower()) if field == "name" else (lambda m: m.created_ms))
             if sort.startswith("-"):
                 metrics.reverse()
-        path = f"/api/v2/metrics/{project.key}"
         params = _kept_params(request, "filter", "sort", "expand")
-        return JSONResponse(
-            {
-                "items": [metric_rep(project, m) for m in metrics[offset : offset + limit]],
-                "_links": page_links(path, params, offset, limit, len(metrics)),
-                "totalCount": len(metrics),
-            }
-        )
+        return _json_response(metrics_collection_json(project, metrics, offset, limit, params))
 
     async def get_metric(self, request: Request) -> Response:
         """GET /api/v2/metrics/{projectKey}/{metricKey} (the metric key, not the event key)."""
@@ -220,7 +223,7 @@ class LaunchDarklyApi:
         metric = project.metrics.get(request.path_params["metricKey"])
         if metric is None:
             raise LdApiError(404, "not_found", "Invalid resource identifier")
-        return JSONResponse(metric_rep(project, metric))
+        return _json_response(metric_json(project, metric))
 
     async def create_metric(self, request: Request) -> Response:
         """POST /api/v2/metrics/{projectKey}: 201 MetricRep, 400 invalid body, 409 duplicate key."""
@@ -235,11 +238,7 @@ class LaunchDarklyApi:
         if not self.world.add_metric(project, record):
             # Unverified which status a duplicate key gets; 409 is the likely one (launchdarkly-api.md §6).
             raise LdApiError(409, "optimistic_locking_error", f"A metric with key {record.key!r} already exists")
-        return JSONResponse(metric_rep(project, record), status_code=201)
-
-
-def _matches_all(metric: MetricRecord, filter_text: str) -> bool:
-    return all(_matches(metric, term) for term in _split_filters(filter_text))
+        return _json_response(metric_json(project, record), status_code=201)
 
 
 def _matches(metric: MetricRecord, term: str) -> bool:

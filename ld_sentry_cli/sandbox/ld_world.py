@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from ld_sentry_cli.sandbox.durations import epoch_ms
 from ld_sentry_cli.sandbox.ids import hex_id, uuid_from
@@ -74,8 +73,8 @@ class LdProjectState:
     created_ms: int
     environments: list[LdEnvironmentState]
     metrics: dict[str, MetricRecord] = field(default_factory=dict)
-    # MetricRep JSON by (id, version, archived), filled by ld_payloads.metric_rep.
-    rep_cache: dict[tuple[str, int, bool], dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    # MetricRep JSON by (id, version, archived), filled by ld_payloads.metric_json.
+    metric_json_cache: dict[tuple[str, int, bool], bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def environment(self, key: str) -> LdEnvironmentState | None:
         """The environment with this key, if any."""

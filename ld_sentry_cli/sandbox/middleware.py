@@ -7,8 +7,9 @@ finally appends a RequestRecord to the log.
 
 Dropping a connection: ASGI has no "close without answering" message, and uvicorn answers 500 when
 an app raises before responding. So, under uvicorn, we reach the connection's transport through
-the `send` callable (a bound method of uvicorn's per-request cycle, which holds `transport`) and
-abort it: the client sees the connection close with no response at all, as with a crashed proxy.
+the `send` callable (a bound method of uvicorn's per-request cycle, which holds `transport`), read
+the request body to its end and abort it: the client sees the connection close with no response at
+all, as with a crashed proxy.
 Under any other server (or in-process ASGI transports) there is no transport to abort, and the
 middleware raises `ConnectionDropped` instead.
 """
@@ -105,7 +106,7 @@ class SandboxMiddleware:
             await send(message)
 
         if decision.kind is FaultKind.DROPPED:
-            await _drop_connection(send)
+            await _drop_connection(receive, send)
             return
         if decision.kind is FaultKind.SERVER_ERROR and decision.status is not None:
             await server_error(service, decision.status)(scope, receive, send_recording)
@@ -165,12 +166,17 @@ def _with_headers(send: Send, extra: dict[str, str]) -> Send:
     return wrapped
 
 
-async def _drop_connection(send: Send) -> None:
+async def _drop_connection(receive: Receive, send: Send) -> None:
     """Close the connection without a response (see the module docstring)."""
     cycle: Any = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
     if transport is None or not hasattr(transport, "abort"):
         raise ConnectionDropped("sandbox dropped the connection (fault injection)")
+    # Take in the whole request first: a socket closed with unread bytes (a body still arriving)
+    # makes the kernel send a reset, which the client may read as ECONNRESET instead of the close.
+    # Under uvloop about half the drops of a POST were resets; with the body read first, none are.
+    while (await receive()).get("more_body", False):
+        pass
     transport.abort()
     # Let uvicorn's connection_lost run, which marks the cycle disconnected, so that it does not
     # try to send a 500 for an app that returned without responding.
