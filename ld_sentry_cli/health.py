@@ -265,7 +265,11 @@ class Report:
 
 
 def _ld_problems(
-    mapping: Mapping, facts: LdFacts, settings: MetricSettings, known_projects: Sequence[str] | None
+    mapping: Mapping,
+    facts: LdFacts,
+    settings: MetricSettings,
+    known_projects: Sequence[str] | None,
+    verdicts: dict[str, MetricVerdict],
 ) -> tuple[list[Problem], LdMetric | None]:
     if facts.project is None:
         hint = did_you_mean(mapping.ld_project, known_projects or ())
@@ -295,7 +299,9 @@ def _ld_problems(
             )
         )
         return found, None
-    verdict = grade_metrics(facts.metrics, settings)
+    verdict = verdicts.get(facts.key)
+    if verdict is None:  # graded once per project, however many mappings point at it
+        verdict = verdicts[facts.key] = grade_metrics(facts.metrics, settings)
     return found + list(verdict.problems), verdict.metric
 
 
@@ -345,8 +351,10 @@ def _sentry_problems(mapping: Mapping, facts: SentryFacts) -> tuple[list[Problem
 def build_report(config: Config, facts: Facts, *, require_sentry: bool = False) -> Report:
     """The status report for every mapping of `config`, from the fetched facts."""
     rows = []
+    verdicts: dict[str, MetricVerdict] = {}
     for mapping in config.mappings:
-        ld_found, metric = _ld_problems(mapping, facts.ld[mapping.ld_project], config.metric, facts.ld_project_keys)
+        ld_facts = facts.ld[mapping.ld_project]
+        ld_found, metric = _ld_problems(mapping, ld_facts, config.metric, facts.ld_project_keys, verdicts)
         sentry_found: list[Problem] = []
         sentry_project = None
         if facts.sentry.projects is not None:
