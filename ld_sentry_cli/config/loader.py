@@ -202,15 +202,14 @@ class _Validator:
         """Report secret-named keys and credential-shaped values anywhere; return their paths."""
         found: set[tuple[str | int, ...]] = set()
         for path, value in _walk(data, ()):
-            section = str(path[0])
-            shown = _describe(path)
             if isinstance(path[-1], str) and path[-1].lower() in SECRET_KEY_NAMES:
-                message = f"{shown} looks like a secret; tokens never live in this file: {_secret_hint(section)}"
+                hint = _secret_hint(str(path[0]))
+                message = f"{_describe(path)} looks like a secret; tokens never live in this file: {hint}"
                 self.add(path, "secret_in_config", message)
                 found.add(path)
             elif isinstance(value, str) and secrets.looks_like_credential(value):
                 what, instead = _credential_kind(value)
-                self.add(path, "secret_in_config", f"{shown} holds what looks like {what}; {instead}")
+                self.add(path, "secret_in_config", f"{_describe(path)} holds what looks like {what}; {instead}")
                 found.add(path)
         return found
 
