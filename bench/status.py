@@ -176,6 +176,48 @@ def naive_serial(url: str, world: World) -> float:
     return time.perf_counter() - started
 
 
+# The same minimal requests as `status`, as concurrently (8 per service, a project's first metrics page
+# before the others, the Sentry project list before the environments), from a fresh interpreter that
+# imports only the stack (typer, httpx as ldsentry imports it, asyncio, ldsentry's transport) and
+# parses nothing: the wall time any command on this stack needs on this machine.
+STACK_FLOOR = """
+import sys, types
+sys.modules.setdefault("httpx._main", types.ModuleType("httpx._main"))
+import asyncio, json, typer, httpx
+from ld_sentry_cli.http_transport import Http11Transport
+url, concurrency, world = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+
+async def main():
+    ld_limit, sentry_limit = asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=url, transport=Http11Transport()) as client:
+        async def get(limit, path, params, token):
+            async with limit:
+                response = await client.get(path, params=params, headers={"Authorization": token})
+                response.raise_for_status()
+                return response.content
+        async def metrics(key, count):
+            await get(ld_limit, f"/api/v2/metrics/{key}", {"limit": 50, "offset": 0}, "sandbox-ld-token")
+            await asyncio.gather(*(get(ld_limit, f"/api/v2/metrics/{key}", {"limit": 50, "offset": offset},
+                                       "sandbox-ld-token") for offset in range(50, count, 50)))
+        async def sentry():
+            token = "Bearer sandbox-sentry-token"
+            await get(sentry_limit, "/api/0/organizations/acme/projects/", {"per_page": 100}, token)
+            await asyncio.gather(*(get(sentry_limit, f"/api/0/projects/acme/{slug}/environments/",
+                                       {"visibility": "all"}, token) for slug in world["sentry"]))
+        ld = [get(ld_limit, f"/api/v2/projects/{key}", {"expand": "environments"}, "sandbox-ld-token")
+              for key in world["ld"]]
+        await asyncio.gather(sentry(), *ld, *(metrics(key, count) for key, count in world["ld"].items()))
+
+asyncio.run(main())
+"""
+
+
+def stack_floor(url: str, world: World, concurrency: int, env: dict[str, str], cwd: Path) -> Timing:
+    """One run of STACK_FLOOR against the emulator."""
+    plan = json.dumps({"ld": world.metric_counts, "sentry": world.sentry_projects})
+    return timed([sys.executable, "-c", STACK_FLOOR, url, str(concurrency), plan], env, cwd)
+
+
 def median_time(command: list[str], env: dict[str, str], cwd: Path, runs: int) -> float:
     """Median wall time of command over runs."""
     return statistics.median(timed(command, env, cwd).wall for _ in range(runs))
@@ -257,6 +299,10 @@ def main() -> int:
                 server_bounds.append(bound_from_server)
                 first_requests.append(first_request - run.started)
                 runs.append(run)
+            floors = []
+            for _ in range(args.runs):
+                httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
+                floors.append(stack_floor(url, world, args.concurrency, env, work).wall)
             naive = statistics.median(naive_serial(url, world) for _ in range(args.naive_runs))
             bare_cpu = bare_client_cpu_per_request(url, 351, args.concurrency, lean=False)
             lean_cpu = bare_client_cpu_per_request(url, 351, args.concurrency, lean=True)
@@ -287,6 +333,8 @@ def main() -> int:
     print(f"| lower bound from added latency | {bound:.2f} s |")
     print(f"| wall time / lower bound | {wall / bound:.2f}× |")
     print(f"| lower bound from the emulator's measured service times | {statistics.median(server_bounds):.2f} s |")
+    floor = statistics.median(floors)
+    print(f"| the same requests from a bare script on the same stack (median) | {floor:.2f} s, {floor / bound:.2f}× |")
     print(f"| time from launch to the first request (median) | {statistics.median(first_requests):.2f} s |")
     print(f"| CPU time of `status` (user + sys, median) | {cpu:.2f} s |")
     print(f"| bare httpx client, CPU per request: httpx's transport | {bare_cpu * 1000:.2f} ms |")
