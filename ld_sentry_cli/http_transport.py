@@ -1,12 +1,13 @@
 """The wire under http.py: an httpx transport speaking HTTP/1.1 over asyncio with httptools' parser.
 
-httpx's default transport (httpcore on anyio, parsing with the pure-Python h11) costs 2.2–2.9 ms of
-CPU per request on a 2-core CI machine, against about 0.2 ms for this one; `status` on a large
-config makes hundreds of requests, so the transport, not the network, bounded its run time
+An httpx client on httpx's default transport (httpcore on anyio, parsing with the pure-Python h11)
+costs 2.2–2.9 ms of CPU per request on a 2-core CI machine, and 0.5 ms on this one; `status` on a
+large config makes hundreds of requests, so the transport, not the network, bounded its run time
 (BENCHMARKS.md). httpx keeps everything else: the client, URLs, headers, content decoding and the
 error classes that http.py handles. This module only moves bytes: keep-alive connections per
 origin, each response parsed by httptools (llhttp; already a dependency for uvicorn's fast path)
-and read whole, since ApiSession reads every body whole anyway.
+and read whole, since ApiSession reads every body whole anyway. Requests are small and written at
+once; the read timeout, armed when a request is written, also bounds a server that stops reading.
 
 Left to httpx's own transport, which ApiSession picks instead (see `lean_transport_applies`):
 proxies from the environment, and HTTP/2, which ldsentry does not ask for.
@@ -177,14 +178,14 @@ class _Connection(asyncio.Protocol):
             self._timer = self._loop.call_later(timeout - idle, self._check_read, timeout)
             return
         self._timer = None
-        self._fail(httpx.ReadTimeout(f"No response data for {timeout:g} s."))
-        self.close()
+        self._fail(httpx.ReadTimeout(f"No response data for {timeout:g} s."))  # and closes the connection
 
     def _finish(self) -> None:
         if self._exchange is not None and not self._exchange.future.done():
             self._exchange.future.set_result(None)
 
     def _fail(self, error: httpx.TransportError) -> None:
+        # A connection that failed mid-response is in an unknown state: never reuse it.
         if self._exchange is not None and not self._exchange.future.done():
             self._exchange.future.set_exception(error)
             self.close()
