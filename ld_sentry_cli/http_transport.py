@@ -27,6 +27,10 @@ _KEEPALIVE_EXPIRY = 4.0  # seconds; below uvicorn's and many servers' 5 s idle t
 _MAX_IDLE_PER_ORIGIN = 20
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Happy Eyeballs (RFC 8305), as httpx's own transport has it through anyio: when a host's first
+# address does not answer (an IPv6 route that drops packets), the next one is tried after this many
+# seconds instead of after the whole connect timeout.
+_HAPPY_EYEBALLS_DELAY = 0.25
 
 Origin = tuple[str, str, int]
 
@@ -251,17 +255,21 @@ class Http11Transport(httpx.AsyncBaseTransport):
         secure = scheme == "https"
         if secure and self._ssl_context is None:
             raise httpx.ConnectError("No TLS context was given for https.", request=request)
-        try:
-            _, connection = await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: _Connection(loop),
-                    host,
-                    port,
-                    ssl=self._ssl_context if secure else None,
-                    server_hostname=host if secure else None,
-                ),
-                timeout,
+        tls = self._ssl_context if secure else None
+        name = host if secure else None
+        if isinstance(loop, asyncio.BaseEventLoop):
+            opening = loop.create_connection(
+                lambda: _Connection(loop),
+                host,
+                port,
+                ssl=tls,
+                server_hostname=name,
+                happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY,
             )
+        else:  # uvloop (the relay's loop) has no Happy Eyeballs option: it tries the addresses in turn
+            opening = loop.create_connection(lambda: _Connection(loop), host, port, ssl=tls, server_hostname=name)
+        try:
+            _, connection = await asyncio.wait_for(opening, timeout)
         except asyncio.TimeoutError:
             raise httpx.ConnectTimeout(f"Timed out connecting to {host}:{port}.", request=request) from None
         except OSError as exc:  # refused, unreachable, DNS, TLS verification (ssl.SSLError is an OSError)

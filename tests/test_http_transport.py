@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import ssl
 import subprocess
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -204,6 +207,37 @@ def test_connection_refused_names_the_cause() -> None:
             port = server.port
         with pytest.raises(httpx.ConnectError, match=rf"Connect call failed \('127\.0\.0\.1', {port}\)"):
             await get(f"http://127.0.0.1:{port}")
+
+    run(scenario)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the unanswering address relies on Linux's backlog")
+def test_an_address_that_does_not_answer_is_raced_by_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two addresses for one host, as for a name with IPv6 and IPv4 addresses: the first accepts no
+    # connection and answers no SYN (a full backlog drops them), like an IPv6 route that loses packets.
+    async def scenario() -> None:
+        async with ScriptedServer([reply("200 OK", b"by the second address")]) as server:
+            silent = socket.socket()
+            silent.bind(("127.0.0.2", server.port))
+            silent.listen(0)
+            fillers = [socket.socket() for _ in range(3)]
+            for filler in fillers:
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.2", server.port))
+            addresses = [("127.0.0.2", server.port), ("127.0.0.1", server.port)]
+
+            async def resolve(*args: object, **kwargs: object) -> list[tuple[Any, ...]]:
+                return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", address) for address in addresses]
+
+            monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolve)
+            try:
+                started = time.monotonic()
+                response = await get(f"http://service.example.test:{server.port}", timeout=3.0)
+                assert response.content == b"by the second address"
+                assert time.monotonic() - started < 1.5  # not the 3 s connect timeout
+            finally:
+                for sock in (silent, *fillers):
+                    sock.close()
 
     run(scenario)
 
