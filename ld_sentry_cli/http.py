@@ -315,16 +315,16 @@ class ApiSession:
     def _http(self) -> httpx.AsyncClient:
         # Created lazily so it binds to the event loop that actually runs the requests.
         if self._client is None:
+            # Plain http is allowed only to loopback, and _check_target keeps every request on the
+            # base URL's scheme and host: such a session never makes a TLS handshake, so it skips
+            # loading the CA bundle (~50 ms).
+            tls = _shared_ssl_context() if self._base.scheme == "https" else None
             transport = self.options.transport
             if transport is None and lean_transport_applies():
-                secure = self._base.scheme == "https"
-                transport = Http11Transport(ssl_context=_shared_ssl_context() if secure else None)
+                transport = Http11Transport(ssl_context=tls)
             self._client = httpx.AsyncClient(
                 base_url=self.base_url + "/",
-                # Plain http is allowed only to loopback, and _check_target keeps every request on the
-                # base URL's scheme and host: such a session never makes a TLS handshake, so it skips
-                # loading the CA bundle (~50 ms).
-                verify=_shared_ssl_context() if self._base.scheme == "https" else False,
+                verify=tls or False,  # used by httpx's own transport (under a proxy)
                 headers={**self._headers, self._auth[0]: self._auth[1]},
                 timeout=httpx.Timeout(self.options.timeout, connect=self.options.connect_timeout),
                 transport=transport,
