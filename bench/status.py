@@ -186,6 +186,7 @@ sys.modules.setdefault("httpx._main", types.ModuleType("httpx._main"))
 import asyncio, json, typer, httpx
 from ld_sentry_cli.http_transport import Http11Transport
 url, concurrency, world = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+ld_token, sentry_token, org = world["ld_token"], "Bearer " + world["sentry_token"], world["org"]
 
 async def main():
     ld_limit, sentry_limit = asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency)
@@ -196,15 +197,14 @@ async def main():
                 response.raise_for_status()
                 return response.content
         async def metrics(key, count):
-            await get(ld_limit, f"/api/v2/metrics/{key}", {"limit": 50, "offset": 0}, "sandbox-ld-token")
+            await get(ld_limit, f"/api/v2/metrics/{key}", {"limit": 50, "offset": 0}, ld_token)
             await asyncio.gather(*(get(ld_limit, f"/api/v2/metrics/{key}", {"limit": 50, "offset": offset},
-                                       "sandbox-ld-token") for offset in range(50, count, 50)))
+                                       ld_token) for offset in range(50, count, 50)))
         async def sentry():
-            token = "Bearer sandbox-sentry-token"
-            await get(sentry_limit, "/api/0/organizations/acme/projects/", {"per_page": 100}, token)
-            await asyncio.gather(*(get(sentry_limit, f"/api/0/projects/acme/{slug}/environments/",
-                                       {"visibility": "all"}, token) for slug in world["sentry"]))
-        ld = [get(ld_limit, f"/api/v2/projects/{key}", {"expand": "environments"}, "sandbox-ld-token")
+            await get(sentry_limit, f"/api/0/organizations/{org}/projects/", {"per_page": 100}, sentry_token)
+            await asyncio.gather(*(get(sentry_limit, f"/api/0/projects/{org}/{slug}/environments/",
+                                       {"visibility": "all"}, sentry_token) for slug in world["sentry"]))
+        ld = [get(ld_limit, f"/api/v2/projects/{key}", {"expand": "environments"}, ld_token)
               for key in world["ld"]]
         await asyncio.gather(sentry(), *ld, *(metrics(key, count) for key, count in world["ld"].items()))
 
@@ -214,7 +214,15 @@ asyncio.run(main())
 
 def stack_floor(url: str, world: World, concurrency: int, env: dict[str, str], cwd: Path) -> Timing:
     """One run of STACK_FLOOR against the emulator."""
-    plan = json.dumps({"ld": world.metric_counts, "sentry": world.sentry_projects})
+    plan = json.dumps(
+        {
+            "ld": world.metric_counts,
+            "sentry": world.sentry_projects,
+            "ld_token": LD_TOKEN,
+            "sentry_token": SENTRY_TOKEN,
+            "org": ORG,
+        }
+    )
     return timed([sys.executable, "-c", STACK_FLOOR, url, str(concurrency), plan], env, cwd)
 
 
