@@ -10,7 +10,6 @@ import asyncio
 import collections
 import email.utils
 import functools
-import ipaddress
 import json
 import logging
 import random
@@ -37,6 +36,7 @@ from ld_sentry_cli.errors import (
     ServiceError,
     UsageError,
 )
+from ld_sentry_cli.hosts import is_loopback_host
 from ld_sentry_cli.http_transport import Http11Transport, lean_transport_applies
 from ld_sentry_cli.secrets import redact, register_secret
 
@@ -44,7 +44,6 @@ logger = logging.getLogger("ldsentry.http")
 
 USER_AGENT = f"ldsentry/{__version__}"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
-LOOPBACK_NAMES = frozenset({"localhost"})
 
 ParamValue: TypeAlias = "str | int | bool | Sequence[str | int]"
 Params: TypeAlias = "Mapping[str, ParamValue]"
@@ -139,17 +138,6 @@ def _shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def is_loopback_host(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1: the only hosts a token may reach over plain http."""
-    host = host.strip("[]").lower()
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def resolve_base_url(candidates: Iterable[str | None], default: str, *, service: str, setting: str) -> str:
     """The first non-blank candidate (flag, environment, config, in that order), validated; else default."""
     for candidate in candidates:
@@ -158,7 +146,7 @@ def resolve_base_url(candidates: Iterable[str | None], default: str, *, service:
     return default
 
 
-def validate_base_url(url: str, *, service: str, setting: str, sends_token: bool = True) -> str:
+def validate_base_url(url: str, *, service: str, setting: str) -> str:
     """Check a base URL (scheme, host, https unless loopback) and return it without a trailing slash."""
     hint = f"Set {setting} to an address such as https://host."
     try:
@@ -179,7 +167,7 @@ def validate_base_url(url: str, *, service: str, setting: str, sends_token: bool
         raise UsageError(f"Invalid {service} base URL: it must not contain a user name or password.", hint)
     if parts.query or parts.fragment:
         raise UsageError(redact(f"Invalid {service} base URL {url!r}: it must not contain a query or fragment."), hint)
-    if sends_token and parts.scheme == "http" and not is_loopback_host(host):
+    if parts.scheme == "http" and not is_loopback_host(host):
         raise UsageError(
             redact(
                 f"Refusing to send the {service} token over plain http to {host}: use https:// "
@@ -275,21 +263,29 @@ class ApiSession:
         opts = options or SessionOptions()
         if opts.concurrency < 1:
             raise UsageError(f"Invalid concurrency {opts.concurrency}: it must be at least 1.")
+        register_secret(auth_value)  # first: nothing below may echo the credential unredacted
         self.service = service
         self.url_setting = url_setting
         self.base_url = validate_base_url(base_url, service=service, setting=url_setting)
-        register_secret(auth_value)
         self.options = opts
-        self.request_count = 0
         self.retry_count = 0
         self.requests_by_route: collections.Counter[str] = collections.Counter()
-        self._auth = (auth_header, auth_value)
-        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        self._headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            **(headers or {}),
+            auth_header: auth_value,
+        }
         self._hints = dict(hints or {})
         self._semaphore = asyncio.Semaphore(opts.concurrency)
         self._client: httpx.AsyncClient | None = None
         self._base = httpx.URL(self.base_url)
         self.host = f"{self._base.host}:{self._base.port}" if self._base.port else self._base.host
+
+    @property
+    def request_count(self) -> int:
+        """Requests sent so far, every attempt counted."""
+        return sum(self.requests_by_route.values())
 
     def rate_limiter(self, rate: float) -> RateLimiter:
         """A pacing limiter sharing this session's injectable sleep and clock."""
@@ -325,7 +321,7 @@ class ApiSession:
             self._client = httpx.AsyncClient(
                 base_url=self.base_url + "/",
                 verify=tls or False,  # used by httpx's own transport (under a proxy)
-                headers={**self._headers, self._auth[0]: self._auth[1]},
+                headers=self._headers,
                 timeout=httpx.Timeout(self.options.timeout, connect=self.options.connect_timeout),
                 transport=transport,
                 follow_redirects=False,  # a redirect could carry the token elsewhere; report it instead
@@ -370,7 +366,6 @@ class ApiSession:
             started = self.options.monotonic()
             try:
                 async with self._semaphore:
-                    self.request_count += 1
                     self.requests_by_route[route] += 1
                     response = await client.send(request)
             except httpx.TransportError as exc:
@@ -589,7 +584,6 @@ class ApiSession:
         page_size: int,
         params: Params | None = None,
         start_offset: int = 0,
-        items_key: str = "items",
         max_pages: int = 1000,
     ) -> list[Any]:
         """Collect a LaunchDarkly collection with `limit`/`offset` paging (launchdarkly-api.md §0, §1.1).
@@ -602,7 +596,7 @@ class ApiSession:
         items: list[Any] = []
         offset = start_offset
         for number in range(max_pages):
-            page, total, linked = await self._offset_page(path, params, page_size, offset, items_key)
+            page, total, linked = await self._offset_page(path, params, page_size, offset)
             items.extend(page)
             next_offset = offset + len(page)
             if linked is not None and linked > offset:
@@ -619,9 +613,7 @@ class ApiSession:
                     rest = range(next_offset, total, page_size)
                     if len(rest) >= max_pages:
                         break
-                    pages = await asyncio.gather(
-                        *(self._offset_page(path, params, page_size, start, items_key) for start in rest)
-                    )
+                    pages = await asyncio.gather(*(self._offset_page(path, params, page_size, start) for start in rest))
                     return items + [item for more, _, _ in pages for item in more]
             elif len(page) < page_size and linked is None:
                 return items
@@ -629,13 +621,13 @@ class ApiSession:
         raise self._error(ApiError, f"{self.service} returned more than {max_pages} pages for GET {path}")
 
     async def _offset_page(
-        self, path: str, params: Params | None, page_size: int, offset: int, items_key: str
+        self, path: str, params: Params | None, page_size: int, offset: int
     ) -> tuple[list[Any], Any, int | None]:
         """One page of an offset collection: its items, `totalCount` and the `_links.next` offset."""
         body = await self.get_json(path, params={**(params or {}), "limit": page_size, "offset": offset})
-        page = body.get(items_key) if isinstance(body, dict) else None
+        page = body.get("items") if isinstance(body, dict) else None
         if not isinstance(page, list):
-            raise self._error(ApiError, f"{self.service} sent a collection without '{items_key}' (GET {path})")
+            raise self._error(ApiError, f"{self.service} sent a collection without 'items' (GET {path})")
         return page, body.get("totalCount"), _next_link_offset(body)
 
     async def paginate_link(

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ld_sentry_cli.constants import LD_TOKEN_ENV_VARS
 from ld_sentry_cli.errors import ApiError, MissingTokenError, NotFoundError, ServiceConflictError
 from ld_sentry_cli.http import ApiSession, SessionOptions, resolve_base_url
 from ld_sentry_cli.models import LdCaller, LdEnvironment, LdMetric, LdProject, MetricSettings
@@ -20,7 +21,6 @@ from ld_sentry_cli.secrets import register_secret
 SERVICE = "LaunchDarkly"
 DEFAULT_BASE_URL = "https://app.launchdarkly.com"
 API_VERSION = "20240415"  # pinned on every request (launchdarkly-api.md §0 "Version header")
-TOKEN_ENV_VARS = ("LD_ACCESS_TOKEN", "LAUNCHDARKLY_ACCESS_TOKEN")
 BASE_URL_ENV_VAR = "LD_BASE_URI"  # ldcli's name (launchdarkly-api.md §5.1)
 URL_SETTING = "LD_BASE_URI or [launchdarkly] base_url"
 METRICS_PAGE_LIMIT = 50  # the server's maximum for GET /metrics (§1.1); never ask for more
@@ -61,7 +61,7 @@ _EVENTS_BASE_URLS = {
 def launchdarkly_token(environ: Mapping[str, str] | None = None) -> str:
     """The access token from LD_ACCESS_TOKEN or LAUNCHDARKLY_ACCESS_TOKEN (registered as a secret)."""
     env = os.environ if environ is None else environ
-    for name in TOKEN_ENV_VARS:
+    for name in LD_TOKEN_ENV_VARS:
         token = env.get(name, "").strip()
         if token:
             register_secret(token)
@@ -160,13 +160,10 @@ def _environment_items(value: Any) -> tuple[list[Any], int | None]:
     return [], None
 
 
-def parse_project(payload: Any, environments: tuple[LdEnvironment, ...] | None = None) -> LdProject:
-    """A project; its embedded environments are parsed unless `environments` is given."""
+def parse_project(payload: Any, environments: tuple[LdEnvironment, ...]) -> LdProject:
+    """A project with the given environments (the caller collects them: the embedded list may be paged)."""
     project = _object(payload, "a project")
     key = _key(project, "a project")
-    if environments is None:
-        items, _ = _environment_items(project.get("environments"))
-        environments = tuple(parse_environment(item) for item in items)
     return LdProject(key=key, name=_opt_str(project, "name") or key, environments=environments)
 
 
@@ -213,7 +210,6 @@ class LaunchDarklyClient:
     """Typed access to the LaunchDarkly REST endpoints ldsentry uses."""
 
     def __init__(self, token: str, *, base_url: str = DEFAULT_BASE_URL, options: SessionOptions | None = None) -> None:
-        register_secret(token)
         self.session = ApiSession(
             base_url,
             service=SERVICE,

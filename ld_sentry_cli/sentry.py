@@ -26,7 +26,6 @@ ORG_ENV_VAR = "SENTRY_ORG"
 URL_SETTING = "SENTRY_URL or [sentry] base_url"
 PER_PAGE_MAX = 100  # the documented default and maximum (sentry-api.md §3, §5)
 EVENT_DETAIL_RATE = 5.0  # getProjectEvent allows ~5 requests/s (sentry-api.md §4.3)
-REQUIRED_SCOPES = ("org:read", "project:read", "event:read")
 
 _SCOPES_HINT = (
     "Create an internal integration (Settings → Developer Settings → Custom Integrations → "

@@ -81,8 +81,8 @@ def create_mapping(
     """Append one [[mapping]] table; every other byte of the file stays as it was."""
     from ld_sentry_cli.config import add_mapping, load_config, locate_config
     from ld_sentry_cli.config.editor import check_mapping_values
+    from ld_sentry_cli.constants import LD_TOKEN_ENV_VARS
     from ld_sentry_cli.errors import MappingRejectedError, UsageError
-    from ld_sentry_cli.launchdarkly import TOKEN_ENV_VARS
     from ld_sentry_cli.models import Mapping
     from ld_sentry_cli.render.common import mapping_fields
 
@@ -91,7 +91,7 @@ def create_mapping(
     if malformed:  # no request for a name that cannot exist
         raise UsageError("; ".join(malformed))
     path, display = locate_config(config)
-    has_token = any(os.environ.get(name, "").strip() for name in TOKEN_ENV_VARS)
+    has_token = any(os.environ.get(name, "").strip() for name in LD_TOKEN_ENV_VARS)
     should_verify = has_token if verify is None else verify
     if should_verify:
         # Read for the base URLs only: the network check must not hold the file's lock, and

@@ -6,7 +6,6 @@ the two in step; a key that is not here is an error.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from ld_sentry_cli.constants import (
     DEFAULT_RELAY_PORT,
     DEFAULT_RELAY_SPOOL,
 )
+from ld_sentry_cli.hosts import is_loopback_host
 
 # LaunchDarkly project, environment and metric keys: letters, digits, ".", "_", "-".
 LD_KEY = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -89,16 +89,6 @@ def units_rule(value: object) -> str | None:
         if not isinstance(unit, str) or not CONTEXT_KIND.match(unit) or unit in ("kind", "multi"):
             return f"has {unit!r}, which is not a LaunchDarkly context kind"
     return None
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def url_rule(value: object) -> str | None:
