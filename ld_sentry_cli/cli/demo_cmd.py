@@ -18,34 +18,24 @@ def demo() -> int:
     from ld_sentry_cli.cli import app
     from ld_sentry_cli.cli.demo_script import STEPS, environment
     from ld_sentry_cli.cli.runner import stdout_console
-    from ld_sentry_cli.cli.sandbox_cmd import export_lines
+    from ld_sentry_cli.cli.sandbox_cmd import emulator_environment
     from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread
+    from ld_sentry_cli.sandbox import build_app, demo_scenario_path, load_demo_scenario, serve_in_thread
 
     console = stdout_console()
     scenario = load_demo_scenario()
-    bundled_config = Path(__file__).resolve().parents[1] / "sandbox" / "scenarios" / "demo-config.toml"
+    bundled_config = demo_scenario_path().with_name("demo-config.toml")
     with tempfile.TemporaryDirectory(prefix="ldsentry-demo-") as folder, serve_in_thread(build_app(scenario)) as server:
         config = Path(folder) / "ldsentry.toml"
         shutil.copyfile(bundled_config, config)
-        pointers = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in export_lines(
-                server.url,
-                scenario.launchdarkly.tokens[0].value,
-                scenario.sentry.tokens[0].value,
-                scenario.sentry.organization,
-            )
-        )
         console.print(
             f"ldsentry demo: an emulator of LaunchDarkly and Sentry is running at {server.url}, "
             f"and a copy of sample-config.toml is at {config}. Nothing outside that folder is touched.\n"
         )
         unexpected = []
-        with environment(pointers):
+        with environment(emulator_environment(server.url, scenario)):
             for number, step in enumerate(STEPS, start=1):
-                command = ["ldsentry", *step.args, "--config", str(config)]
-                console.print(Rule(f"Step {number} of {len(STEPS)}: {' '.join(command[:1] + list(step.args))}"))
+                console.print(Rule(f"Step {number} of {len(STEPS)}: ldsentry {' '.join(step.args)}"))
                 console.print(step.explanation + "\n")
                 code = app([*step.args, "--config", str(config)], prog_name="ldsentry", standalone_mode=False)
                 code = int(code or 0)

@@ -7,9 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
-from ld_sentry_cli.cli.options import ConfigOption, EventRateOption, OutputFormat, OutputOption, check_period
+from ld_sentry_cli.cli.options import (
+    ConfigOption,
+    EventRateOption,
+    OutputFormat,
+    OutputOption,
+    StrictOption,
+    check_period,
+)
 from ld_sentry_cli.cli.runner import command_errors
-from ld_sentry_cli.cli.status_cmd import StrictOption
 
 if TYPE_CHECKING:
     from ld_sentry_cli.models import Mapping

@@ -8,9 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
-from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, PlainFormat, PlainOutputOption
+from ld_sentry_cli.cli.options import (
+    ConfigOption,
+    OutputFormat,
+    OutputOption,
+    PlainFormat,
+    PlainOutputOption,
+    StrictOption,
+)
 from ld_sentry_cli.cli.runner import command_errors
-from ld_sentry_cli.cli.status_cmd import StrictOption
 
 if TYPE_CHECKING:
     from ld_sentry_cli.config import ConfigFile

@@ -55,6 +55,8 @@ PlainOutputOption = Annotated[
     typer.Option("--output", "-o", help="Output format: a table for people or versioned JSON for tools."),
 ]
 
+StrictOption = Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on amber as well as red.")]
+
 # Sentry event detail requests are paced: the endpoint allows about 5 a second (sentry-api.md §4.3).
 EventRateOption = Annotated[
     float,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-ProgressCallback = Callable[[int, int], None]
+from ld_sentry_cli.cli.runner import stderr_console
+
+if TYPE_CHECKING:
+    from ld_sentry_cli.gather import ProgressCallback
 
 
 @contextlib.contextmanager
@@ -15,7 +19,6 @@ def progress_bar(description: str) -> Iterator[ProgressCallback | None]:
     if not sys.stderr.isatty():
         yield None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -23,7 +26,7 @@ def progress_bar(description: str) -> Iterator[ProgressCallback | None]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=stderr_console(),
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=None)

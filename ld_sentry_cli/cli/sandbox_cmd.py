@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from ld_sentry_cli.cli.runner import command_errors, say
+
+if TYPE_CHECKING:
+    from ld_sentry_cli.sandbox import Scenario
 
 app = typer.Typer(help="Run the built-in emulator of the LaunchDarkly and Sentry APIs.", no_args_is_help=True)
 
 _LOOPBACK = "127.0.0.1"
 
 
-def export_lines(url: str, ld_token: str, sentry_token: str, organization: str) -> list[str]:
-    """The shell lines that point ldsentry at an emulator (the emulator's tokens are not secrets)."""
-    return [
-        f"export LD_BASE_URI={url}",
-        f"export SENTRY_URL={url}",
-        f"export LD_ACCESS_TOKEN={ld_token}",
-        f"export SENTRY_AUTH_TOKEN={sentry_token}",
-        f"export SENTRY_ORG={organization}",
-    ]
+def emulator_environment(url: str, scenario: Scenario) -> dict[str, str]:
+    """The variables that point ldsentry at an emulator serving scenario (its tokens are not secrets)."""
+    return {
+        "LD_BASE_URI": url,
+        "SENTRY_URL": url,
+        "LD_ACCESS_TOKEN": scenario.launchdarkly.tokens[0].value,
+        "SENTRY_AUTH_TOKEN": scenario.sentry.tokens[0].value,
+        "SENTRY_ORG": scenario.sentry.organization,
+    }
 
 
 def _share(option: str, value: float) -> float:
@@ -78,13 +81,8 @@ def serve(
         say(f"warning: listening on {host}: anyone who can reach it can use the emulator")
 
     def announce(url: str) -> None:
-        for line in export_lines(
-            url,
-            loaded.launchdarkly.tokens[0].value,
-            loaded.sentry.tokens[0].value,
-            loaded.sentry.organization,
-        ):
-            typer.echo(line)
+        for name, value in emulator_environment(url, loaded).items():
+            typer.echo(f"export {name}={value}")
         say(f"Emulator of LaunchDarkly and Sentry serving scenario {loaded.name!r} at {url}; Ctrl+C stops it.")
         say("Paste the export lines above into another shell, then run for example `ldsentry status`.")
 

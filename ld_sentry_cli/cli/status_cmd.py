@@ -7,10 +7,8 @@ from typing import Annotated
 import typer
 
 from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
-from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
+from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, StrictOption
 from ld_sentry_cli.cli.runner import command_errors
-
-StrictOption = Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on amber as well as red.")]
 
 
 @command_errors
