@@ -12,6 +12,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from .errors import ServiceError
 from .models import (
@@ -53,12 +54,20 @@ _RANKS = {Status.GREEN: 0, Status.AMBER: 1, Status.RED: 2}
 _STATUS_OF_SEVERITY = {Severity.RED: Status.RED, Severity.AMBER: Status.AMBER, Severity.NOTE: Status.GREEN}
 
 
-def status_of(problems: Iterable[Problem]) -> Status:
+class HasSeverity(Protocol):
+    """A report problem, or the CI view's copy of one: all that grading needs is its severity."""
+
+    @property
+    def severity(self) -> Severity:
+        """Red, amber or note."""
+
+
+def status_of(problems: Iterable[HasSeverity]) -> Status:
     """The worst status among the problems (notes count as green)."""
     return max((_STATUS_OF_SEVERITY[p.severity] for p in problems), default=Status.GREEN)
 
 
-def problems_ok(problems: Iterable[Problem], strict: bool = False) -> bool:
+def problems_ok(problems: Iterable[HasSeverity], strict: bool = False) -> bool:
     """True when no problem is red (nor amber under strict)."""
     status = status_of(problems)
     return status is Status.GREEN or (status is Status.AMBER and not strict)
@@ -257,11 +266,26 @@ class Report:
 
     def ok(self, strict: bool = False) -> bool:
         """True when nothing is red (nor amber under strict): the check exits 0."""
-        return self.status is Status.GREEN or (self.status is Status.AMBER and not strict)
+        return problems_ok([p for row in self.rows for p in row.problems] + list(self.notes), strict)
 
     def with_notes(self, *notes: Problem) -> Report:
         """A copy with report-level notes added (the CLI adds the EU/federal one)."""
         return replace(self, notes=self.notes + notes)
+
+
+def missing_ld_project(key: str, known_keys: Iterable[str], fix: str) -> Problem:
+    """The `ld_project_missing` problem, suggesting a close key; `fix` names the mappings to edit."""
+    return problem(
+        "ld_project_missing",
+        f"LaunchDarkly project '{key}' does not exist{did_you_mean(key, known_keys)}; fix `ld_project` in {fix}.",
+    )
+
+
+def unavailable_metrics(key: str, error: ServiceError) -> Problem:
+    """The `ld_metrics_unavailable` problem: the project exists but listing its metrics failed."""
+    return problem(
+        "ld_metrics_unavailable", f"Could not list the metrics of LaunchDarkly project '{key}': {error.message}"
+    )
 
 
 def _ld_problems(
@@ -272,13 +296,7 @@ def _ld_problems(
     verdicts: dict[str, MetricVerdict],
 ) -> tuple[list[Problem], LdMetric | None]:
     if facts.project is None:
-        hint = did_you_mean(mapping.ld_project, known_projects or ())
-        return [
-            problem(
-                "ld_project_missing",
-                f"LaunchDarkly project '{mapping.ld_project}' does not exist{hint}; fix `ld_project` in the mapping.",
-            )
-        ], None
+        return [missing_ld_project(mapping.ld_project, known_projects or (), "the mapping")], None
     found = []
     env_keys = facts.project.environment_keys
     if mapping.ld_environment not in env_keys:
@@ -291,13 +309,7 @@ def _ld_problems(
             )
         )
     if facts.metrics_error is not None:
-        found.append(
-            problem(
-                "ld_metrics_unavailable",
-                f"Could not list the metrics of LaunchDarkly project '{mapping.ld_project}': "
-                f"{facts.metrics_error.message}",
-            )
-        )
+        found.append(unavailable_metrics(mapping.ld_project, facts.metrics_error))
         return found, None
     verdict = verdicts.get(facts.key)
     if verdict is None:  # graded once per project, however many mappings point at it

@@ -6,10 +6,18 @@ from collections.abc import Mapping as MappingType
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ld_sentry_cli.health import LdFacts, Status, Summary, grade_metrics, problems_ok, status_of
+from ld_sentry_cli.health import (
+    LdFacts,
+    Status,
+    Summary,
+    grade_metrics,
+    missing_ld_project,
+    problems_ok,
+    status_of,
+    unavailable_metrics,
+)
 from ld_sentry_cli.models import LdMetric, Mapping, MetricSettings
-from ld_sentry_cli.problems import Problem, problem
-from ld_sentry_cli.suggest import did_you_mean
+from ld_sentry_cli.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -50,17 +58,10 @@ def project_row(
 ) -> ProjectRow:
     """Grade one project from its facts."""
     if facts.project is None:
-        hint = did_you_mean(facts.key, known_projects or ())
-        missing = problem(
-            "ld_project_missing",
-            f"LaunchDarkly project '{facts.key}' does not exist{hint}; fix `ld_project` in the mappings that name it.",
-        )
+        missing = missing_ld_project(facts.key, known_projects or (), "the mappings that name it")
         return ProjectRow(facts.key, problems=(missing,), lines=lines)
     if facts.metrics_error is not None:
-        unavailable = problem(
-            "ld_metrics_unavailable",
-            f"Could not list the metrics of LaunchDarkly project '{facts.key}': {facts.metrics_error.message}",
-        )
+        unavailable = unavailable_metrics(facts.key, facts.metrics_error)
         return ProjectRow(facts.key, problems=(unavailable,), lines=lines)
     verdict = grade_metrics(facts.metrics, settings)
     return ProjectRow(facts.key, verdict.metrics, verdict.problems, lines)
@@ -74,8 +75,10 @@ def build_metric_check(
     known_projects: Sequence[str] | None = None,
 ) -> MetricCheckReport:
     """The report for `keys`, in order, from the fetched facts."""
-    rows = []
-    for key in keys:
-        lines = tuple(m.line for m in mappings if m.ld_project == key and m.line is not None)
-        rows.append(project_row(facts[key], settings, known_projects, lines))
+    # One pass over the mappings rather than one per project: a config may hold a thousand of each.
+    lines: dict[str, list[int]] = {}
+    for mapping in mappings:
+        if mapping.line is not None:
+            lines.setdefault(mapping.ld_project, []).append(mapping.line)
+    rows = (project_row(facts[key], settings, known_projects, tuple(lines.get(key, ()))) for key in keys)
     return MetricCheckReport(settings.event_key, tuple(rows))

@@ -18,6 +18,7 @@ ProblemEntry = tuple[Status, str, tuple[Problem, ...], tuple[str, ...]]
 # Text first, colour second: a CI log without ANSI still reads GREEN/AMBER/RED.
 BADGES = {Status.GREEN: "✓ GREEN", Status.AMBER: "! AMBER", Status.RED: "✗ RED"}
 STYLES = {Status.GREEN: "green", Status.AMBER: "yellow", Status.RED: "bold red"}
+NONE = "—"  # an empty cell, in tables and CI views alike
 
 
 def badge(status: Status) -> str:
@@ -78,6 +79,14 @@ def mapping_fields(mapping: Mapping) -> dict[str, Any]:
         "ld_environment": mapping.ld_environment,
         "line": mapping.line,
     }
+
+
+def mapping_cells(mapping: Mapping) -> tuple[str, str]:
+    """The `project/environment` cells of a mapping's Sentry and LaunchDarkly sides, for tables."""
+    return (
+        f"{mapping.sentry_project}/{mapping.sentry_environment}",
+        f"{mapping.ld_project}/{mapping.ld_environment}",
+    )
 
 
 def summary_json(summary: Summary) -> dict[str, int]:

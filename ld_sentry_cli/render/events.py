@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.events_audit import EventsReport
-from ld_sentry_cli.render.common import badge, mapping_fields, problem_json, table_footer
+from ld_sentry_cli.render.common import NONE, badge, mapping_cells, mapping_fields, problem_json, table_footer
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -51,12 +51,10 @@ def events_table(report: EventsReport) -> RenderableType:
     for name in ("Sampled", "Usable", "Missing", "Misnamed", "Invalid", "Usable %"):
         table.add_column(name, justify="right", no_wrap=True)
     for row in report.rows:
-        m = row.mapping
-        share = f"{row.usable_share:.0%}" if row.usable_share is not None else "—"
+        share = f"{row.usable_share:.0%}" if row.usable_share is not None else NONE
         table.add_row(
             badge(row.status),
-            f"{m.sentry_project}/{m.sentry_environment}",
-            f"{m.ld_project}/{m.ld_environment}",
+            *mapping_cells(row.mapping),
             str(row.sampled),
             str(row.usable),
             str(row.missing),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ld_sentry_cli.render.common import BADGES
-from ld_sentry_cli.render.view import NONE, Finding, ReportView, ViewRow
+from ld_sentry_cli.render.common import BADGES, NONE
+from ld_sentry_cli.render.view import Finding, ReportView, ViewRow
 
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 

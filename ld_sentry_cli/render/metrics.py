@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.metric_report import MetricCheckReport
-from ld_sentry_cli.render.common import badge, metric_json, problem_json, summary_json, table_footer
+from ld_sentry_cli.render.common import NONE, badge, metric_json, problem_json, summary_json, table_footer
 from ld_sentry_cli.repair import RepairAction, RepairReport
 
 ACTION_LABELS = {
@@ -53,7 +53,7 @@ def metric_check_table(report: MetricCheckReport) -> RenderableType:
     table.add_column("LaunchDarkly project", no_wrap=True)
     table.add_column("Metric", overflow="fold")
     for row in report.rows:
-        keys = ", ".join(m.key for m in row.metrics) or "—"
+        keys = ", ".join(m.key for m in row.metrics) or NONE
         table.add_row(badge(row.status), row.project_key, keys)
     entries = [(row.status, row.project_key, row.problems, ()) for row in report.rows]
     return Group(table, *table_footer(report.summary, entries, report.notes))
@@ -63,7 +63,7 @@ def repair_json(report: RepairReport, dry_run: bool) -> dict[str, Any]:
     """The versioned JSON document of `metric create` (without the version key)."""
     return {
         "dry_run": dry_run,
-        "ok": report.ok and not report.failed,
+        "ok": report.ok,  # a failed project is not done, so this is false after a failure too
         "projects": [
             {
                 "ld_project": result.project_key,

@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.health import Report
 from ld_sentry_cli.render.common import (
+    NONE,
     badge,
+    mapping_cells,
     mapping_fields,
     metric_json,
     problem_json,
@@ -49,12 +51,6 @@ def status_table(report: Report) -> RenderableType:
     table.add_column("LaunchDarkly project/env", no_wrap=True)
     table.add_column("Metric", overflow="fold")
     for row in report.rows:
-        m = row.mapping
-        table.add_row(
-            badge(row.status),
-            f"{m.sentry_project}/{m.sentry_environment}",
-            f"{m.ld_project}/{m.ld_environment}",
-            row.metric.key if row.metric else "—",
-        )
+        table.add_row(badge(row.status), *mapping_cells(row.mapping), row.metric.key if row.metric else NONE)
     entries = [(row.status, row.mapping.label, row.problems, ()) for row in report.rows]
     return Group(table, *table_footer(report.summary, entries, report.notes))

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ld_sentry_cli.health import Status, Summary
+from ld_sentry_cli.health import Status, Summary, problems_ok, status_of
 from ld_sentry_cli.problems import Problem, Severity
+from ld_sentry_cli.render.common import NONE, mapping_cells
 
 # Only types: `validate` builds views on the pre-commit path, where importing the live reports' modules
 # (asyncio, rich) would cost more than the check itself.
@@ -22,9 +23,6 @@ if TYPE_CHECKING:
     from ld_sentry_cli.health import Report
     from ld_sentry_cli.metric_report import MetricCheckReport
     from ld_sentry_cli.models import Config, Mapping
-
-_STATUS_OF_SEVERITY = {Severity.RED: Status.RED, Severity.AMBER: Status.AMBER, Severity.NOTE: Status.GREEN}
-NONE = "—"
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ class ViewRow:
     @property
     def status(self) -> Status:
         """The worst status among the findings (notes count as green)."""
-        return max((_STATUS_OF_SEVERITY[f.severity] for f in self.findings), default=Status.GREEN)
+        return status_of(self.findings)
 
 
 @dataclass(frozen=True)
@@ -80,16 +78,12 @@ class ReportView:
 
     def fails(self, finding: Finding) -> bool:
         """True when the finding fails the command: red, or amber under --strict (as the exit code does)."""
-        return finding.severity is Severity.RED or (self.strict and finding.severity is Severity.AMBER)
+        return not problems_ok([finding], self.strict)
 
 
 def findings(problems: Iterable[Problem]) -> tuple[Finding, ...]:
     """Report problems as findings located at their row's line."""
     return tuple(Finding(p.code, p.severity, p.message) for p in problems)
-
-
-def _pair(project: str, environment: str) -> str:
-    return f"{project}/{environment}"
 
 
 def status_view(report: Report, file: str, strict: bool = False) -> ReportView:
@@ -99,11 +93,7 @@ def status_view(report: Report, file: str, strict: bool = False) -> ReportView:
             row.mapping.label,
             file,
             row.mapping.line,
-            (
-                _pair(row.mapping.sentry_project, row.mapping.sentry_environment),
-                _pair(row.mapping.ld_project, row.mapping.ld_environment),
-                row.metric.key if row.metric else NONE,
-            ),
+            (*mapping_cells(row.mapping), row.metric.key if row.metric else NONE),
             findings(row.problems),
         )
         for row in report.rows
@@ -150,8 +140,7 @@ def events_view(report: EventsReport, file: str, strict: bool = False) -> Report
             file,
             row.mapping.line,
             (
-                _pair(row.mapping.sentry_project, row.mapping.sentry_environment),
-                _pair(row.mapping.ld_project, row.mapping.ld_environment),
+                *mapping_cells(row.mapping),
                 str(row.sampled),
                 f"{row.usable_share:.0%}" if row.usable_share is not None else NONE,
             ),
