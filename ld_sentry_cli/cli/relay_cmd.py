@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from ld_sentry_cli.cli.options import ConfigOption, EventRateOption, PlainFormat, PlainOutputOption, check_period
 from ld_sentry_cli.cli.runner import command_errors
-
-if TYPE_CHECKING:
-    from ld_sentry_cli.config import ConfigFile
 
 app = typer.Typer(
     help="Receive Sentry's error webhooks and forward each error into the mapped LaunchDarkly metric.",
@@ -50,27 +47,21 @@ def _log_relay_to_stderr() -> None:
     logger.propagate = False
 
 
-def _optional_config(explicit: Path | None) -> ConfigFile | None:
-    """The configuration when one is named or present; None when there is none to read."""
+def _spool_for_reading(spool: Path | None, config: Path | None) -> Path:
+    """--spool, else the configuration's spool; the default spool when no configuration is named or present."""
     import os
 
     from ld_sentry_cli.config import CONFIG_ENV_VAR, load_config, locate_config
-
-    path, display = locate_config(explicit)
-    if explicit is None and not os.environ.get(CONFIG_ENV_VAR) and not path.exists():
-        return None  # no configuration at all: the default spool path
-    return load_config(path, display)
-
-
-def _spool_for_reading(spool: Path | None, config: Path | None) -> Path:
     from ld_sentry_cli.models import RelaySettings
     from ld_sentry_cli.relay.settings import spool_path
 
     if spool is not None:
         return spool
-    loaded = _optional_config(config)
-    relay = loaded.config.relay if loaded else RelaySettings()
-    return spool_path(None, relay, loaded.path.parent if loaded else None)
+    path, display = locate_config(config)
+    if config is None and not os.environ.get(CONFIG_ENV_VAR) and not path.exists():
+        return spool_path(None, RelaySettings(), None)  # no configuration at all
+    loaded = load_config(path, display)
+    return spool_path(None, loaded.config.relay, loaded.path.parent)
 
 
 @app.command("serve")
@@ -111,9 +102,10 @@ def serve(
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.errors import ExitCode, UsageError
     from ld_sentry_cli.launchdarkly import launchdarkly_base_url, launchdarkly_events_base_url, launchdarkly_token
+    from ld_sentry_cli.listening import bind, url_of
     from ld_sentry_cli.relay.app import HOOK_PATH, build_app
     from ld_sentry_cli.relay.forwarder import ForwarderSettings, LaunchDarklyImporter
-    from ld_sentry_cli.relay.server import bind, url_of
+    from ld_sentry_cli.relay.server import BACKLOG
     from ld_sentry_cli.relay.server import serve as run_server
     from ld_sentry_cli.relay.service import Relay, RelayOptions
     from ld_sentry_cli.relay.settings import serve_settings
@@ -156,7 +148,7 @@ def serve(
         closers=(importer.aclose, sentry.aclose),
     )
     try:
-        sock = bind(settings.host, settings.port)
+        sock = bind(settings.host, settings.port, backlog=BACKLOG)
     except OSError as err:
         store.close()
         raise UsageError(

@@ -15,20 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ld_sentry_cli.contexts import CONTEXT_NAME, ContextClass, classify, context_keys
 from ld_sentry_cli.errors import LdsentryError, NotFoundError
 from ld_sentry_cli.models import Mapping as ConfigMapping
 from ld_sentry_cli.models import SentryEvent
-from ld_sentry_cli.relay.intake import EventStore
+from ld_sentry_cli.relay.intake import EventStore, skip_reason, usable_context_keys
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
 from ld_sentry_cli.relay.spool import Spool
 from ld_sentry_cli.relay.webhook import normalise_event_id
-
-_SKIP_REASON = {
-    ContextClass.MISSING: "missing_context",
-    ContextClass.MISNAMED: "misnamed_context",
-    ContextClass.INVALID: "invalid_context",
-}
 
 
 class BackfillSource(Protocol):
@@ -173,16 +166,14 @@ async def _backfill_one(
             continue
         event = await source.get_event(mapping.sentry_project, event_id)
         tally.step()
-        verdict = classify(event.contexts)
-        if verdict.context_class is not ContextClass.USABLE:
-            skipped[_SKIP_REASON[verdict.context_class]] += 1
+        keys = usable_context_keys(event.contexts)
+        if keys is None:
+            skipped[skip_reason(event.contexts)] += 1
             continue
         now = clock()
         entry = SpoolEntry(
             event_id=event_id,
-            payload=metric_event(
-                event_key, event.timestamp_ms or int(now * 1000), context_keys(event.contexts[CONTEXT_NAME])
-            ),
+            payload=metric_event(event_key, event.timestamp_ms or int(now * 1000), keys),
             received_at=now,
             destination=destination,
         )

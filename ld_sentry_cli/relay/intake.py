@@ -50,6 +50,11 @@ def usable_context_keys(contexts: Mapping[str, Any]) -> dict[str, str] | None:
         return None
 
 
+def skip_reason(contexts: Mapping[str, Any]) -> str:
+    """Why an event without usable context keys is not forwarded (the metric label)."""
+    return _SKIP_REASON[classify(contexts).context_class]
+
+
 class EventStore(Protocol):
     """Durable, deduplicating storage for accepted events (the spool worker)."""
 
@@ -140,7 +145,7 @@ class Intake:
             return self._skip(route.reason, event.event_id)
         keys = usable_context_keys(event.contexts)
         if keys is None:
-            return self._skip(_SKIP_REASON[classify(event.contexts).context_class], event.event_id)
+            return self._skip(skip_reason(event.contexts), event.event_id)
         received_at = self._clock()
         entry = SpoolEntry(
             event_id=event.event_id,

@@ -62,7 +62,6 @@ class ProjectResolver:
         self._loaded_at: float | None = None  # last successful refresh
         self._tried_at: float | None = None  # last attempt, successful or not
         self._refreshing: asyncio.Task[bool] | None = None
-        self.refreshes = 0
         self.failures = 0
 
     @property
@@ -89,7 +88,6 @@ class ProjectResolver:
             return False
         self._slugs = {project.id: project.slug for project in projects}
         self._loaded_at = self._monotonic()
-        self.refreshes += 1
         missing = sorted(self._mapped - set(self._slugs.values()))
         if missing:
             logger.warning("mapped Sentry projects not found in the organization: %s", ", ".join(missing))

@@ -29,28 +29,6 @@ SWITCH_INTERVAL_S = 0.001
 GC_GEN0_THRESHOLD = 20_000
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port (port 0 picks a free one), bound before uvicorn starts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP,
-    # and without it uvicorn's separate header and body writes can wait ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError:
-        sock.close()
-        raise
-    sock.listen(BACKLOG)
-    return sock
-
-
-def url_of(sock: socket.socket) -> str:
-    """The base URL a bound socket serves."""
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 def serve(
     app: ASGIApp,
     sock: socket.socket,

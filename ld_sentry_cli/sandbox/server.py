@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 import uvicorn
 from starlette.types import ASGIApp
 
+from ld_sentry_cli.listening import bind, url_of
+
 _STARTUP_TIMEOUT_S = 10.0
 _GRACEFUL_SHUTDOWN_S = 2
 _POLL_S = 0.005
+_BACKLOG = 128  # accept (queue) connections even before uvicorn's loop is up
 
 
 class _QuickServer(uvicorn.Server):
@@ -101,20 +104,9 @@ def _config(app: ASGIApp) -> uvicorn.Config:
     )
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP,
-    # and without it uvicorn's separate header and body writes wait ~40 ms for a delayed ACK.
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)  # accept (queue) connections even before uvicorn's loop is up
-    return sock
-
-
 def start_server(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start uvicorn in a daemon thread on host:port (0: a free port) and wait until it accepts."""
-    sock = _bind(host, port)
+    sock = bind(host, port, backlog=_BACKLOG)
     server = _QuickServer(_config(app))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="ldsentry-sandbox", daemon=True)
     thread.start()
@@ -143,10 +135,9 @@ def serve_forever(
     app: ASGIApp, host: str = "127.0.0.1", port: int = 0, on_ready: Callable[[str], None] | None = None
 ) -> None:
     """Serve in the current thread until interrupted (Ctrl-C); `on_ready` gets the URL first."""
-    sock = _bind(host, port)
+    sock = bind(host, port, backlog=_BACKLOG)
     if on_ready is not None:
-        bound_host, bound_port = sock.getsockname()[:2]
-        on_ready(f"http://{_url_host(bound_host)}:{bound_port}")
+        on_ready(url_of(sock))
     uvicorn.Server(_config(app)).run(sockets=[sock])
 
 
