@@ -38,13 +38,8 @@ def from_epoch_ms(milliseconds: int) -> datetime:
     return datetime.fromtimestamp(milliseconds / 1000, tz=timezone.utc)
 
 
-def sentry_iso(moment: datetime) -> str:
-    """ISO-8601 with microseconds and a `Z`, as Sentry serialises `dateCreated`."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def ld_iso(moment: datetime) -> str:
-    """RFC 3339 as LaunchDarkly writes `lastModified.date`."""
+def iso_utc(moment: datetime) -> str:
+    """ISO-8601 in UTC with microseconds and a `Z`: Sentry's `dateCreated`, LaunchDarkly's `lastModified.date`."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

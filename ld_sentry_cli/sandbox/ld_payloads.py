@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from ld_sentry_cli.sandbox.durations import from_epoch_ms, ld_iso
+from ld_sentry_cli.sandbox.durations import from_epoch_ms, iso_utc
 from ld_sentry_cli.sandbox.ids import hex_id
 from ld_sentry_cli.sandbox.ld_world import LdEnvironmentState, LdProjectState, LdWorld, MetricRecord
 from ld_sentry_cli.sandbox.scenario import LdToken
@@ -185,7 +185,7 @@ def _quote(text: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _ld_date(epoch_milliseconds: int) -> str:
-    return ld_iso(from_epoch_ms(epoch_milliseconds))
+    return iso_utc(from_epoch_ms(epoch_milliseconds))
 
 
 def caller_identity_rep(world: LdWorld, token: LdToken) -> JSON:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -65,6 +65,26 @@ def _expand(request: Request) -> set[str]:
 
 def _kept_params(request: Request, *names: str) -> dict[str, str]:
     return {name: request.query_params[name] for name in names if name in request.query_params}
+
+
+class _Sortable(Protocol):
+    name: str
+    created_ms: int
+
+
+_SortableT = TypeVar("_SortableT", bound=_Sortable)
+
+
+def _sort(items: list[_SortableT], sort: str | None, created_field: str, choices: str) -> None:
+    """Apply `sort=[-]name` or `sort=[-]<created_field>` in place; each collection names its creation field."""
+    if not sort:
+        return
+    field = sort.lstrip("-")
+    if field not in ("name", created_field):
+        raise _invalid(f"Unsupported sort field {field!r}: use {choices}")
+    items.sort(key=(lambda item: item.name.lower()) if field == "name" else (lambda item: item.created_ms))
+    if sort.startswith("-"):
+        items.reverse()
 
 
 def _split_filters(text: str) -> list[str]:
@@ -153,14 +173,7 @@ class LaunchDarklyApi:
                 projects = [p for p in projects if p.key in keys]
             else:
                 raise _invalid(f"Unsupported filter field {field!r}: use query, tags or keys")
-        sort = request.query_params.get("sort")
-        if sort:
-            field = sort.lstrip("-")
-            if field not in ("name", "createdOn"):
-                raise _invalid(f"Unsupported sort field {field!r}: use name or createdOn")
-            projects.sort(key=(lambda p: p.name.lower()) if field == "name" else (lambda p: p.created_ms))
-            if sort.startswith("-"):
-                projects.reverse()
+        _sort(projects, request.query_params.get("sort"), "createdOn", "name or createdOn")
         expand = "environments" in _expand(request)
         params = _kept_params(request, "filter", "sort", "expand")
         return JSONResponse(
@@ -205,14 +218,7 @@ class LaunchDarklyApi:
         terms = _split_filters(request.query_params.get("filter", ""))
         if terms:
             metrics = [m for m in metrics if all(_matches(m, term) for term in terms)]
-        sort = request.query_params.get("sort")
-        if sort:
-            field = sort.lstrip("-")
-            if field not in ("name", "createdAt"):
-                raise _invalid(f"Unsupported sort field {field!r}: use createdAt or name")
-            metrics.sort(key=(lambda m: m.name.lower()) if field == "name" else (lambda m: m.created_ms))
-            if sort.startswith("-"):
-                metrics.reverse()
+        _sort(metrics, request.query_params.get("sort"), "createdAt", "createdAt or name")
         params = _kept_params(request, "filter", "sort", "expand")
         return _json_response(metrics_collection_json(project, metrics, offset, limit, params))
 

@@ -52,10 +52,10 @@ class SandboxMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI request."""
-        if scope["type"] != "http" or service_for(scope["path"]) is Service.ADMIN:
+        service = service_for(scope["path"]) if scope["type"] == "http" else Service.OTHER  # lifespan: no path
+        if scope["type"] != "http" or service is Service.ADMIN:
             await self.app(scope, receive, send)
             return
-        service = service_for(scope["path"])
         route = self.resolve_route(scope)
         method: str = scope["method"]
         query = scope.get("query_string", b"").decode("latin-1")
@@ -67,7 +67,7 @@ class SandboxMiddleware:
         decision = self.state.injector.decide(method, scope["path"], query)
         try:
             if decision.delay_s:
-                await asyncio.sleep(decision.delay_s)
+                await _sleep_at_least(decision.delay_s, since=started)
             endpoint = f"{method} {route or scope['path']}"
             await self._respond(
                 scope, receive, send, service=service, endpoint=endpoint, decision=decision, status=status
@@ -182,3 +182,13 @@ async def _drop_connection(receive: Receive, send: Send) -> None:
     # try to send a 500 for an app that returned without responding.
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+async def _sleep_at_least(seconds: float, *, since: float) -> None:
+    """Sleep until `seconds` after `since` (perf_counter), never less: the added latency is a floor."""
+    # uvloop's timers count whole milliseconds from the loop's cached clock, so one sleep can end a
+    # fraction of a millisecond early; top it up rather than report a request faster than configured.
+    remaining = seconds
+    while remaining > 0:
+        await asyncio.sleep(remaining)
+        remaining = since + seconds - time.perf_counter()

@@ -90,7 +90,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
@@ -304,15 +304,7 @@ def _launchdarkly(table: _Table) -> LaunchDarklyScenario:
     _unique(table, "tokens", [t.value for t in tokens], "token value")
     projects = tuple(_ld_project(item) for item in table.tables("projects"))
     _unique(table, "projects", [p.key for p in projects], "project key")
-    limits = table.table("rate_limit")
-    base = LdRateLimit()
-    rate_limit = LdRateLimit(
-        global_limit=limits.integer("global_limit", base.global_limit, minimum=1),
-        route_limit=limits.integer("route_limit", base.route_limit, minimum=1),
-        window_ms=limits.integer("window_ms", base.window_ms, minimum=1),
-        enforce=limits.flag("enforce", base.enforce),
-    )
-    limits.done()
+    rate_limit = _rate_limit(table.table("rate_limit"), LdRateLimit())
     result = LaunchDarklyScenario(
         account_id=table.text("account_id", defaults.account_id),
         tokens=tokens,
@@ -418,15 +410,7 @@ def _sentry(table: _Table) -> SentryScenario:
     _unique(table, "projects", [str(p.id) for p in projects], "project id")
     event_ids = [e.event_id for p in projects for e in p.events if e.event_id]
     _unique(table, "projects", event_ids, "event id")
-    limits = table.table("rate_limit")
-    rate_base = SentryRateLimit()
-    rate_limit = SentryRateLimit(
-        limit=limits.integer("limit", rate_base.limit, minimum=1),
-        window_s=limits.integer("window_s", rate_base.window_s, minimum=1),
-        concurrent_limit=limits.integer("concurrent_limit", rate_base.concurrent_limit, minimum=1),
-        enforce=limits.flag("enforce", rate_base.enforce),
-    )
-    limits.done()
+    rate_limit = _rate_limit(table.table("rate_limit"), SentryRateLimit())
     organization = table.text("organization", base.organization)
     result = SentryScenario(
         organization=organization,
@@ -539,6 +523,22 @@ def _fault_rule(table: _Table, inherit: FaultRule, *, with_prefix: bool) -> Faul
     if rule.rate_limited + rule.server_errors + rule.dropped > 1.0 + 1e-9:
         table.fail("rate_limited + server_errors + dropped must not exceed 1")
     return rule
+
+
+_RateLimitT = TypeVar("_RateLimitT", LdRateLimit, SentryRateLimit)
+
+
+def _rate_limit(table: _Table, base: _RateLimitT) -> _RateLimitT:
+    """A `rate_limit` table: every limit a whole number of at least 1, `enforce` a flag."""
+    values: dict[str, Any] = {}
+    for spec in fields(base):
+        default = getattr(base, spec.name)
+        if isinstance(default, bool):
+            values[spec.name] = table.flag(spec.name, default)
+        else:
+            values[spec.name] = table.integer(spec.name, default, minimum=1)
+    table.done()
+    return replace(base, **values)
 
 
 def _unique(table: _Table, key: str, values: list[str], what: str) -> None:

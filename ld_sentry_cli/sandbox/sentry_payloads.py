@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timezone
 from typing import Any
 
-from ld_sentry_cli.sandbox.durations import sentry_iso
+from ld_sentry_cli.sandbox.durations import iso_utc
 from ld_sentry_cli.sandbox.sentry_world import (
     EventRecord,
     SentryEnvironmentState,
@@ -47,7 +47,7 @@ _SCOPES_SEEN_BY_MEMBER = ["event:read", "member:read", "org:read", "project:read
 
 
 def _first_event(project: SentryProjectState) -> str | None:
-    return sentry_iso(project.events[-1].timestamp) if project.events else None
+    return iso_utc(project.events[-1].timestamp) if project.events else None
 
 
 def project_summary(project: SentryProjectState) -> JSON:
@@ -57,7 +57,7 @@ def project_summary(project: SentryProjectState) -> JSON:
         "slug": project.slug,
         "name": project.name,
         "platform": project.platform,
-        "dateCreated": sentry_iso(project.created),
+        "dateCreated": iso_utc(project.created),
         "isBookmarked": False,
         "isMember": True,
         "features": ["alert-filters", "servicehooks", "similarity-indexing"],
@@ -215,7 +215,7 @@ def event_simple(event: EventRecord) -> JSON:
         "user": event.user,
         "tags": _tags(event),
         "platform": event.platform,
-        "dateCreated": sentry_iso(event.timestamp),
+        "dateCreated": iso_utc(event.timestamp),
         "crashFile": None,
         "metadata": {"type": event.exception_type, "value": event.message},
     }
@@ -228,7 +228,7 @@ def event_detail(event: EventRecord, *, next_id: str | None = None, previous_id:
     rep.update(
         {
             "type": "error",
-            "dateReceived": sentry_iso(event.received),
+            "dateReceived": iso_utc(event.received),
             "contexts": dict(event.contexts),
             "context": {},
             "size": 2048,

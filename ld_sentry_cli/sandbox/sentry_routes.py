@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,6 +39,8 @@ from ld_sentry_cli.sandbox.sentry_payloads import (
 )
 from ld_sentry_cli.sandbox.sentry_world import EventRecord, SentryProjectState, SentryWorld
 from ld_sentry_cli.sandbox.state import SandboxState
+
+T = TypeVar("T")
 
 ORG = "/api/0/organizations/{organization_id_or_slug}"
 PROJECT = "/api/0/projects/{organization_id_or_slug}/{project_id_or_slug}"
@@ -122,10 +125,7 @@ class SentryApi:
         query = request.query_params.get("query", "").lower()
         if query:
             projects = [p for p in projects if query in p.slug.lower() or query in p.name.lower()]
-        try:
-            page, next_, previous = offset_paginate(projects, cursor, per_page)
-        except ValueError as exc:
-            raise _bad_request(str(exc)) from None
+        page, next_, previous = _paginated(offset_paginate, projects, cursor, per_page)
         return self._paged(request, [project_summary(p) for p in page], previous, next_)
 
     async def list_organization_environments(self, request: Request) -> Response:
@@ -171,7 +171,7 @@ class SentryApi:
             events = [e for e in events if needle in e.title.lower()]
         if _truthy(request.query_params.get("sample")):
             events.sort(key=lambda e: e.event_id)
-        page, next_, previous = generic_offset_paginate(events, cursor, per_page)
+        page, next_, previous = _paginated(generic_offset_paginate, events, cursor, per_page)
         if _truthy(request.query_params.get("full")):
             # The full serializer's fields plus the list's own required `event.type` (the spec's
             # listProjectEvents item schema); neighbours belong to the detail endpoint only.
@@ -212,7 +212,7 @@ class SentryApi:
         ]
         events = [e for e in events if _query_matches(e, request.query_params.get("query", ""))]
         events = _sorted(events, request.query_params.get("sort"), fields)
-        page, next_, previous = generic_offset_paginate(events, cursor, per_page)
+        page, next_, previous = _paginated(generic_offset_paginate, events, cursor, per_page)
         payload = {
             "data": [{name: discover_value(e, name) for name in fields} for e in page],
             "meta": {
@@ -309,3 +309,16 @@ def _query_matches(event: EventRecord, query: str) -> bool:
         if (str(actual) == value if actual is not None else value == "") == bool(negate):
             return False
     return True
+
+
+def _paginated(
+    paginate: Callable[[Sequence[T], Cursor, int], tuple[list[T], Cursor, Cursor]],
+    items: Sequence[T],
+    cursor: Cursor,
+    per_page: int,
+) -> tuple[list[T], Cursor, Cursor]:
+    """One page by `paginate`; a cursor pointing before the first item is Sentry's 400, not a crash."""
+    try:
+        return paginate(items, cursor, per_page)
+    except ValueError as exc:  # "Pagination offset cannot be negative"
+        raise _bad_request(str(exc)) from None

@@ -164,6 +164,7 @@ def test_events_query_errors(client: httpx.Client) -> None:
     assert client.get(EVENTS, params={"dataset": "errors"}, headers=SENTRY_HEADERS).status_code == 400
     assert client.get(EVENTS, params={"field": "id"}, headers=SENTRY_HEADERS).status_code == 400
     assert query(client, dataset="spans").status_code == 400
+    assert query(client, cursor="0:-5:0").status_code == 400
 
 
 def test_events_query_fields_and_search(client: httpx.Client) -> None:
@@ -237,6 +238,9 @@ def test_project_event_list_simple_and_full(client: httpx.Client) -> None:
     everything = client.get("/api/0/projects/acme/web/events/", headers=SENTRY_HEADERS)
     assert len(everything.json()) == 6  # default window covers the 2-day-old event
     assert client.get("/api/0/projects/acme/web/events/?cursor=x", headers=SENTRY_HEADERS).status_code == 400
+    before_the_first = client.get("/api/0/projects/acme/web/events/?cursor=0:-5:0", headers=SENTRY_HEADERS)
+    assert before_the_first.status_code == 400
+    assert before_the_first.json() == {"detail": "Pagination offset cannot be negative"}
 
 
 def test_contexts_are_shaped_like_sentry_serialises_them() -> None:
