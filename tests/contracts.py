@@ -59,6 +59,11 @@ def load_spec(name: str) -> dict[str, Any]:
     if name not in SPEC_FILES:
         raise ValueError(f"unknown contract {name!r}; expected one of {sorted(SPEC_FILES)}")
     path = contracts_dir() / SPEC_FILES[name]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: the contract tests need LaunchDarkly's and Sentry's OpenAPI documents; "
+            "put the shared folder beside the repository or set LDSENTRY_CONTRACTS_DIR to their folder"
+        )
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)
 
