@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter as Tally
-from collections.abc import Awaitable, Callable, Sequence
-from collections.abc import Mapping as MappingType
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol, TypeVar
@@ -26,7 +25,7 @@ from .health import (
     problems_ok,
     status_of,
 )
-from .models import Mapping, SentryEvent, SentryProject
+from .models import ProjectMapping, SentryEvent, SentryProject
 from .problems import Problem, problem
 
 T = TypeVar("T")
@@ -55,15 +54,15 @@ class EventSource(Protocol):
 class EventsRow:
     """One mapping's sample: counts per context class, an example link per failing class, problems."""
 
-    mapping: Mapping
+    mapping: ProjectMapping
     sampled: int = 0
     usable: int = 0
     missing: int = 0
     misnamed: int = 0
     invalid: int = 0
-    examples: MappingType[ContextClass, str] = field(default_factory=dict)  # web_url per non-usable class
+    examples: Mapping[ContextClass, str] = field(default_factory=dict)  # web_url per non-usable class
     misnamed_names: tuple[str, ...] = ()
-    invalid_reasons: MappingType[str, int] = field(default_factory=dict)
+    invalid_reasons: Mapping[str, int] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
 
     @property
@@ -146,7 +145,7 @@ def _row_problems(row: EventsRow, min_usable: float) -> list[Problem]:
     return found
 
 
-def _build_row(mapping: Mapping, sample: _Sample, stats_period: str, min_usable: float) -> EventsRow:
+def _build_row(mapping: ProjectMapping, sample: _Sample, stats_period: str, min_usable: float) -> EventsRow:
     if sample.problems:
         return EventsRow(mapping, problems=sample.problems)
     if not sample.verdicts:
@@ -235,7 +234,7 @@ class _Sampler:
 
 
 async def audit_events(
-    mappings: Sequence[Mapping],
+    mappings: Sequence[ProjectMapping],
     source: EventSource,
     *,
     sample_size: int = DEFAULT_SAMPLE_SIZE,

@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 
 from .errors import NotFoundError, PermissionDeniedError, ServiceError
 from .health import Facts, LdFacts, SentryFacts
-from .models import LdMetric, LdProject, Mapping, SentryEnvironment, SentryProject
+from .models import LdMetric, LdProject, ProjectMapping, SentryEnvironment, SentryProject
 
 T = TypeVar("T")
 
@@ -142,7 +142,7 @@ async def gather_ld_facts(
 
 
 async def gather_facts(
-    mappings: Sequence[Mapping],
+    mappings: Sequence[ProjectMapping],
     launchdarkly: LaunchDarklyReader,
     sentry: SentryReader | None,
     *,

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterable, Sequence
-from collections.abc import Mapping as MappingType
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -19,9 +18,9 @@ from .models import (
     Config,
     LdMetric,
     LdProject,
-    Mapping,
     MetricKind,
     MetricSettings,
+    ProjectMapping,
     SentryEnvironment,
     SentryProject,
 )
@@ -194,9 +193,9 @@ class LdFacts:
 class SentryFacts:
     """What Sentry said: projects by slug (None when the Sentry half was skipped), environments by slug."""
 
-    projects: MappingType[str, SentryProject] | None
+    projects: Mapping[str, SentryProject] | None
     # A project listed without environments is treated as missing (its environments call said 404).
-    environments: MappingType[str, tuple[SentryEnvironment, ...]] = field(default_factory=dict)
+    environments: Mapping[str, tuple[SentryEnvironment, ...]] = field(default_factory=dict)
     unchecked_reason: str | None = None
 
 
@@ -204,7 +203,7 @@ class SentryFacts:
 class Facts:
     """Everything `check` fetched: LaunchDarkly facts per project key, and the Sentry facts."""
 
-    ld: MappingType[str, LdFacts]
+    ld: Mapping[str, LdFacts]
     sentry: SentryFacts
     # Every project key the token can see, fetched only to suggest a fix for a missing project.
     ld_project_keys: tuple[str, ...] | None = None
@@ -214,7 +213,7 @@ class Facts:
 class Row:
     """One mapping's result: the metric found (or None) and its problems; status follows from them."""
 
-    mapping: Mapping
+    mapping: ProjectMapping
     metric: LdMetric | None = None
     problems: tuple[Problem, ...] = ()
     sentry_project: SentryProject | None = None
@@ -289,7 +288,7 @@ def unavailable_metrics(key: str, error: ServiceError) -> Problem:
 
 
 def _ld_problems(
-    mapping: Mapping,
+    mapping: ProjectMapping,
     facts: LdFacts,
     settings: MetricSettings,
     known_projects: Sequence[str] | None,
@@ -336,7 +335,7 @@ def missing_sentry_environment(slug: str, environment: str, known_names: Iterabl
     )
 
 
-def _sentry_problems(mapping: Mapping, facts: SentryFacts) -> tuple[list[Problem], SentryProject | None]:
+def _sentry_problems(mapping: ProjectMapping, facts: SentryFacts) -> tuple[list[Problem], SentryProject | None]:
     projects = facts.projects or {}
     slug, env_name = mapping.sentry_pair
     project = projects.get(slug)

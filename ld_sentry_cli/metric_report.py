@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping as MappingType
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ld_sentry_cli.health import (
@@ -16,7 +15,7 @@ from ld_sentry_cli.health import (
     status_of,
     unavailable_metrics,
 )
-from ld_sentry_cli.models import LdMetric, Mapping, MetricSettings
+from ld_sentry_cli.models import LdMetric, MetricSettings, ProjectMapping
 from ld_sentry_cli.problems import Problem
 
 
@@ -69,9 +68,9 @@ def project_row(
 
 def build_metric_check(
     keys: Sequence[str],
-    facts: MappingType[str, LdFacts],
+    facts: Mapping[str, LdFacts],
     settings: MetricSettings,
-    mappings: Sequence[Mapping],
+    mappings: Sequence[ProjectMapping],
     known_projects: Sequence[str] | None = None,
 ) -> MetricCheckReport:
     """The report for `keys`, in order, from the fetched facts."""

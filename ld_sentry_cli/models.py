@@ -7,7 +7,7 @@ the clients ever handles a raw API payload.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping as MappingType
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ class MetricKind(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class Mapping:
+class ProjectMapping:
     """One Sentry project+environment mapped to one LaunchDarkly project+environment."""
 
     sentry_project: str
@@ -99,7 +99,7 @@ class Config:
     sentry: SentrySettings = SentrySettings()
     metric: MetricSettings = MetricSettings()
     relay: RelaySettings = RelaySettings()
-    mappings: tuple[Mapping, ...] = ()
+    mappings: tuple[ProjectMapping, ...] = ()
 
     @property
     def ld_projects(self) -> tuple[str, ...]:
@@ -192,7 +192,7 @@ class SentryEvent:
     environment: str | None = None
     web_url: str | None = None
     timestamp_ms: int | None = None
-    contexts: MappingType[str, Any] = field(default_factory=dict)
+    contexts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ metric may exist already, so the project's metrics are listed again before a sin
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping as MappingType
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,7 +53,7 @@ class RepairResult:
     action: RepairAction
     message: str
     metric: LdMetric | None = None
-    body: MappingType[str, Any] | None = None
+    body: Mapping[str, Any] | None = None
     problems: tuple[Problem, ...] = ()  # amber findings on a present metric
     error: ServiceError | None = None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ld_sentry_cli.models import LdProject, Mapping, SentryEnvironment, SentryProject
+from ld_sentry_cli.models import LdProject, ProjectMapping, SentryEnvironment, SentryProject
 from ld_sentry_cli.suggest import did_you_mean
 
 
@@ -41,7 +41,7 @@ class Verification:
     notes: tuple[str, ...] = ()
 
 
-async def verify_launchdarkly(mapping: Mapping, client: ProjectDirectory) -> Verification:
+async def verify_launchdarkly(mapping: ProjectMapping, client: ProjectDirectory) -> Verification:
     """The LaunchDarkly project and environment must exist."""
     project = await client.get_project(mapping.ld_project)
     if project is None:
@@ -55,7 +55,7 @@ async def verify_launchdarkly(mapping: Mapping, client: ProjectDirectory) -> Ver
     return Verification()
 
 
-async def verify_sentry(mapping: Mapping, client: SentryDirectory) -> Verification:
+async def verify_sentry(mapping: ProjectMapping, client: SentryDirectory) -> Verification:
     """The Sentry project and environment must exist; a hidden environment is allowed, with a note."""
     slugs = [p.slug for p in await client.list_projects()]
     if mapping.sentry_project not in slugs:

@@ -14,11 +14,11 @@ from ld_sentry_cli.cli import app
 from ld_sentry_cli.config import add_mapping, load_config, remove_mapping
 from ld_sentry_cli.config.lines import LineIndex
 from ld_sentry_cli.config.store import write_atomic
-from ld_sentry_cli.models import Mapping
+from ld_sentry_cli.models import ProjectMapping
 
 FIXTURE = Path(__file__).parent / "fixtures" / "commented.toml"
 SAMPLE = Path(__file__).resolve().parents[1] / "sample-config.toml"
-NEW = Mapping("mobile-app", "beta", "mobile", "beta")
+NEW = ProjectMapping("mobile-app", "beta", "mobile", "beta")
 NEW_ARGS = [
     "--sentry-project",
     "mobile-app",
@@ -96,7 +96,7 @@ def test_delete_removes_exactly_one_table_in_the_middle(config_path: Path) -> No
     add_mapping(config_path, "ldsentry.toml", NEW)
     before = config_path.read_text(encoding="utf-8")
 
-    remove_mapping(config_path, "ldsentry.toml", Mapping("checkout-api", "prod-eu", "checkout", "production"))
+    remove_mapping(config_path, "ldsentry.toml", ProjectMapping("checkout-api", "prod-eu", "checkout", "production"))
 
     block = (
         "\n  [[mapping]]   # indented on purpose\n  sentry_project = 'checkout-api'\n"
@@ -119,7 +119,7 @@ def test_delete_takes_the_comment_directly_above_with_it(isolated_env: Path) -> 
     )
     path.write_text(keep + gone + "\n# tail\n", encoding="utf-8")
 
-    remove_mapping(path, "ldsentry.toml", Mapping("b", "e", "p", "e"))
+    remove_mapping(path, "ldsentry.toml", ProjectMapping("b", "e", "p", "e"))
 
     assert path.read_text(encoding="utf-8") == keep + "\n# tail\n"
 

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from ld_sentry_cli.cli import app
 from ld_sentry_cli.config import check_text
 from ld_sentry_cli.config.schema import SECTIONS
-from ld_sentry_cli.models import LaunchDarklySettings, Mapping, MetricSettings, RelaySettings, SentrySettings
+from ld_sentry_cli.models import LaunchDarklySettings, MetricSettings, ProjectMapping, RelaySettings, SentrySettings
 
 DOCS = ROOT / "docs"
 
@@ -124,7 +124,7 @@ def test_every_key_the_loader_builds_is_documented() -> None:
         "sentry": SentrySettings,
         "metric": MetricSettings,
         "relay": RelaySettings,
-        "mapping": Mapping,
+        "mapping": ProjectMapping,
     }
     documented = _documented_keys()
 

@@ -11,12 +11,12 @@ from ld_sentry_cli.contexts import ContextClass
 from ld_sentry_cli.errors import NotFoundError
 from ld_sentry_cli.events_audit import EventsReport, EventsRow, audit_events
 from ld_sentry_cli.health import Status, Summary
-from ld_sentry_cli.models import Mapping, SentryEvent, SentryProject
+from ld_sentry_cli.models import ProjectMapping, SentryEvent, SentryProject
 from ld_sentry_cli.problems import Problem, Severity, problem
 
 WEB = SentryProject("101", "web")
 API = SentryProject("102", "api")
-PROD = Mapping("web", "production", "default", "production")
+PROD = ProjectMapping("web", "production", "default", "production")
 
 USABLE_CTX = {"launchdarklyContext": {"kind": "user", "key": "u1", "type": "default"}}
 MISSING_CTX: dict[str, Any] = {"runtime": {"name": "CPython", "type": "runtime"}}
@@ -80,7 +80,7 @@ def sample(*contexts: dict[str, Any]) -> list[SentryEvent]:
     return [event(f"e{i:02d}", c) for i, c in enumerate(contexts)]
 
 
-def audit(source: FakeSentry, *mappings: Mapping, **options: Any) -> EventsReport:
+def audit(source: FakeSentry, *mappings: ProjectMapping, **options: Any) -> EventsReport:
     return asyncio.run(audit_events(mappings or (PROD,), source, **options))
 
 
@@ -213,7 +213,7 @@ def test_no_events_in_the_window() -> None:
 
 def test_missing_sentry_project() -> None:
     source = FakeSentry([WEB, API], {})
-    report = audit(source, Mapping("wbe", "production", "default", "production"))
+    report = audit(source, ProjectMapping("wbe", "production", "default", "production"))
     assert only(report).problems == (
         Problem(
             "sentry_project_missing",
@@ -263,7 +263,7 @@ def test_event_fetches_are_bounded() -> None:
         ("102", "production"): [event(f"a{i}", USABLE_CTX) for i in range(20)],
     }
     source = FakeSentry([WEB, API], events)
-    mappings = (PROD, Mapping("api", "production", "backend", "production"))
+    mappings = (PROD, ProjectMapping("api", "production", "backend", "production"))
     report = audit(source, *mappings, concurrency=3)
     assert [row.sampled for row in report.rows] == [20, 20]
     assert source.peak == 3
@@ -271,7 +271,7 @@ def test_event_fetches_are_bounded() -> None:
 
 def test_mappings_sharing_a_sentry_pair_are_sampled_once() -> None:
     source = FakeSentry([WEB], {("101", "production"): sample(USABLE_CTX, MISSING_CTX)})
-    other = Mapping("web", "production", "mobile", "production")
+    other = ProjectMapping("web", "production", "mobile", "production")
     report = audit(source, PROD, other)
     assert [row.mapping for row in report.rows] == [PROD, other]
     assert report.rows[0].sampled == report.rows[1].sampled == 2
@@ -282,7 +282,7 @@ def test_mappings_sharing_a_sentry_pair_are_sampled_once() -> None:
 def test_progress_counts_events_and_drops_what_is_not_needed() -> None:
     seen: list[tuple[int, int]] = []
     source = FakeSentry([WEB], {("101", "production"): sample(USABLE_CTX, USABLE_CTX, USABLE_CTX)})
-    mappings = (PROD, Mapping("ghost", "production", "default", "production"))
+    mappings = (PROD, ProjectMapping("ghost", "production", "default", "production"))
     asyncio.run(audit_events(mappings, source, sample_size=5, progress=lambda d, t: seen.append((d, t))))
     assert seen[0] == (0, 10)
     assert seen[-1] == (3, 3)

@@ -19,7 +19,7 @@ from ld_sentry_cli.models import (
     LdEnvironment,
     LdMetric,
     LdProject,
-    Mapping,
+    ProjectMapping,
     SentryEnvironment,
     SentryProject,
 )
@@ -97,9 +97,9 @@ DEFAULT = LdProject("default", "Default", (PRODUCTION,))
 
 # Three mappings share one LaunchDarkly project and two Sentry projects.
 MAPPINGS = (
-    Mapping("web", "production", "default", "production"),
-    Mapping("web", "staging", "default", "production"),
-    Mapping("api", "production", "default", "production"),
+    ProjectMapping("web", "production", "default", "production"),
+    ProjectMapping("web", "staging", "default", "production"),
+    ProjectMapping("api", "production", "default", "production"),
 )
 
 
@@ -120,9 +120,9 @@ def test_three_mappings_sharing_one_ld_project_make_the_minimum_calls() -> None:
 
 def test_missing_ld_project_ignores_its_metrics_404_and_lists_projects_once_for_suggestions() -> None:
     mappings = (
-        Mapping("web", "production", "defualt", "production"),
-        Mapping("web", "staging", "defualt", "production"),
-        Mapping("api", "production", "default", "production"),
+        ProjectMapping("web", "production", "defualt", "production"),
+        ProjectMapping("web", "staging", "defualt", "production"),
+        ProjectMapping("api", "production", "default", "production"),
     )
     ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]})
     facts = asyncio.run(gather_facts(mappings, ld, None))
@@ -193,8 +193,8 @@ def test_skipped_sentry_half() -> None:
 
 def test_sentry_environments_only_for_existing_projects() -> None:
     mappings = (
-        Mapping("web", "production", "default", "production"),
-        Mapping("ghost", "production", "default", "production"),
+        ProjectMapping("web", "production", "default", "production"),
+        ProjectMapping("ghost", "production", "default", "production"),
     )
     ld = FakeLaunchDarkly({"default": DEFAULT})
     sentry = FakeSentry([WEB], {"web": ENVS})
@@ -244,7 +244,7 @@ def test_distinct_ld_projects_are_fetched_concurrently() -> None:
             in_flight -= 1
             return None
 
-    mappings = [Mapping("web", "production", f"p{i}", "production") for i in range(5)]
+    mappings = [ProjectMapping("web", "production", f"p{i}", "production") for i in range(5)]
     asyncio.run(gather_facts(mappings, Counting({}), None, suggest_projects=False))
     assert peak == 5
 

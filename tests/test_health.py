@@ -23,9 +23,9 @@ from ld_sentry_cli.models import (
     LdEnvironment,
     LdMetric,
     LdProject,
-    Mapping,
     MetricKind,
     MetricSettings,
+    ProjectMapping,
     SentryEnvironment,
     SentryProject,
 )
@@ -289,9 +289,9 @@ def test_archived_usable_metric_loses_to_an_amber_one() -> None:
 
 # --- build_report ---------------------------------------------------------------------------------
 
-WEB = Mapping("web", "production", "default", "production")
-WEB_STAGING = Mapping("web", "staging", "default", "test")
-API = Mapping("api", "production", "backend", "production")
+WEB = ProjectMapping("web", "production", "default", "production")
+WEB_STAGING = ProjectMapping("web", "staging", "default", "test")
+API = ProjectMapping("api", "production", "backend", "production")
 
 DEFAULT = LdProject(
     "default",
@@ -321,7 +321,7 @@ def facts(
     return Facts({**default_ld, **(ld or {})}, sentry or sentry_facts(), known)
 
 
-def config(*mappings: Mapping, settings: MetricSettings = SETTINGS) -> Config:
+def config(*mappings: ProjectMapping, settings: MetricSettings = SETTINGS) -> Config:
     return Config(metric=settings, mappings=mappings)
 
 
@@ -344,7 +344,7 @@ def test_report_all_green() -> None:
 
 
 def test_report_ld_project_missing_suggests_a_known_key() -> None:
-    mapping = Mapping("web", "production", "defualt", "production")
+    mapping = ProjectMapping("web", "production", "defualt", "production")
     ld = {"defualt": LdFacts("defualt", None)}
     row = only_row(build_report(config(mapping), facts(ld, known=("default", "backend"))))
     assert row.status is Status.RED
@@ -359,7 +359,7 @@ def test_report_ld_project_missing_suggests_a_known_key() -> None:
 
 
 def test_report_ld_project_missing_without_a_known_list() -> None:
-    mapping = Mapping("web", "production", "gone", "production")
+    mapping = ProjectMapping("web", "production", "gone", "production")
     row = only_row(build_report(config(mapping), facts({"gone": LdFacts("gone", None)})))
     assert [p.message for p in row.problems] == [
         "LaunchDarkly project 'gone' does not exist; fix `ld_project` in the mapping."
@@ -367,7 +367,7 @@ def test_report_ld_project_missing_without_a_known_list() -> None:
 
 
 def test_report_ld_environment_missing_with_did_you_mean() -> None:
-    mapping = Mapping("web", "production", "default", "Production")
+    mapping = ProjectMapping("web", "production", "default", "Production")
     row = only_row(build_report(config(mapping), facts()))
     assert row.status is Status.RED
     assert row.metric == metric()  # the metric half is still graded
@@ -415,7 +415,7 @@ def test_report_amber_metric_passes_unless_strict() -> None:
 
 
 def test_report_sentry_project_missing_with_suggestion() -> None:
-    mapping = Mapping("webb", "production", "default", "production")
+    mapping = ProjectMapping("webb", "production", "default", "production")
     row = only_row(build_report(config(mapping), facts()))
     assert row.sentry_project is None
     assert row.problems == (
@@ -435,7 +435,7 @@ def test_report_sentry_project_without_environments_counts_as_missing() -> None:
 
 
 def test_report_sentry_environment_missing_with_suggestion() -> None:
-    mapping = Mapping("web", "prod", "default", "production")
+    mapping = ProjectMapping("web", "prod", "default", "production")
     row = only_row(build_report(config(mapping), facts()))
     assert row.sentry_project == SENTRY_WEB
     assert row.problems == (
@@ -462,7 +462,7 @@ def test_report_sentry_environment_hidden_is_amber() -> None:
 
 
 def test_report_both_halves_report_problems() -> None:
-    mapping = Mapping("nope", "production", "default", "prod")
+    mapping = ProjectMapping("nope", "production", "default", "prod")
     row = only_row(build_report(config(mapping), facts()))
     assert codes(row.problems) == ["ld_environment_missing", "sentry_project_missing"]
 
@@ -519,4 +519,4 @@ def test_report_without_mappings() -> None:
 
 def test_report_needs_facts_for_every_ld_project() -> None:
     with pytest.raises(KeyError):
-        build_report(config(Mapping("web", "production", "unfetched", "production")), facts())
+        build_report(config(ProjectMapping("web", "production", "unfetched", "production")), facts())

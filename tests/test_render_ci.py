@@ -10,7 +10,7 @@ from ld_sentry_cli.errors import AuthFailedError, ConfigInvalidError, ConfigNotF
 from ld_sentry_cli.events_audit import EventsReport, EventsRow
 from ld_sentry_cli.health import Report, Row, Status
 from ld_sentry_cli.metric_report import MetricCheckReport, ProjectRow
-from ld_sentry_cli.models import Config, LdMetric, Mapping, MetricSettings
+from ld_sentry_cli.models import Config, LdMetric, MetricSettings, ProjectMapping
 from ld_sentry_cli.problems import Severity, problem
 from ld_sentry_cli.render.github import (
     error_annotations,
@@ -33,14 +33,14 @@ from ld_sentry_cli.render.view import (
 )
 
 METRIC = LdMetric("sentry-errors", "Sentry errors", "custom", "sentry-errors")
-GREEN = Row(Mapping("web", "prod", "default", "prod", line=21), METRIC)
+GREEN = Row(ProjectMapping("web", "prod", "default", "prod", line=21), METRIC)
 AMBER = Row(
-    Mapping("api", "stg", "shop", "stg", line=27),
+    ProjectMapping("api", "stg", "shop", "stg", line=27),
     METRIC,
     (problem("metric_wrong_direction", "Flip the success criterion."),),
 )
 RED = Row(
-    Mapping("app", "prod", "mobile", "prod", line=33),
+    ProjectMapping("app", "prod", "mobile", "prod", line=33),
     None,
     (problem("metric_missing", "Create it."), problem("sentry_project_missing", "No such project.")),
 )
@@ -125,7 +125,7 @@ Mappings for event key 'sentry-errors'
 
 # --- escaping ---------------------------------------------------------------------------------------
 
-HOSTILE = Mapping("we%b,1:2\r\nx", "prod|uction", "<b>proj</b>", "env\n::error::injected", line=7)
+HOSTILE = ProjectMapping("we%b,1:2\r\nx", "prod|uction", "<b>proj</b>", "env\n::error::injected", line=7)
 HOSTILE_REPORT = Report(
     "sentry-errors",
     (Row(HOSTILE, None, (problem("metric_missing", "100% broken,\nreally: yes\x1b[31m"),)),),

@@ -18,12 +18,12 @@ from ld_sentry_cli.cli.options import (
 from ld_sentry_cli.cli.runner import command_errors
 
 if TYPE_CHECKING:
-    from ld_sentry_cli.models import Mapping
+    from ld_sentry_cli.models import ProjectMapping
 
 app = typer.Typer(help="Audit recent Sentry error events for the launchdarklyContext context.", no_args_is_help=True)
 
 
-def select_mappings(mappings: tuple[Mapping, ...], patterns: list[str] | None) -> list[Mapping]:
+def select_mappings(mappings: tuple[ProjectMapping, ...], patterns: list[str] | None) -> list[ProjectMapping]:
     """Mappings whose `sentry_project/sentry_environment` or `ld_project/ld_environment` match a glob."""
     import fnmatch
 

@@ -11,7 +11,7 @@ from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, 
 from ld_sentry_cli.cli.runner import command_errors, emit_json, say
 
 if TYPE_CHECKING:
-    from ld_sentry_cli.models import Config, Mapping
+    from ld_sentry_cli.models import Config, ProjectMapping
 
 app = typer.Typer(
     help="Create, list and delete mappings of Sentry project+environment to LaunchDarkly project+environment.",
@@ -83,10 +83,10 @@ def create_mapping(
     from ld_sentry_cli.config.editor import check_mapping_values
     from ld_sentry_cli.constants import LD_TOKEN_ENV_VARS
     from ld_sentry_cli.errors import MappingRejectedError, UsageError
-    from ld_sentry_cli.models import Mapping
+    from ld_sentry_cli.models import ProjectMapping
     from ld_sentry_cli.render.common import mapping_fields
 
-    mapping = Mapping(sentry_project, sentry_environment, ld_project, ld_environment)
+    mapping = ProjectMapping(sentry_project, sentry_environment, ld_project, ld_environment)
     malformed = check_mapping_values(mapping)
     if malformed:  # no request for a name that cannot exist
         raise UsageError("; ".join(malformed))
@@ -112,7 +112,7 @@ def create_mapping(
         say("note: not verified against LaunchDarkly (LD_ACCESS_TOKEN is not set); `ldsentry status` will check it")
 
 
-def _verify_live(mapping: Mapping, config: Config) -> tuple[list[str], list[str]]:
+def _verify_live(mapping: ProjectMapping, config: Config) -> tuple[list[str], list[str]]:
     """Ask both APIs (Sentry only when its token is set) whether the mapping's names exist."""
     import asyncio
 
@@ -153,11 +153,13 @@ def delete_mapping(
 ) -> None:
     """Remove exactly this mapping's table and nothing else."""
     from ld_sentry_cli.config import locate_config, remove_mapping
-    from ld_sentry_cli.models import Mapping
+    from ld_sentry_cli.models import ProjectMapping
     from ld_sentry_cli.render.common import mapping_fields
 
     path, display = locate_config(config)
-    removed = remove_mapping(path, display, Mapping(sentry_project, sentry_environment, ld_project, ld_environment))
+    removed = remove_mapping(
+        path, display, ProjectMapping(sentry_project, sentry_environment, ld_project, ld_environment)
+    )
     if output is PlainFormat.JSON:
         emit_json({"config": display, "deleted": mapping_fields(removed)})
     else:

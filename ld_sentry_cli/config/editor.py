@@ -15,12 +15,12 @@ from ld_sentry_cli.config.loader import ConfigFile, check_text, load_config
 from ld_sentry_cli.config.schema import SECTIONS_BY_NAME
 from ld_sentry_cli.config.store import locked, write_atomic
 from ld_sentry_cli.errors import ConfigInvalidError, ConfigProblem, ConflictError, UsageError
-from ld_sentry_cli.models import Mapping
+from ld_sentry_cli.models import ProjectMapping
 
 MAPPING_FIELDS = ("sentry_project", "sentry_environment", "ld_project", "ld_environment")
 
 
-def check_mapping_values(mapping: Mapping) -> list[str]:
+def check_mapping_values(mapping: ProjectMapping) -> list[str]:
     """Messages for every value of a new mapping that breaks the key-format rules."""
     section = SECTIONS_BY_NAME["mapping"]
     messages = []
@@ -33,7 +33,7 @@ def check_mapping_values(mapping: Mapping) -> list[str]:
     return messages
 
 
-def render_mapping(mapping: Mapping, newline: str = "\n") -> str:
+def render_mapping(mapping: ProjectMapping, newline: str = "\n") -> str:
     """The `[[mapping]]` table for mapping, as ldsentry writes it."""
     import tomlkit
 
@@ -42,7 +42,7 @@ def render_mapping(mapping: Mapping, newline: str = "\n") -> str:
     return newline.join(lines) + newline
 
 
-def append_mapping_text(text: str, mapping: Mapping) -> str:
+def append_mapping_text(text: str, mapping: ProjectMapping) -> str:
     """Text with a `[[mapping]]` table appended after one blank line; every other byte unchanged."""
     newline = "\r\n" if "\r\n" in text else "\n"
     if not text:
@@ -79,7 +79,7 @@ def _is_blank_or_comment(line: str) -> bool:
     return not stripped or stripped.startswith("#")
 
 
-def add_mapping(path: Path, display: str, mapping: Mapping) -> Mapping:
+def add_mapping(path: Path, display: str, mapping: ProjectMapping) -> ProjectMapping:
     """Append mapping to the file under the lock; return it with its line. Refuses conflicts."""
     problems = check_mapping_values(mapping)
     if problems:
@@ -99,7 +99,7 @@ def add_mapping(path: Path, display: str, mapping: Mapping) -> Mapping:
     return next(m for m in saved.config.mappings if m == mapping)
 
 
-def remove_mapping(path: Path, display: str, mapping: Mapping) -> Mapping:
+def remove_mapping(path: Path, display: str, mapping: ProjectMapping) -> ProjectMapping:
     """Remove exactly this mapping's table from the file under the lock; return the removed mapping."""
     with locked(path):
         current = load_config(path, display)
@@ -115,7 +115,7 @@ def remove_mapping(path: Path, display: str, mapping: Mapping) -> Mapping:
     return found
 
 
-def _refuse_second_mapping(current: ConfigFile, existing: Mapping, mapping: Mapping) -> None:
+def _refuse_second_mapping(current: ConfigFile, existing: ProjectMapping, mapping: ProjectMapping) -> None:
     where = f"{current.display}:{existing.line}"
     if existing == mapping:
         raise ConflictError(f"{mapping.label} is already mapped at {where}; nothing to do")
@@ -131,7 +131,7 @@ def _refuse_second_mapping(current: ConfigFile, existing: Mapping, mapping: Mapp
     )
 
 
-def _closest_hint(current: ConfigFile, mapping: Mapping) -> str:
+def _closest_hint(current: ConfigFile, mapping: ProjectMapping) -> str:
     same_sentry = [m for m in current.config.mappings if m.sentry_pair == mapping.sentry_pair]
     if same_sentry:
         return f"Did you mean {same_sentry[0].label} (line {same_sentry[0].line})?"

@@ -24,9 +24,9 @@ from ld_sentry_cli.errors import ConfigInvalidError, ConfigNotFoundError, Config
 from ld_sentry_cli.models import (
     Config,
     LaunchDarklySettings,
-    Mapping,
     MetricKind,
     MetricSettings,
+    ProjectMapping,
     RelaySettings,
     SentrySettings,
 )
@@ -274,17 +274,17 @@ class _Validator:
 
     def _mappings(
         self, tables: list[tuple[int, dict[str, Any]]], secret_paths: set[tuple[str | int, ...]]
-    ) -> tuple[Mapping, ...]:
+    ) -> tuple[ProjectMapping, ...]:
         section = SECTIONS_BY_NAME["mapping"]
-        mappings: list[Mapping] = []
-        seen: dict[tuple[str, str], Mapping] = {}
+        mappings: list[ProjectMapping] = []
+        seen: dict[tuple[str, str], ProjectMapping] = {}
         for position, table in tables:
             path: tuple[str | int, ...] = ("mapping", position)
             before = len(self.problems)
             values = self._section_values(section, path, table, secret_paths)
             if len(self.problems) != before or len(values) != len(section.keys):
                 continue
-            mapping = Mapping(**values, line=self.index.line_of(*path))
+            mapping = ProjectMapping(**values, line=self.index.line_of(*path))
             first = seen.get(mapping.sentry_pair)
             if first is None:
                 seen[mapping.sentry_pair] = mapping
@@ -336,7 +336,7 @@ def _show(value: object) -> str:
     return text if len(text) <= 70 else text[:67] + "..."
 
 
-def _build_config(values: dict[str, dict[str, Any]], mappings: tuple[Mapping, ...]) -> Config:
+def _build_config(values: dict[str, dict[str, Any]], mappings: tuple[ProjectMapping, ...]) -> Config:
     ld = values.get("launchdarkly", {})
     sentry = values.get("sentry", {})
     metric = values.get("metric", {})

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ld_sentry_cli.errors import LdsentryError, NotFoundError
-from ld_sentry_cli.models import Mapping as ConfigMapping
-from ld_sentry_cli.models import SentryEvent
+from ld_sentry_cli.models import ProjectMapping, SentryEvent
 from ld_sentry_cli.relay.intake import EventStore, skip_reason, usable_context_keys
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
 from ld_sentry_cli.relay.spool import Spool
@@ -47,7 +46,7 @@ class SeenStore(EventStore, Protocol):
 class BackfillRow:
     """One mapping's backfill: events listed, already known, newly spooled, and skipped by reason."""
 
-    mapping: ConfigMapping
+    mapping: ProjectMapping
     listed: int = 0
     already_seen: int = 0
     enqueued: int = 0
@@ -110,7 +109,7 @@ class SpoolStore:
 
 
 async def backfill(
-    mappings: Sequence[ConfigMapping],
+    mappings: Sequence[ProjectMapping],
     source: BackfillSource,
     store: SeenStore,
     event_key: str,
@@ -144,7 +143,7 @@ async def backfill(
 
 
 async def _backfill_one(
-    mapping: ConfigMapping,
+    mapping: ProjectMapping,
     *,
     source: BackfillSource,
     store: SeenStore,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ld_sentry_cli.errors import LdsentryError
-from ld_sentry_cli.models import Mapping, SentryProject
+from ld_sentry_cli.models import ProjectMapping, SentryProject
 from ld_sentry_cli.relay.model import Destination
 
 logger = logging.getLogger("ldsentry.relay.routing")
@@ -138,7 +138,7 @@ PARK = Route(unavailable=True)
 class EventRouter:
     """Finds the mapping of (project id, environment) through the resolver."""
 
-    def __init__(self, mappings: Iterable[Mapping], resolver: ProjectResolver) -> None:
+    def __init__(self, mappings: Iterable[ProjectMapping], resolver: ProjectResolver) -> None:
         self._by_pair = {m.sentry_pair: Destination(m.ld_project, m.ld_environment) for m in mappings}
         self._routes = {pair: Route(destination=destination) for pair, destination in self._by_pair.items()}
         self._environments = frozenset(environment for _, environment in self._by_pair)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.health import Status, Summary
-from ld_sentry_cli.models import LdMetric, Mapping
+from ld_sentry_cli.models import LdMetric, ProjectMapping
 from ld_sentry_cli.problems import Problem
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def metric_json(metric: LdMetric | None) -> dict[str, Any] | None:
     }
 
 
-def mapping_fields(mapping: Mapping) -> dict[str, Any]:
+def mapping_fields(mapping: ProjectMapping) -> dict[str, Any]:
     """The four mapping keys and the config line, for JSON rows."""
     return {
         "sentry_project": mapping.sentry_project,
@@ -81,7 +81,7 @@ def mapping_fields(mapping: Mapping) -> dict[str, Any]:
     }
 
 
-def mapping_cells(mapping: Mapping) -> tuple[str, str]:
+def mapping_cells(mapping: ProjectMapping) -> tuple[str, str]:
     """The `project/environment` cells of a mapping's Sentry and LaunchDarkly sides, for tables."""
     return (
         f"{mapping.sentry_project}/{mapping.sentry_environment}",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ld_sentry_cli.events_audit import EventsReport
     from ld_sentry_cli.health import Report
     from ld_sentry_cli.metric_report import MetricCheckReport
-    from ld_sentry_cli.models import Config, Mapping
+    from ld_sentry_cli.models import Config, ProjectMapping
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def events_view(report: EventsReport, file: str, strict: bool = False) -> Report
     )
 
 
-def mappings_view(mappings: Sequence[Mapping], file: str) -> ReportView:
+def mappings_view(mappings: Sequence[ProjectMapping], file: str) -> ReportView:
     """`mappings list`: one green row per mapping, at its line."""
     rows = tuple(
         ViewRow(m.label, file, m.line, (m.sentry_project, m.sentry_environment, m.ld_project, m.ld_environment))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ld_sentry_cli.models import Config, Mapping, SentryProject
+from ld_sentry_cli.models import Config, ProjectMapping, SentryProject
 from ld_sentry_cli.relay.forwarder import SendResult
 from ld_sentry_cli.relay.model import Destination
 
@@ -27,9 +27,9 @@ API_ID = 4505278497
 ATTRIBUTE_VALUES = ("Sandy", "sandy@example.com", "Acme")
 
 MAPPINGS = (
-    Mapping("web-frontend", "production", "default", "production"),
-    Mapping("web-frontend", "staging", "default", "staging"),
-    Mapping("checkout-api", "production", "checkout", "production"),
+    ProjectMapping("web-frontend", "production", "default", "production"),
+    ProjectMapping("web-frontend", "staging", "default", "staging"),
+    ProjectMapping("checkout-api", "production", "checkout", "production"),
 )
 CONFIG = Config(mappings=MAPPINGS)
 PROJECTS = [SentryProject(str(WEB_ID), "web-frontend"), SentryProject(str(API_ID), "checkout-api")]
