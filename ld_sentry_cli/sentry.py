@@ -7,15 +7,14 @@ shared/reference/sentry-api.md (paths live under /api/0/ and end with a slash, �
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
 from ld_sentry_cli.errors import ApiError, MissingTokenError, NotFoundError, UsageError
 from ld_sentry_cli.http import ApiSession, ParamValue, RateLimiter, SessionOptions, resolve_base_url
 from ld_sentry_cli.models import SentryAuth, SentryEnvironment, SentryEvent, SentryProject
+from ld_sentry_cli.parsing import event_environment, parse_iso_ms
 from ld_sentry_cli.secrets import register_secret
 
 SERVICE = "Sentry"
@@ -36,7 +35,6 @@ _HINTS = {
     401: "Check SENTRY_AUTH_TOKEN: it must be a valid internal integration or personal token.",
     403: "The Sentry token needs the org:read, project:read and event:read scopes.",
 }
-_ISO_FRACTION = re.compile(r"\.(\d+)")
 
 
 def sentry_token(environ: Mapping[str, str] | None = None) -> str:
@@ -105,22 +103,6 @@ def _id_string(value: Any) -> str | None:
     return None
 
 
-def parse_iso_ms(value: Any) -> int | None:
-    """Unix milliseconds from an ISO-8601 timestamp such as `2020-06-17T22:26:56.098086Z`."""
-    if not isinstance(value, str) or not value:
-        return None
-    # Python 3.10's fromisoformat wants "+00:00" and exactly 3 or 6 fraction digits.
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    text = _ISO_FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # naive times are UTC (§4.2)
-    return int(moment.timestamp() * 1000)
-
-
 def parse_auth(payload: Any) -> SentryAuth:
     """The API root's scopes and user email; `user` is null for integration tokens (sentry-api.md §1)."""
     root = _object(payload, "an API root")
@@ -152,29 +134,6 @@ def parse_environment(payload: Any) -> SentryEnvironment:
     if not isinstance(name, str):
         raise ApiError(f"{SERVICE} sent an environment without a name.")
     return SentryEnvironment(name=name, is_hidden=env.get("isHidden") is True)
-
-
-def event_environment(event: Mapping[str, Any]) -> str | None:
-    """An event's environment: the top-level `environment`, else its `environment` tag.
-
-    Tags are `[{key, value}]` objects in the REST API and `[[key, value]]` pairs in webhooks
-    (sentry-api.md §4.1, §7); the relay reads webhooks with this too.
-    """
-    environment = event.get("environment")
-    if isinstance(environment, str) and environment:
-        return environment
-    tags = event.get("tags")
-    if not isinstance(tags, list):
-        return None
-    for tag in tags:
-        if isinstance(tag, Mapping) and tag.get("key") == "environment":
-            value = tag.get("value")
-        elif isinstance(tag, (list, tuple)) and len(tag) == 2 and tag[0] == "environment":
-            value = tag[1]
-        else:
-            continue
-        return value if isinstance(value, str) and value else None
-    return None
 
 
 class SentryClient:

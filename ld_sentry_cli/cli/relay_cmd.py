@@ -178,8 +178,8 @@ def status(
     """Queued, delivered and dead-lettered events per LaunchDarkly destination; exit 1 if any are dead-lettered."""
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.relay.report import status_json, status_table
     from ld_sentry_cli.relay.spool import open_spool_readonly, read_dead_letters, read_stats
+    from ld_sentry_cli.render.relay import status_json, status_table
 
     path = _spool_for_reading(spool, config)
     db = open_spool_readonly(path)
@@ -243,9 +243,9 @@ def backfill(
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.errors import ExitCode, UsageError
     from ld_sentry_cli.relay import backfill as domain
-    from ld_sentry_cli.relay.report import backfill_json, backfill_table
     from ld_sentry_cli.relay.settings import spool_path
     from ld_sentry_cli.relay.spool import SqliteSpool
+    from ld_sentry_cli.render.relay import backfill_json, backfill_table
 
     loaded = load_config(*locate_config(config))
     if not loaded.config.mappings:

@@ -22,7 +22,6 @@ from ld_sentry_cli.secrets import register_secret
 
 SECRET_ENV_VAR = "SENTRY_CLIENT_SECRET"  # noqa: S105 (a variable name, not a secret)
 PREVIOUS_SECRET_ENV_VAR = "SENTRY_CLIENT_SECRET_PREVIOUS"  # noqa: S105
-SIGNATURE_HEADER = "sentry-hook-signature"
 
 _HINT = (
     "Copy the Client Secret of your Sentry internal integration (Settings → Developer Settings → "

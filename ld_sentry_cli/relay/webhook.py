@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import msgspec
 
-from ld_sentry_cli.sentry import event_environment, parse_iso_ms
+from ld_sentry_cli.parsing import event_environment, parse_iso_ms
 
 # (Sentry-Hook-Resource, action) → the key under `data` that holds the event.
 HANDLED = {("error", "created"): "error", ("event_alert", "triggered"): "event"}
