@@ -1,13 +1,14 @@
-"""The one place that speaks HTTP (httpx): base URLs, auth, retries, rate-limit waits, pagination.
+"""What both services share over HTTP (httpx): URL safety, auth, retries with backoff, `Retry-After`, redaction.
 
-Both REST clients (launchdarkly.py, sentry.py) build an `ApiSession` and get back parsed JSON or
-one of ldsentry's own errors; nothing above this module sees httpx. See DESIGN.md "HTTP rules".
+Both REST clients (launchdarkly.py, sentry.py) build an `ApiSession` and get back parsed JSON or one
+of ldsentry's own errors; nothing above them sees httpx. Each service's own conventions (its error
+bodies, its rate-limit headers, its paging) live in its client module and reach the session through
+a `ServiceConventions` value. See docs/design.md "HTTP".
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import email.utils
 import functools
 import json
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeAlias, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,6 +29,7 @@ from ld_sentry_cli import __version__
 from ld_sentry_cli.errors import (
     ApiError,
     AuthFailedError,
+    MissingTokenError,
     NetworkError,
     NotFoundError,
     PermissionDeniedError,
@@ -37,7 +39,6 @@ from ld_sentry_cli.errors import (
     UsageError,
 )
 from ld_sentry_cli.hosts import is_loopback_host
-from ld_sentry_cli.http_transport import Http11Transport, lean_transport_applies
 from ld_sentry_cli.secrets import redact, register_secret
 
 logger = logging.getLogger("ldsentry.http")
@@ -49,15 +50,16 @@ ParamValue: TypeAlias = "str | int | bool | Sequence[str | int]"
 Params: TypeAlias = "Mapping[str, ParamValue]"
 SleepFn = Callable[[float], Awaitable[None]]
 ClockFn = Callable[[], float]
+Headers = httpx.Headers
+Transport = httpx.AsyncBaseTransport  # re-exported so clients and tests need not import httpx
 
 _SessionT = TypeVar("_SessionT", bound="ApiSession")
 _ErrorT = TypeVar("_ErrorT", bound=ServiceError)
 
 _MAX_SNIPPET = 160
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-# RFC 8288 link-value: <uri> followed by ;-separated parameters (quoted or bare values).
-_LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,=\s]+\s*=\s*(?:\"[^\"]*\"|[^;,]*))*)")
-_LINK_PARAM = re.compile(r";\s*([^;,=\s]+)\s*=\s*(?:\"([^\"]*)\"|([^;,]*))")
+# h11's words (under httpx) for what a server did wrong, said in a user's terms.
+_PROTOCOL_REASONS = {"Receive buffer too long": "its response headers are too large"}
 
 
 @dataclass(frozen=True)
@@ -76,18 +78,15 @@ class RetryPolicy:
         return float(min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1))))
 
 
-Transport = httpx.AsyncBaseTransport  # re-exported so clients and tests need not import httpx
-
-
 @dataclass(frozen=True)
 class SessionOptions:
     """Tunables shared by both clients; tests inject a transport, an instant sleep and a fixed clock."""
 
-    concurrency: int = 8  # requests in flight per session (DESIGN.md "Concurrency")
+    concurrency: int = 8  # requests in flight per session (docs/design.md "HTTP")
     timeout: float = 30.0
     connect_timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    transport: Transport | None = None
+    transport: Transport | None = None  # None: httpx's own transport, with the system's proxies
     sleep: SleepFn = asyncio.sleep
     clock: ClockFn = time.time  # wall clock: rate-limit resets are epoch timestamps
     monotonic: ClockFn = time.monotonic  # durations and pacing
@@ -95,20 +94,28 @@ class SessionOptions:
 
 
 @dataclass(frozen=True)
+class ServiceConventions:
+    """What one service does its own way; `ApiSession` calls these hooks (docs/design.md "HTTP").
+
+    `error_message` finds the human message in a parsed error body (None: not this service's shape);
+    `rate_limit_reset` gives the epoch seconds at which a 429's limit resets (None: no such header).
+    """
+
+    name: str
+    url_setting: str
+    error_message: Callable[[Any], str | None]
+    rate_limit_reset: Callable[[Headers], float | None]
+    hints: Mapping[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ApiResponse:
-    """A successful response: status, parsed JSON body (None when empty) and headers."""
+    """A successful response: status, parsed JSON body (None when empty), headers and `Link` targets by rel."""
 
     status: int
     body: Any
     headers: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class LinkTarget:
-    """One entry of a `Link` header with its parameters (rel, results, cursor, …)."""
-
-    url: str
-    params: Mapping[str, str]
+    links: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 class RateLimiter:
@@ -133,9 +140,20 @@ class RateLimiter:
 
 @functools.cache
 def _shared_ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~50 ms; build it once per process, not once per client.
-    # httpx's own builder keeps honouring SSL_CERT_FILE / SSL_CERT_DIR.
+    # Loading the CA bundle costs ~50 ms: once per process, not once per client (the relay and
+    # `status` open two). httpx's own builder keeps honouring SSL_CERT_FILE / SSL_CERT_DIR.
     return httpx.create_ssl_context()
+
+
+def check_token_text(token: str, variable: str) -> None:
+    """Refuse a token that cannot travel in an HTTP header, naming the first offending character's position."""
+    for position, character in enumerate(token, start=1):
+        if not character.isascii() or not character.isprintable():
+            raise MissingTokenError(
+                f"{variable} has a character that cannot be sent in an HTTP header "
+                f"(U+{ord(character):04X} at position {position} of {len(token)}): was it pasted from a document?",
+                f"Copy the token again from where it was created and set {variable} to exactly that text.",
+            )
 
 
 def resolve_base_url(candidates: Iterable[str | None], default: str, *, service: str, setting: str) -> str:
@@ -178,24 +196,22 @@ def validate_base_url(url: str, *, service: str, setting: str) -> str:
     return url.strip().rstrip("/")
 
 
-def parse_link_header(value: str | None) -> dict[str, LinkTarget]:
-    """Parse an RFC 8288 `Link` header into {rel: target}; Sentry paginates with it (sentry-api.md §5)."""
-    links: dict[str, LinkTarget] = {}
-    for match in _LINK_VALUE.finditer(value or ""):
-        params = {
-            name.lower(): (quoted if quoted is not None else bare or "").strip()
-            for name, quoted, bare in _LINK_PARAM.findall(match.group(2))
-        }
-        rel = params.get("rel")
-        if rel:
-            links.setdefault(rel, LinkTarget(url=match.group(1), params=params))
-    return links
-
-
 def one_line(text: str, limit: int = _MAX_SNIPPET) -> str:
     """Collapse whitespace and truncate, so a server's body never floods an error message."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def epoch_seconds(value: str | None) -> float | None:
+    """An epoch timestamp from a rate-limit header in seconds, whether the header sent seconds or milliseconds.
+
+    Both units are documented and neither is verified live (launchdarkly-api.md §3, sentry-api.md §6):
+    a value this large can only be milliseconds (1e11 s is the year 5138), so either reads right.
+    """
+    number = _parse_number(value)
+    if number is None:
+        return None
+    return number / 1000.0 if number > 1e11 else number
 
 
 def _looks_like_html(content_type: str, text: str) -> bool:
@@ -208,28 +224,13 @@ def _describe_html(text: str) -> str:
     return f"an HTML page titled {one_line(title.group(1), 80)!r}" if title else "an HTML page"
 
 
-def _json_error_message(body: Any) -> str | None:
-    """The human message in an error body: LaunchDarkly `{code, message}`, Sentry `{detail}` or a string."""
+def _generic_error_message(body: Any) -> str | None:
+    """A body's message when the service's own shape gave none: a string, else the JSON itself."""
     if isinstance(body, str):
         return one_line(body) or None
-    if isinstance(body, dict):
-        # LaunchDarkly error reps: required [code, message] (launchdarkly-api.md §0 "Error body").
-        message = body.get("message")
-        code = body.get("code")
-        if isinstance(message, str) and message:
-            return one_line(f"{message} ({code})" if isinstance(code, str) and code else message)
-        # Sentry: {"detail": "..."} or {"detail": {"message": "...", "code": "..."}}.
-        detail = body.get("detail")
-        if isinstance(detail, str) and detail:
-            return one_line(detail)
-        if isinstance(detail, dict) and isinstance(detail.get("message"), str):
-            return one_line(detail["message"])
-        if body:
-            return one_line(json.dumps(body, sort_keys=True))
+    if body is None or body == {}:
         return None
-    if body is None:
-        return None
-    return one_line(json.dumps(body))
+    return one_line(json.dumps(body, sort_keys=True))
 
 
 def _attempts(count: int) -> str:
@@ -252,40 +253,31 @@ class ApiSession:
         self,
         base_url: str,
         *,
-        service: str,
+        conventions: ServiceConventions,
         auth_header: str,
         auth_value: str,
         headers: Mapping[str, str] | None = None,
-        url_setting: str = "the base URL",
-        hints: Mapping[int, str] | None = None,
         options: SessionOptions | None = None,
     ) -> None:
         opts = options or SessionOptions()
         if opts.concurrency < 1:
             raise UsageError(f"Invalid concurrency {opts.concurrency}: it must be at least 1.")
         register_secret(auth_value)  # first: nothing below may echo the credential unredacted
-        self.service = service
-        self.url_setting = url_setting
-        self.base_url = validate_base_url(base_url, service=service, setting=url_setting)
+        self.conventions = conventions
+        self.service = conventions.name
+        self.url_setting = conventions.url_setting
+        self.base_url = validate_base_url(base_url, service=self.service, setting=self.url_setting)
         self.options = opts
-        self.retry_count = 0
-        self.requests_by_route: collections.Counter[str] = collections.Counter()
         self._headers = {
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
             **(headers or {}),
             auth_header: auth_value,
         }
-        self._hints = dict(hints or {})
         self._semaphore = asyncio.Semaphore(opts.concurrency)
         self._client: httpx.AsyncClient | None = None
         self._base = httpx.URL(self.base_url)
         self.host = f"{self._base.host}:{self._base.port}" if self._base.port else self._base.host
-
-    @property
-    def request_count(self) -> int:
-        """Requests sent so far, every attempt counted."""
-        return sum(self.requests_by_route.values())
 
     def rate_limiter(self, rate: float) -> RateLimiter:
         """A pacing limiter sharing this session's injectable sleep and clock."""
@@ -312,18 +304,17 @@ class ApiSession:
         # Created lazily so it binds to the event loop that actually runs the requests.
         if self._client is None:
             # Plain http is allowed only to loopback, and _check_target keeps every request on the
-            # base URL's scheme and host: such a session never makes a TLS handshake, so it skips
-            # loading the CA bundle (~50 ms).
-            tls = _shared_ssl_context() if self._base.scheme == "https" else None
-            transport = self.options.transport
-            if transport is None and lean_transport_applies():
-                transport = Http11Transport(ssl_context=tls)
+            # base URL's scheme and host: such a session never makes a TLS handshake.
+            tls = _shared_ssl_context() if self._base.scheme == "https" else False
+            pool = self.options.concurrency  # the semaphore already bounds requests in flight
             self._client = httpx.AsyncClient(
                 base_url=self.base_url + "/",
-                verify=tls or False,  # used by httpx's own transport (under a proxy)
+                verify=tls,
                 headers=self._headers,
                 timeout=httpx.Timeout(self.options.timeout, connect=self.options.connect_timeout),
-                transport=transport,
+                limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+                # None: httpx's own transport, which also honours the system's proxy settings.
+                transport=self.options.transport,
                 follow_redirects=False,  # a redirect could carry the token elsewhere; report it instead
             )
         return self._client
@@ -344,13 +335,16 @@ class ApiSession:
         retry: bool | None = None,
         limiter: RateLimiter | None = None,
     ) -> ApiResponse:
-        """Send one request, retrying when allowed; return the parsed response or raise an ldsentry error."""
+        """Send one request, retrying when allowed; return the parsed response or raise an ldsentry error.
+
+        Only idempotent methods are retried unless the caller says otherwise: a POST that failed on
+        the way may have been applied, so only a caller that re-checks first may send it again.
+        """
         method = method.upper()
         may_retry = method in IDEMPOTENT_METHODS if retry is None else retry
         policy = self.options.retry
         max_attempts = policy.max_attempts if may_retry else 1
         client = self._http()
-        route = f"{method} {path}"
         attempt = 0
         while True:
             attempt += 1
@@ -366,7 +360,6 @@ class ApiSession:
             started = self.options.monotonic()
             try:
                 async with self._semaphore:
-                    self.requests_by_route[route] += 1
                     response = await client.send(request)
             except httpx.TransportError as exc:
                 self._log_attempt(
@@ -375,7 +368,7 @@ class ApiSession:
                 if attempt < max_attempts:
                     await self._wait(policy.backoff(attempt), method, target, type(exc).__name__, attempt)
                     continue
-                raise self._network_error(exc, attempt) from None
+                raise self._network_error(exc, attempt, method, resendable=may_retry) from None
             except httpx.RequestError as exc:  # decoding errors, too many redirects: not transient
                 raise self._error(
                     ApiError,
@@ -385,7 +378,8 @@ class ApiSession:
             status = response.status_code
             self._log_attempt(method, target, str(status), started, attempt=attempt, max_attempts=max_attempts)
             if 200 <= status < 300:
-                return ApiResponse(status, self._success_body(response, method), response.headers)
+                links = {rel: link for rel, link in response.links.items() if rel}
+                return ApiResponse(status, self._success_body(response, method), response.headers, links)
             transient = status == 429 or (status >= 500 and status != 501)
             if transient and attempt < max_attempts:
                 delay = self._header_wait(response) if status == 429 or "retry-after" in response.headers else None
@@ -416,7 +410,6 @@ class ApiSession:
     async def _wait(self, base_delay: float, method: str, target: str, reason: str, attempt: int) -> None:
         policy = self.options.retry
         delay = min(policy.rate_limit_cap, max(0.0, base_delay) + self.options.random_fn() * policy.jitter)
-        self.retry_count += 1
         logger.debug(
             "retrying %s %s in %.2f s after %s (attempt %d/%d)",
             method,
@@ -429,15 +422,12 @@ class ApiSession:
         await self.options.sleep(delay)
 
     def _header_wait(self, response: httpx.Response) -> float | None:
-        """Seconds to wait before retrying a 429, from the service's headers, or None to back off.
+        """Seconds to wait before retrying a 429, from the response's headers, or None to back off.
 
-        Order per DESIGN.md: `Retry-After` (seconds or HTTP date), then LaunchDarkly's
-        `X-Ratelimit-Reset` (epoch ms, launchdarkly-api.md §3), then Sentry's
-        `X-Sentry-Rate-Limit-Reset` (epoch s, sentry-api.md §6).
+        `Retry-After` (seconds or an HTTP date) wins; else the service's own reset header (docs/design.md "HTTP").
         """
-        headers = response.headers
         policy = self.options.retry
-        retry_after = headers.get("retry-after")
+        retry_after = response.headers.get("retry-after")
         if retry_after is not None:
             seconds = _parse_number(retry_after)
             if seconds is None:
@@ -447,16 +437,11 @@ class ApiSession:
                     seconds = None
             if seconds is not None:
                 return seconds if seconds > 0 else policy.past_reset_wait
-        for name in ("x-ratelimit-reset", "x-sentry-rate-limit-reset"):
-            reset = _parse_number(headers.get(name))
-            if reset is None:
-                continue
-            # Both units are documented but unverified live: a value this large can only be
-            # milliseconds (1e11 s is the year 5138), so read either header in either unit.
-            reset_seconds = reset / 1000.0 if reset > 1e11 else reset
-            wait = reset_seconds - self.options.clock()
-            return wait if wait > 0 else policy.past_reset_wait
-        return None
+        reset = self.conventions.rate_limit_reset(response.headers)
+        if reset is None:
+            return None
+        wait = reset - self.options.clock()
+        return wait if wait > 0 else policy.past_reset_wait
 
     def _check_target(self, url: httpx.URL) -> None:
         # The base URL was validated already; this guards absolute URLs (pagination links).
@@ -493,6 +478,10 @@ class ApiSession:
         )
         return self._error(ApiError, message, hint, response.status_code)
 
+    def _server_message(self, body: Any) -> str | None:
+        message = self.conventions.error_message(body)
+        return one_line(message) if message else _generic_error_message(body)
+
     def _status_error(self, response: httpx.Response, method: str, attempts: int) -> ServiceError:
         status = response.status_code
         where = f"HTTP {status} on {method} {response.request.url.path}"
@@ -508,13 +497,13 @@ class ApiSession:
             server_message = _describe_html(text)
         else:
             try:
-                server_message = _json_error_message(json.loads(text))
+                server_message = self._server_message(json.loads(text))
             except ValueError:
                 if status < 500 and status != 429:
                     return self._not_json_error(response, method)
                 server_message = one_line(text)
         detail = f": {server_message}" if server_message else ""
-        hint = self._hints.get(status)
+        hint = self.conventions.hints.get(status)
         if status == 401:
             return self._error(
                 AuthFailedError,
@@ -559,7 +548,9 @@ class ApiSession:
             )
         return self._error(ApiError, f"{self.service} refused the request ({where}){detail}", hint, status)
 
-    def _network_error(self, exc: httpx.TransportError, attempts: int) -> NetworkError:
+    def _network_error(
+        self, exc: httpx.TransportError, attempts: int, method: str, *, resendable: bool
+    ) -> NetworkError:
         hint = (
             f"Check your network connection and proxy settings, and that {self.host} is the right "
             f"{self.service} host ({self.url_setting})."
@@ -567,122 +558,18 @@ class ApiSession:
         if isinstance(exc, httpx.TimeoutException):
             message = f"Timed out talking to {self.service} at {self.host} after {_attempts(attempts)}"
             message += f" ({type(exc).__name__})"
+        elif isinstance(exc, httpx.RemoteProtocolError):
+            reason = _PROTOCOL_REASONS.get(str(exc), one_line(str(exc)) or type(exc).__name__)
+            message = f"{self.service} at {self.host} sent no valid HTTP response after {_attempts(attempts)}: {reason}"
         else:
             reason = one_line(str(exc)) or type(exc).__name__
             message = f"Could not reach {self.service} at {self.host} after {_attempts(attempts)}: {reason}"
+        if not resendable:
+            # The request may have reached the service before the connection failed.
+            message += f"; the {method} was not resent, as it may have been applied"
         return self._error(NetworkError, message, hint)
 
     @staticmethod
     def _error(kind: type[_ErrorT], message: str, hint: str | None = None, status: int | None = None) -> _ErrorT:
         # Every message and hint leaves through redact(): a server may echo a token or SDK key.
         return kind(redact(message), redact(hint) if hint else None, status=status)
-
-    async def paginate_offset(
-        self,
-        path: str,
-        *,
-        page_size: int,
-        params: Params | None = None,
-        start_offset: int = 0,
-        max_pages: int = 1000,
-    ) -> list[Any]:
-        """Collect a LaunchDarkly collection with `limit`/`offset` paging (launchdarkly-api.md §0, §1.1).
-
-        Stops when `totalCount` is reached, on an empty page, or (without `totalCount`) on a
-        short page. Advances by the items actually received, so a server capping `limit` below
-        `page_size` loses nothing; `_links.next.href` supplies the next offset when present.
-        `limit` is never above `page_size`.
-        """
-        items: list[Any] = []
-        offset = start_offset
-        for number in range(max_pages):
-            page, total, linked = await self._offset_page(path, params, page_size, offset)
-            items.extend(page)
-            next_offset = offset + len(page)
-            if linked is not None and linked > offset:
-                next_offset = linked
-            if not page:
-                return items
-            if isinstance(total, int):
-                if next_offset >= total:
-                    return items
-                if number == 0 and len(page) == page_size and next_offset == offset + page_size:
-                    # The server honours `limit` and told us the total: the remaining pages do not
-                    # depend on each other, so fetch them at once (bounded by the session's semaphore)
-                    # rather than one round trip after another.
-                    rest = range(next_offset, total, page_size)
-                    if len(rest) >= max_pages:
-                        break
-                    pages = await asyncio.gather(*(self._offset_page(path, params, page_size, start) for start in rest))
-                    return items + [item for more, _, _ in pages for item in more]
-            elif len(page) < page_size and linked is None:
-                return items
-            offset = next_offset
-        raise self._error(ApiError, f"{self.service} returned more than {max_pages} pages for GET {path}")
-
-    async def _offset_page(
-        self, path: str, params: Params | None, page_size: int, offset: int
-    ) -> tuple[list[Any], Any, int | None]:
-        """One page of an offset collection: its items, `totalCount` and the `_links.next` offset."""
-        body = await self.get_json(path, params={**(params or {}), "limit": page_size, "offset": offset})
-        page = body.get("items") if isinstance(body, dict) else None
-        if not isinstance(page, list):
-            raise self._error(ApiError, f"{self.service} sent a collection without 'items' (GET {path})")
-        return page, body.get("totalCount"), _next_link_offset(body)
-
-    async def paginate_link(
-        self,
-        path: str,
-        *,
-        params: Params | None = None,
-        items_key: str | None = None,
-        max_items: int | None = None,
-        max_pages: int = 1000,
-    ) -> list[Any]:
-        """Collect a Sentry collection: follow `Link: rel="next"` while `results="true"` (sentry-api.md §5).
-
-        The cursor is opaque and re-sent as `cursor=` on the same path, so the token never
-        follows a link to another host. Stops once `max_items` are collected.
-        """
-        items: list[Any] = []
-        query: dict[str, ParamValue] = dict(params or {})
-        for _ in range(max_pages):
-            response = await self.request("GET", path, params=query)
-            body = response.body
-            page = body.get(items_key) if items_key and isinstance(body, dict) else body
-            if not isinstance(page, list):
-                raise self._error(ApiError, f"{self.service} sent a response that is not a list (GET {path})")
-            items.extend(page)
-            if max_items is not None and len(items) >= max_items:
-                return items[:max_items]
-            cursor = _next_cursor(response.headers.get("link"))
-            if cursor is None or cursor == query.get("cursor"):
-                return items
-            query["cursor"] = cursor
-        raise self._error(ApiError, f"{self.service} returned more than {max_pages} pages for GET {path}")
-
-
-def _next_link_offset(body: Mapping[str, Any]) -> int | None:
-    """The `offset` in a LaunchDarkly `_links.next.href`, if there is one."""
-    links = body.get("_links")
-    nxt = links.get("next") if isinstance(links, dict) else None
-    href = nxt.get("href") if isinstance(nxt, dict) else None
-    if not isinstance(href, str):
-        return None
-    values = parse_qs(urlsplit(href).query).get("offset")
-    try:
-        return int(values[0]) if values else None
-    except ValueError:
-        return None
-
-
-def _next_cursor(link_header: str | None) -> str | None:
-    """The cursor of the `rel="next"` link when it says `results="true"`; Sentry always sends a next link."""
-    nxt = parse_link_header(link_header).get("next")
-    if nxt is None or nxt.params.get("results", "").lower() != "true":
-        return None
-    cursor = nxt.params.get("cursor")
-    if not cursor:
-        values = parse_qs(urlsplit(nxt.url).query).get("cursor")
-        cursor = values[0] if values else None
-    return cursor or None

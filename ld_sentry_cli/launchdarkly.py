@@ -6,15 +6,25 @@ Raw JSON stops here: every method returns frozen dataclasses from models.py, and
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from ld_sentry_cli.constants import LD_TOKEN_ENV_VARS
 from ld_sentry_cli.errors import ApiError, MissingTokenError, NotFoundError, ServiceConflictError
-from ld_sentry_cli.http import ApiSession, SessionOptions, resolve_base_url
+from ld_sentry_cli.http import (
+    ApiSession,
+    Headers,
+    Params,
+    ServiceConventions,
+    SessionOptions,
+    check_token_text,
+    epoch_seconds,
+    resolve_base_url,
+)
 from ld_sentry_cli.models import LdCaller, LdEnvironment, LdMetric, LdProject, MetricSettings
 from ld_sentry_cli.secrets import register_secret
 
@@ -34,6 +44,104 @@ _HINTS = {
     401: "Check LD_ACCESS_TOKEN (or LAUNCHDARKLY_ACCESS_TOKEN): it must be a valid access token (api-…).",
     403: "The access token's role does not allow this; reading needs Reader, creating metrics needs Writer.",
 }
+
+
+def _error_message(body: Any) -> str | None:
+    """The message of a LaunchDarkly error body, `{code, message}` (launchdarkly-api.md §0 "Error body")."""
+    if not isinstance(body, Mapping):
+        return None
+    message, code = body.get("message"), body.get("code")
+    if not isinstance(message, str) or not message:
+        return None
+    return f"{message} ({code})" if isinstance(code, str) and code else message
+
+
+def _rate_limit_reset(headers: Headers) -> float | None:
+    """When a 429's limit resets: `X-Ratelimit-Reset`, or the per-token `X-Ratelimit-Auth-Token-Reset`.
+
+    Both are epoch milliseconds (launchdarkly-api.md §3); newer API versions report a per-token limit in
+    the second "instead of" the first, so when both come the later one is the safe wait.
+    """
+    resets = [epoch_seconds(headers.get(name)) for name in ("x-ratelimit-reset", "x-ratelimit-auth-token-reset")]
+    known = [reset for reset in resets if reset is not None]
+    return max(known) if known else None
+
+
+CONVENTIONS = ServiceConventions(
+    name=SERVICE,
+    url_setting=URL_SETTING,
+    error_message=_error_message,
+    rate_limit_reset=_rate_limit_reset,
+    hints=_HINTS,
+)
+
+
+async def paginate(
+    session: ApiSession,
+    path: str,
+    *,
+    page_size: int,
+    params: Params | None = None,
+    start_offset: int = 0,
+    max_pages: int = 1000,
+) -> list[Any]:
+    """Collect a LaunchDarkly collection with `limit`/`offset` paging (launchdarkly-api.md §0, §1.1).
+
+    Stops when `totalCount` is reached, on an empty page, or (without `totalCount`) on a short page.
+    Advances by the items actually received, so a server capping `limit` below `page_size` loses
+    nothing; `_links.next.href` supplies the next offset when present. `limit` is never above `page_size`.
+    """
+    items: list[Any] = []
+    offset = start_offset
+    for number in range(max_pages):
+        page, total, linked = await _offset_page(session, path, params, page_size, offset)
+        items.extend(page)
+        next_offset = offset + len(page)
+        if linked is not None and linked > offset:
+            next_offset = linked
+        if not page:
+            return items
+        if isinstance(total, int):
+            if next_offset >= total:
+                return items
+            if number == 0 and len(page) == page_size and next_offset == offset + page_size:
+                # The server honours `limit` and told us the total: the remaining pages do not depend
+                # on each other, so fetch them at once (bounded by the session's concurrency) rather
+                # than one round trip after another.
+                rest = range(next_offset, total, page_size)
+                if len(rest) >= max_pages:
+                    break
+                pages = await asyncio.gather(*(_offset_page(session, path, params, page_size, start) for start in rest))
+                return items + [item for more, _, _ in pages for item in more]
+        elif len(page) < page_size and linked is None:
+            return items
+        offset = next_offset
+    raise ApiError(f"{SERVICE} returned more than {max_pages} pages for GET {path}")
+
+
+async def _offset_page(
+    session: ApiSession, path: str, params: Params | None, page_size: int, offset: int
+) -> tuple[list[Any], Any, int | None]:
+    """One page of an offset collection: its items, `totalCount` and the `_links.next` offset."""
+    body = await session.get_json(path, params={**(params or {}), "limit": page_size, "offset": offset})
+    page = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(page, list):
+        raise ApiError(f"{SERVICE} sent a collection without 'items' (GET {path})")
+    return page, body.get("totalCount"), _next_link_offset(body)
+
+
+def _next_link_offset(body: Mapping[str, Any]) -> int | None:
+    """The `offset` in a LaunchDarkly `_links.next.href`, if there is one."""
+    links = body.get("_links")
+    nxt = links.get("next") if isinstance(links, dict) else None
+    href = nxt.get("href") if isinstance(nxt, dict) else None
+    if not isinstance(href, str):
+        return None
+    values = parse_qs(urlsplit(href).query).get("offset")
+    try:
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
 
 
 class LdInstance(str, enum.Enum):
@@ -65,6 +173,7 @@ def launchdarkly_token(environ: Mapping[str, str] | None = None) -> str:
         token = env.get(name, "").strip()
         if token:
             register_secret(token)
+            check_token_text(token, name)
             if token.startswith(("sdk-", "mob-")):
                 # SDK and mobile keys cannot call the REST API (launchdarkly-api.md §0 "Token format").
                 raise MissingTokenError(
@@ -212,12 +321,10 @@ class LaunchDarklyClient:
     def __init__(self, token: str, *, base_url: str = DEFAULT_BASE_URL, options: SessionOptions | None = None) -> None:
         self.session = ApiSession(
             base_url,
-            service=SERVICE,
+            conventions=CONVENTIONS,
             auth_header="Authorization",
             auth_value=token,  # the raw token, no "Bearer" (launchdarkly-api.md §0 "Auth header")
             headers={"LD-API-Version": API_VERSION},
-            url_setting=URL_SETTING,
-            hints=_HINTS,
             options=options,
         )
 
@@ -259,7 +366,8 @@ class LaunchDarklyClient:
         items, total = _environment_items(project.get("environments"))
         if total is not None and total > len(items):
             # The embedded collection is itself paginated (§2.1): fetch the rest by offset.
-            items = items + await self.session.paginate_offset(
+            items = items + await paginate(
+                self.session,
                 f"/api/v2/projects/{_segment(key)}/environments",
                 page_size=PAGE_LIMIT,
                 start_offset=len(items),
@@ -272,14 +380,14 @@ class LaunchDarklyClient:
 
     async def list_projects(self) -> list[LdProject]:
         """Every project in the account, without environments (for "did you mean" suggestions)."""
-        items = await self.session.paginate_offset("/api/v2/projects", page_size=PAGE_LIMIT)
+        items = await paginate(self.session, "/api/v2/projects", page_size=PAGE_LIMIT)
         return [parse_project(item, environments=()) for item in items]
 
     async def list_metrics(self, project_key: str, *, custom_only: bool = False) -> list[LdMetric]:
         """Every metric of a project, 50 per page; NotFoundError when the project does not exist."""
         params = {"filter": "eventKind equals custom"} if custom_only else None
-        items = await self.session.paginate_offset(
-            f"/api/v2/metrics/{_segment(project_key)}", page_size=METRICS_PAGE_LIMIT, params=params
+        items = await paginate(
+            self.session, f"/api/v2/metrics/{_segment(project_key)}", page_size=METRICS_PAGE_LIMIT, params=params
         )
         return [parse_metric(item) for item in items]
 

@@ -9,10 +9,21 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from ld_sentry_cli.errors import ApiError, MissingTokenError, NotFoundError, UsageError
-from ld_sentry_cli.http import ApiSession, ParamValue, RateLimiter, SessionOptions, resolve_base_url
+from ld_sentry_cli.http import (
+    ApiSession,
+    Headers,
+    Params,
+    ParamValue,
+    RateLimiter,
+    ServiceConventions,
+    SessionOptions,
+    check_token_text,
+    epoch_seconds,
+    resolve_base_url,
+)
 from ld_sentry_cli.models import SentryAuth, SentryEnvironment, SentryEvent, SentryProject
 from ld_sentry_cli.parsing import event_environment, parse_iso_ms
 from ld_sentry_cli.secrets import register_secret
@@ -37,6 +48,73 @@ _HINTS = {
 }
 
 
+def _error_message(body: Any) -> str | None:
+    """The message of a Sentry error body: `{"detail": "..."}` or `{"detail": {"message": ..., "code": ...}}`."""
+    detail = body.get("detail") if isinstance(body, Mapping) else None
+    if isinstance(detail, str) and detail:
+        return detail
+    if isinstance(detail, Mapping) and isinstance(detail.get("message"), str):
+        return str(detail["message"])
+    return None
+
+
+def _rate_limit_reset(headers: Headers) -> float | None:
+    """When a 429's window resets: `X-Sentry-Rate-Limit-Reset`, epoch seconds (sentry-api.md §6)."""
+    return epoch_seconds(headers.get("x-sentry-rate-limit-reset"))
+
+
+CONVENTIONS = ServiceConventions(
+    name=SERVICE,
+    url_setting=URL_SETTING,
+    error_message=_error_message,
+    rate_limit_reset=_rate_limit_reset,
+    hints=_HINTS,
+)
+
+
+async def paginate(
+    session: ApiSession,
+    path: str,
+    *,
+    params: Params | None = None,
+    items_key: str | None = None,
+    max_items: int | None = None,
+    max_pages: int = 1000,
+) -> list[Any]:
+    """Collect a Sentry collection: follow `Link: rel="next"` while `results="true"` (sentry-api.md §5).
+
+    The cursor is opaque and re-sent as `cursor=` on the same path, so the token never follows a
+    link to another host. Stops once `max_items` are collected.
+    """
+    items: list[Any] = []
+    query: dict[str, ParamValue] = dict(params or {})
+    for _ in range(max_pages):
+        response = await session.request("GET", path, params=query)
+        body = response.body
+        page = body.get(items_key) if items_key and isinstance(body, dict) else body
+        if not isinstance(page, list):
+            raise ApiError(f"{SERVICE} sent a response that is not a list (GET {path})")
+        items.extend(page)
+        if max_items is not None and len(items) >= max_items:
+            return items[:max_items]
+        cursor = _next_cursor(response.links.get("next"))
+        if cursor is None or cursor == query.get("cursor"):
+            return items
+        query["cursor"] = cursor
+    raise ApiError(f"{SERVICE} returned more than {max_pages} pages for GET {path}")
+
+
+def _next_cursor(link: Mapping[str, str] | None) -> str | None:
+    """The cursor of the `rel="next"` link when it says `results="true"`; Sentry always sends a next link."""
+    if link is None or link.get("results", "").lower() != "true":
+        return None
+    cursor = link.get("cursor")
+    if not cursor:
+        values = parse_qs(urlsplit(link.get("url", "")).query).get("cursor")
+        cursor = values[0] if values else None
+    return cursor or None
+
+
 def sentry_token(environ: Mapping[str, str] | None = None) -> str:
     """The auth token from SENTRY_AUTH_TOKEN (registered as a secret); organization tokens are refused."""
     env = os.environ if environ is None else environ
@@ -50,6 +128,7 @@ def sentry_token(environ: Mapping[str, str] | None = None) -> str:
 def check_token_kind(token: str) -> None:
     """Refuse organization tokens (`sntrys_`): their only scope, org:ci, reads nothing ldsentry needs (§1)."""
     register_secret(token)
+    check_token_text(token, TOKEN_ENV_VAR)
     if token.startswith("sntrys_"):
         raise MissingTokenError(
             "SENTRY_AUTH_TOKEN is a Sentry organization token (sntrys_…), which only carries the org:ci "
@@ -152,11 +231,9 @@ class SentryClient:
         self.organization = organization
         self.session = ApiSession(
             base_url,
-            service=SERVICE,
+            conventions=CONVENTIONS,
             auth_header="Authorization",
             auth_value=f"Bearer {token}",  # sentry-api.md §1
-            url_setting=URL_SETTING,
-            hints=_HINTS,
             options=options,
         )
         # None disables pacing (tests); the limiter shares the session's injectable sleep and clock.
@@ -208,8 +285,8 @@ class SentryClient:
     async def list_projects(self, refresh: bool = False) -> list[SentryProject]:
         """Every project of the organization (fetched once per client, then reused unless refresh)."""
         if self._projects is None or refresh:
-            items = await self.session.paginate_link(
-                f"/api/0/organizations/{self._org}/projects/", params={"per_page": PER_PAGE_MAX}
+            items = await paginate(
+                self.session, f"/api/0/organizations/{self._org}/projects/", params={"per_page": PER_PAGE_MAX}
             )
             self._projects = [parse_project(item) for item in items]
         return list(self._projects)
@@ -260,8 +337,8 @@ class SentryClient:
             "sort": "-timestamp",
             "per_page": min(limit, PER_PAGE_MAX),
         }
-        rows = await self.session.paginate_link(
-            f"/api/0/organizations/{self._org}/events/", params=params, items_key="data", max_items=limit
+        rows = await paginate(
+            self.session, f"/api/0/organizations/{self._org}/events/", params=params, items_key="data", max_items=limit
         )
         ids = [row.get("id") for row in rows if isinstance(row, Mapping)]
         return [event_id for event_id in ids if isinstance(event_id, str) and event_id]

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import respx.mocks
 from emulator_support import Emulator
 from typer.testing import CliRunner
+
+from ld_sentry_cli import secrets
 
 ENV_VARS = (
     "LD_ACCESS_TOKEN",
@@ -25,17 +26,13 @@ ENV_VARS = (
     "GITHUB_OUTPUT",
 )
 
-# respx patches httpcore by default, which sits under httpx's own transport; ldsentry's sessions send
-# through their own (ld_sentry_cli/http_transport.py). Every router in these tests therefore mocks one
-# level up, where httpx hands a request to its transport: respx's `using="httpx"`, made the default.
-respx.mocks.DEFAULT_MOCKER = respx.mocks.HTTPXMocker.name
-
 SAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "sample-config.toml"
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """Run every test in an empty folder with no ldsentry-related environment variables."""
+    """Run every test in an empty folder with no ldsentry-related environment variables or known secrets."""
+    monkeypatch.setattr(secrets, "_known", set())
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")

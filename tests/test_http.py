@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Coroutine
 from email.utils import formatdate
@@ -12,11 +13,12 @@ import httpx
 import pytest
 import respx
 
-from ld_sentry_cli import __version__
+from ld_sentry_cli import __version__, launchdarkly, sentry
 from ld_sentry_cli.errors import (
     ApiError,
     AuthFailedError,
     ExitCode,
+    MissingTokenError,
     NetworkError,
     NotFoundError,
     PermissionDeniedError,
@@ -25,12 +27,12 @@ from ld_sentry_cli.errors import (
     UsageError,
 )
 from ld_sentry_cli.http import (
+    ApiResponse,
     ApiSession,
     RateLimiter,
     RetryPolicy,
     SessionOptions,
     is_loopback_host,
-    parse_link_header,
     validate_base_url,
 )
 
@@ -78,14 +80,13 @@ def make_session(
         monotonic=fake.clock,
         random_fn=random_fn,
     )
+    conventions = sentry.CONVENTIONS if service == "Sentry" else launchdarkly.CONVENTIONS
     return ApiSession(
         base_url,
-        service=service,
+        conventions=dataclasses.replace(conventions, hints=hints or {}, url_setting="LD_BASE_URI"),
         auth_header="Authorization",
         auth_value=TOKEN,
         headers={"LD-API-Version": "20240415"},
-        url_setting="LD_BASE_URI",
-        hints=hints,
         options=options,
     )
 
@@ -278,7 +279,6 @@ def test_5xx_then_success_is_retried(status: int) -> None:
         assert run(get(session)) == {"a": 1}
     assert route.call_count == 2
     assert fake.sleeps == [0.2]
-    assert (session.request_count, session.retry_count) == (2, 1)
 
 
 def test_backoff_is_capped() -> None:
@@ -293,7 +293,7 @@ def test_backoff_is_capped() -> None:
 
 def test_5xx_after_the_budget_raises_api_error() -> None:
     with respx.mock(base_url=BASE) as router:
-        router.get("/x").respond(503, json={"detail": "maintenance"})
+        router.get("/x").respond(503, json={"message": "maintenance"})
         with pytest.raises(ApiError) as caught:
             run(get(make_session(retry=RetryPolicy(max_attempts=2))))
     assert caught.value.message == "LaunchDarkly had a server error after 2 attempts (HTTP 503 on GET /x): maintenance"
@@ -404,9 +404,10 @@ def test_get_retries_can_be_disabled() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "error", "message", "hint"),
+    ("service", "status", "body", "error", "message", "hint"),
     [
         (
+            "LaunchDarkly",
             401,
             {"code": "unauthorized", "message": "Invalid access token"},
             AuthFailedError,
@@ -414,6 +415,7 @@ def test_get_retries_can_be_disabled() -> None:
             "Check the LaunchDarkly token.",
         ),
         (
+            "LaunchDarkly",
             403,
             {"code": "forbidden", "message": "Access to the requested resource was denied"},
             PermissionDeniedError,
@@ -422,6 +424,7 @@ def test_get_retries_can_be_disabled() -> None:
             "The LaunchDarkly token may not do this; check its role or scopes.",
         ),
         (
+            "LaunchDarkly",
             404,
             {"code": "not_found", "message": "Invalid resource identifier"},
             NotFoundError,
@@ -429,6 +432,7 @@ def test_get_retries_can_be_disabled() -> None:
             None,
         ),
         (
+            "LaunchDarkly",
             409,
             {"code": "optimistic_locking_error", "message": "Conflict"},
             ServiceConflictError,
@@ -436,6 +440,7 @@ def test_get_retries_can_be_disabled() -> None:
             None,
         ),
         (
+            "LaunchDarkly",
             400,
             {"code": "invalid_request", "message": "Bad filter"},
             ApiError,
@@ -443,36 +448,57 @@ def test_get_retries_can_be_disabled() -> None:
             None,
         ),
         (
+            "Sentry",
             404,
             {"detail": "The requested resource does not exist"},
             NotFoundError,
-            "LaunchDarkly has no such resource (HTTP 404 on GET /x): The requested resource does not exist",
+            "Sentry has no such resource (HTTP 404 on GET /x): The requested resource does not exist",
             None,
         ),
         (
+            "Sentry",
             403,
             {"detail": {"message": "You do not have permission", "code": "forbidden"}},
             PermissionDeniedError,
-            "LaunchDarkly denied permission (HTTP 403 on GET /x): You do not have permission",
-            "The LaunchDarkly token may not do this; check its role or scopes.",
+            "Sentry denied permission (HTTP 403 on GET /x): You do not have permission",
+            "The Sentry token may not do this; check its role or scopes.",
         ),
         (
+            # Each service reads only its own error shape; another's is shown as it came.
+            "LaunchDarkly",
+            404,
+            {"detail": "The requested resource does not exist"},
+            NotFoundError,
+            "LaunchDarkly has no such resource (HTTP 404 on GET /x): "
+            '{"detail": "The requested resource does not exist"}',
+            None,
+        ),
+        (
+            "Sentry",
+            400,
+            {"code": "invalid_request", "message": "Bad filter"},
+            ApiError,
+            'Sentry refused the request (HTTP 400 on GET /x): {"code": "invalid_request", "message": "Bad filter"}',
+            None,
+        ),
+        (
+            "LaunchDarkly",
             422,
             {"environment": ["Unknown environment"]},
             ApiError,
             'LaunchDarkly refused the request (HTTP 422 on GET /x): {"environment": ["Unknown environment"]}',
             None,
         ),
-        (404, None, NotFoundError, "LaunchDarkly has no such resource (HTTP 404 on GET /x)", None),
+        ("LaunchDarkly", 404, None, NotFoundError, "LaunchDarkly has no such resource (HTTP 404 on GET /x)", None),
     ],
 )
 def test_error_statuses_map_to_ldsentry_errors(
-    status: int, body: Any, error: type[Exception], message: str, hint: str | None
+    service: str, status: int, body: Any, error: type[Exception], message: str, hint: str | None
 ) -> None:
     with respx.mock(base_url=BASE) as router:
         router.get("/x").respond(status, json=body) if body is not None else router.get("/x").respond(status)
         with pytest.raises(error) as caught:
-            run(get(make_session()))
+            run(get(make_session(service=service)))
     assert caught.value.message == message  # type: ignore[attr-defined]
     assert caught.value.hint == hint  # type: ignore[attr-defined]
     assert caught.value.status == status  # type: ignore[attr-defined]
@@ -610,26 +636,6 @@ def test_debug_log_has_method_path_status_and_retries_but_no_secrets(caplog: pyt
     assert sdk_key not in caplog.text
 
 
-def test_request_counters_count_every_attempt_per_route() -> None:
-    session = make_session()
-    with respx.mock(base_url=BASE) as router:
-        router.get("/a").mock(side_effect=[httpx.Response(500), httpx.Response(200, json=[])])
-        router.get("/b").respond(json=[])
-        router.post("/b").respond(201, json={})
-
-        async def go() -> None:
-            async with session:
-                await session.get_json("/a")
-                await session.get_json("/b")
-                await session.get_json("/b", params={"page": 2})
-                await session.request("POST", "/b", json_body={})
-
-        run(go())
-    assert session.request_count == 5
-    assert session.retry_count == 1
-    assert dict(session.requests_by_route) == {"GET /a": 2, "GET /b": 2, "POST /b": 1}
-
-
 def test_concurrency_is_bounded() -> None:
     in_flight = 0
     peak = 0
@@ -714,7 +720,7 @@ def test_offset_pagination_until_total_count() -> None:
 
         async def go() -> list[Any]:
             async with make_session() as session:
-                return await session.paginate_offset("/c", page_size=50, params={"filter": "x"})
+                return await launchdarkly.paginate(session, "/c", page_size=50, params={"filter": "x"})
 
         items = run(go())
         assert _collect_offsets(router) == [("50", "0"), ("50", "50"), ("50", "100")]
@@ -730,7 +736,7 @@ def test_offset_pagination_survives_a_server_capping_limit() -> None:
 
         async def go() -> list[Any]:
             async with make_session() as session:
-                return await session.paginate_offset("/c", page_size=50)
+                return await launchdarkly.paginate(session, "/c", page_size=50)
 
         assert len(run(go())) == 45
         assert _collect_offsets(router) == [("50", "0"), ("50", "20"), ("50", "40")]
@@ -748,7 +754,7 @@ def test_offset_pagination_without_total_stops_on_a_short_page() -> None:
 
         async def go() -> list[Any]:
             async with make_session() as session:
-                return await session.paginate_offset("/c", page_size=10, start_offset=0)
+                return await launchdarkly.paginate(session, "/c", page_size=10, start_offset=0)
 
         assert len(run(go())) == 23
         assert router.calls.call_count == 3
@@ -766,7 +772,7 @@ def test_offset_pagination_follows_next_link_offsets_and_stops_on_empty_page() -
 
         async def go() -> list[Any]:
             async with make_session() as session:
-                return await session.paginate_offset("/c", page_size=2)
+                return await launchdarkly.paginate(session, "/c", page_size=2)
 
         assert [i["key"] for i in run(go())] == ["m0", "m1", "m5", "m6"]
         assert _collect_offsets(router) == [("2", "0"), ("2", "5"), ("2", "7")]
@@ -778,7 +784,7 @@ def test_offset_pagination_requires_an_items_list() -> None:
 
         async def go() -> list[Any]:
             async with make_session() as session:
-                return await session.paginate_offset("/c", page_size=2)
+                return await launchdarkly.paginate(session, "/c", page_size=2)
 
         with pytest.raises(ApiError, match=r"^LaunchDarkly sent a collection without 'items' \(GET /c\)$"):
             run(go())
@@ -804,7 +810,7 @@ def test_link_pagination_follows_next_while_results_true() -> None:
 
         async def go() -> list[Any]:
             async with make_session(service="Sentry") as session:
-                return await session.paginate_link("/l/", params={"per_page": 2})
+                return await sentry.paginate(session, "/l/", params={"per_page": 2})
 
         assert run(go()) == [1, 2, 3, 4, 5]
         cursors = [c.request.url.params.get("cursor") for c in router.calls]
@@ -823,7 +829,7 @@ def test_link_pagination_stops_at_max_items_and_reads_an_items_key() -> None:
 
         async def go() -> list[Any]:
             async with make_session(service="Sentry") as session:
-                return await session.paginate_link("/l/", items_key="data", max_items=3)
+                return await sentry.paginate(session, "/l/", items_key="data", max_items=3)
 
         assert run(go()) == [1, 2, 3]
         assert router.calls.call_count == 2
@@ -835,15 +841,67 @@ def test_link_pagination_without_a_link_header_is_one_page() -> None:
 
         async def go() -> list[Any]:
             async with make_session(service="Sentry") as session:
-                return await session.paginate_link("/l/")
+                return await sentry.paginate(session, "/l/")
 
         assert run(go()) == [1]
 
 
-def test_parse_link_header() -> None:
-    links = parse_link_header(_link("1420837533:0:0", True))
-    assert links["next"].url == f"{BASE}/l/?&cursor=1420837533:0:0"
-    assert dict(links["next"].params) == {"rel": "next", "results": "true", "cursor": "1420837533:0:0"}
-    assert links["previous"].params["results"] == "false"
-    assert parse_link_header(None) == {}
-    assert parse_link_header("garbage") == {}
+def test_link_targets_come_parsed_with_their_parameters() -> None:
+    with respx.mock(base_url=BASE) as router:
+        router.get("/l/").respond(json=[], headers={"Link": _link("1420837533:0:0", True)})
+
+        async def go() -> ApiResponse:
+            async with make_session(service="Sentry") as session:
+                return await session.request("GET", "/l/")
+
+        links = run(go()).links
+    assert links["next"] == {
+        "url": f"{BASE}/l/?&cursor=1420837533:0:0",
+        "rel": "next",
+        "results": "true",
+        "cursor": "1420837533:0:0",
+    }
+    assert links["previous"]["results"] == "false"
+
+
+def test_429_waits_until_launchdarkly_per_token_reset() -> None:
+    fake = FakeTime()
+    headers = {"X-Ratelimit-Auth-Token-Reset": str(int((NOW + 9) * 1000))}
+    assert _retry_after_run([httpx.Response(429, headers=headers), httpx.Response(200, json=[1])], fake) == [1]
+    assert fake.sleeps == [9.0]
+
+
+def test_429_with_both_launchdarkly_resets_waits_for_the_later() -> None:
+    fake = FakeTime()
+    headers = {
+        "X-Ratelimit-Reset": str(int((NOW + 2) * 1000)),
+        "X-Ratelimit-Auth-Token-Reset": str(int((NOW + 5) * 1000)),
+    }
+    _retry_after_run([httpx.Response(429, headers=headers), httpx.Response(200, json=[])], fake)
+    assert fake.sleeps == [5.0]
+
+
+def test_each_service_reads_only_its_own_rate_limit_headers() -> None:
+    fake = FakeTime()
+    ld_header = {"X-Ratelimit-Reset": str(int((NOW + 30) * 1000))}
+    _retry_after_run([httpx.Response(429, headers=ld_header), httpx.Response(200, json=[])], fake, service="Sentry")
+    assert fake.sleeps == [0.2]  # Sentry sends no such header: exponential backoff, not a 30 s wait
+
+
+@pytest.mark.parametrize(
+    ("token", "position", "codepoint"),
+    [("api-…", 5, "U+2026"), ("api-12\u00a034", 7, "U+00A0"), ("api-12\n34", 7, "U+000A")],
+)
+def test_a_token_that_cannot_be_a_header_names_the_character(token: str, position: int, codepoint: str) -> None:
+    with pytest.raises(MissingTokenError) as caught:
+        launchdarkly.launchdarkly_token({"LD_ACCESS_TOKEN": token})
+    assert caught.value.message == (
+        f"LD_ACCESS_TOKEN has a character that cannot be sent in an HTTP header ({codepoint} at position "
+        f"{position} of {len(token.strip())}): was it pasted from a document?"
+    )
+    assert (
+        caught.value.hint
+        == "Copy the token again from where it was created and set LD_ACCESS_TOKEN to exactly that text."
+    )
+    with pytest.raises(MissingTokenError, match=r"^SENTRY_AUTH_TOKEN has a character"):
+        sentry.sentry_token({"SENTRY_AUTH_TOKEN": "sntryu_" + token})

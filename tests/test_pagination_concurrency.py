@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from ld_sentry_cli import launchdarkly
 from ld_sentry_cli.http import ApiSession, SessionOptions
 
 
@@ -18,13 +19,13 @@ def paginate(handler: Callable[[httpx.Request], Awaitable[httpx.Response]]) -> l
         options = SessionOptions(transport=httpx.MockTransport(handler))
         session = ApiSession(
             "https://ld.example.test",
-            service="LaunchDarkly",
+            conventions=launchdarkly.CONVENTIONS,
             auth_header="Authorization",
             auth_value="t",
             options=options,
         )
         try:
-            return await session.paginate_offset("/api/v2/metrics/p", page_size=50)
+            return await launchdarkly.paginate(session, "/api/v2/metrics/p", page_size=50)
         finally:
             await session.aclose()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote
 
-from ld_sentry_cli import __version__
+from ld_sentry_cli import __version__, launchdarkly
 from ld_sentry_cli.errors import NetworkError, ServiceError
 from ld_sentry_cli.http import ApiSession, SessionOptions
 from ld_sentry_cli.relay.metrics import RelayMetrics
@@ -37,8 +38,15 @@ logger = logging.getLogger("ldsentry.relay.forwarder")
 
 IMPORT_USER_AGENT = f"MetricImport-ldsentry-int/{__version__}"  # the form the import docs require (§4.5)
 EVENT_SCHEMA = "4"
-_SERVICE = "LaunchDarkly"
-_URL_SETTING = "[launchdarkly] events_url, LD_BASE_URI or [launchdarkly] base_url"
+# LaunchDarkly's own conventions (error bodies, rate-limit headers), with the relay's setting and hints.
+_IMPORT_CONVENTIONS = dataclasses.replace(
+    launchdarkly.CONVENTIONS,
+    url_setting="[launchdarkly] events_url, LD_BASE_URI or [launchdarkly] base_url",
+    hints={
+        401: "Check LD_ACCESS_TOKEN, then run `ldsentry relay retry-dead-letters`.",
+        403: "The token's role needs the importEventData action; then run `ldsentry relay retry-dead-letters`.",
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -77,14 +85,9 @@ class LaunchDarklyImporter:
     def __init__(self, events_base_url: str, token: str, *, options: SessionOptions | None = None) -> None:
         self.session = ApiSession(
             events_base_url,
-            service=_SERVICE,
+            conventions=_IMPORT_CONVENTIONS,
             auth_header="Authorization",
             auth_value=token,  # raw, no "Bearer" (launchdarkly-api.md §0)
-            url_setting=_URL_SETTING,
-            hints={
-                401: "Check LD_ACCESS_TOKEN, then run `ldsentry relay retry-dead-letters`.",
-                403: "The token's role needs the importEventData action; then run `ldsentry relay retry-dead-letters`.",
-            },
             options=options or SessionOptions(timeout=15.0, connect_timeout=5.0),
         )
 
