@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ld_sentry_cli.cli.extras import require_extra
 from ld_sentry_cli.cli.runner import command_errors
 
 
 @command_errors
 def demo() -> int:
     """Show ldsentry's whole job on the built-in emulator: validate, status, repair, status, events."""
+    require_extra("sandbox", "demo")
     import shutil
     import tempfile
 

@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from ld_sentry_cli.cli.options import ConfigOption, EventRateOption, PlainFormat, PlainOutputOption, check_period
+from ld_sentry_cli.cli.extras import require_extra
 from ld_sentry_cli.cli.runner import command_errors
 
 app = typer.Typer(
@@ -97,6 +98,7 @@ def serve(
     config: ConfigOption = None,
 ) -> int:
     """Serve POST /hooks/sentry and forward accepted errors to LaunchDarkly until SIGTERM."""
+    require_extra("relay", "relay serve")
     from ld_sentry_cli.cli import live
     from ld_sentry_cli.cli.runner import say
     from ld_sentry_cli.config import load_config, locate_config
@@ -176,6 +178,7 @@ def status(
     output: PlainOutputOption = PlainFormat.TABLE,
 ) -> int:
     """Queued, delivered and dead-lettered events per LaunchDarkly destination; exit 1 if any are dead-lettered."""
+    require_extra("relay", "relay status")
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.errors import ExitCode
     from ld_sentry_cli.relay.spool import open_spool_readonly, read_dead_letters, read_stats
@@ -204,6 +207,7 @@ def retry_dead_letters(
     output: PlainOutputOption = PlainFormat.TABLE,
 ) -> int:
     """Put every dead-lettered event back in its queue; a running relay sends them again."""
+    require_extra("relay", "relay retry-dead-letters")
     from ld_sentry_cli.cli.runner import emit_json
     from ld_sentry_cli.errors import ExitCode
     from ld_sentry_cli.relay.spool import SqliteSpool, open_spool_readonly
@@ -237,6 +241,7 @@ def backfill(
     output: PlainOutputOption = PlainFormat.TABLE,
 ) -> int:
     """Spool the recent error events of every mapping (events already seen are not sent twice)."""
+    require_extra("relay", "relay backfill")
     from ld_sentry_cli.cli import live
     from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.cli.runner import emit_json, stdout_console

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from ld_sentry_cli.cli.extras import require_extra
 from ld_sentry_cli.cli.runner import command_errors, say
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def serve(
     seed: Annotated[int, typer.Option("--seed", help="Seed for the injected faults, for repeatable runs.")] = 0,
 ) -> None:
     """Serve the emulator and print the `export` lines that point ldsentry at it."""
+    require_extra("sandbox", "sandbox serve")
     from ld_sentry_cli.errors import UsageError
     from ld_sentry_cli.sandbox import FaultPlan, FaultRule, ScenarioError, build_app, demo_scenario_path
     from ld_sentry_cli.sandbox.server import serve_forever

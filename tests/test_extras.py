@@ -1,0 +1,49 @@
+"""Commands that serve HTTP need an extra; without it they exit 2 with the line that installs it."""
+
+from __future__ import annotations
+
+import importlib.util
+from importlib.machinery import ModuleSpec
+
+import pytest
+from typer.testing import CliRunner
+
+from ld_sentry_cli.cli import app
+
+
+@pytest.fixture
+def without_starlette(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> ModuleSpec | None:
+        return None if name == "starlette" else real_find_spec(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
+@pytest.mark.parametrize(
+    ("argv", "extra", "command"),
+    [
+        (["demo"], "sandbox", "demo"),
+        (["sandbox", "serve"], "sandbox", "sandbox serve"),
+        (["relay", "serve"], "relay", "relay serve"),
+        (["relay", "status"], "relay", "relay status"),
+        (["relay", "retry-dead-letters"], "relay", "relay retry-dead-letters"),
+        (["relay", "backfill"], "relay", "relay backfill"),
+    ],
+)
+def test_a_missing_extra_names_the_install_line(
+    without_starlette: None, runner: CliRunner, argv: list[str], extra: str, command: str
+) -> None:
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: `ldsentry {command}` needs the {extra!r} extra, which is not installed (missing: starlette).",
+        f"hint: Install it with: pip install 'ldsentry[{extra}]' (from a clone: pip install '.[{extra}]').",
+    ]
+
+
+def test_the_offline_commands_need_no_extra(without_starlette: None, runner: CliRunner) -> None:
+    assert runner.invoke(app, ["init", "--sentry-organization", "acme"]).exit_code == 0
+    assert runner.invoke(app, ["validate"]).exit_code == 0
