@@ -21,7 +21,8 @@ def ld(key: str, *envs: str, name: str = "") -> LdProject:
     ("name", "normalised"),
     [
         ("Shop_Frontend", "shop"),
-        ("Web Store", "web-store"),
+        ("Web Store", "store"),
+        ("Big Web Store", "big-web-store"),
         ("checkout-api", "checkout"),
         ("api-checkout", "checkout"),
         ("Mobile App", "mobile"),
