@@ -1,7 +1,9 @@
 """Check concrete requests and responses against LaunchDarkly's and Sentry's OpenAPI 3.0 documents.
 
-The documents live in `../shared/contracts/` next to the repository (override the directory with
-LDSENTRY_CONTRACTS_DIR). Both are large (2–4 MB), so they are loaded and translated once.
+The documents are the trimmed copies in tests/contracts/ (the operations ldsentry's clients and its
+emulator use, and the schemas they reference), generated from the vendors' full documents by
+scripts/trim_contracts.py; tests/test_contracts_fresh.py checks that they are current. They are
+loaded and translated once.
 
 OpenAPI 3.0 schemas are not quite JSON Schema: `nullable` has no JSON Schema meaning and
 `example`/`discriminator` are annotations. `json_schema()` translates them and rewrites
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,11 +47,8 @@ class ContractError(AssertionError):
 
 
 def contracts_dir() -> Path:
-    """`../shared/contracts` beside the repository, or LDSENTRY_CONTRACTS_DIR when set."""
-    override = os.environ.get("LDSENTRY_CONTRACTS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "contracts"
+    """tests/contracts/, where the trimmed documents are committed."""
+    return Path(__file__).resolve().parent / "contracts"
 
 
 @functools.cache
@@ -60,10 +58,7 @@ def load_spec(name: str) -> dict[str, Any]:
         raise ValueError(f"unknown contract {name!r}; expected one of {sorted(SPEC_FILES)}")
     path = contracts_dir() / SPEC_FILES[name]
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing: the contract tests need LaunchDarkly's and Sentry's OpenAPI documents; "
-            "put the shared folder beside the repository or set LDSENTRY_CONTRACTS_DIR to their folder"
-        )
+        raise FileNotFoundError(f"{path} is missing: run python scripts/trim_contracts.py to generate it")
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)
 

@@ -1,4 +1,4 @@
-"""Every request the clients can send matches the published OpenAPI documents (../shared/contracts/).
+"""Every request the clients can send matches the published OpenAPI documents (trimmed: tests/contracts/).
 
 Each client method runs against respx routes that answer with contract-valid payloads (LaunchDarkly:
 built here and checked against the response schemas; Sentry: the documents' own examples), and
@@ -277,7 +277,9 @@ def test_helper_rejects_undeclared_and_missing_query_parameters() -> None:
 def test_helper_rejects_bad_bodies_paths_and_methods() -> None:
     with pytest.raises(ContractError, match=r"request body: 'key' is a required property"):
         validate_request("launchdarkly", "POST", "/api/v2/metrics/default", body={"kind": "custom"})
-    with pytest.raises(ContractError, match=r"request body: 'gauge' is not one of \['pageview', 'click', 'custom'\]"):
+    with pytest.raises(
+        ContractError, match=r"request body: 'gauge' is not one of \['pageview', 'click', 'custom', 'trace'\]"
+    ):
         validate_request("launchdarkly", "POST", "/api/v2/metrics/default", body={"key": "k", "kind": "gauge"})
     with pytest.raises(ContractError, match=r"a request body is required"):
         validate_request("launchdarkly", "POST", "/api/v2/metrics/default")
