@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ld_sentry_cli.cli.options import ConfigOption, EventRateOption, PlainFormat, PlainOutputOption, check_period
 from ld_sentry_cli.cli.extras import require_extra
+from ld_sentry_cli.cli.options import ConfigOption, EventRateOption, PlainFormat, PlainOutputOption, check_period
 from ld_sentry_cli.cli.runner import command_errors
 
 app = typer.Typer(
