@@ -38,17 +38,6 @@ def demo_emulator() -> Iterator[Served]:
         yield Served(sandbox, server.url)
 
 
-def live_env(url: str) -> dict[str, str]:
-    """The variables that point ldsentry at the emulator, with the demo scenario's tokens."""
-    return {
-        "LD_BASE_URI": url,
-        "SENTRY_URL": url,
-        "LD_ACCESS_TOKEN": "sandbox-ld-token",
-        "SENTRY_AUTH_TOKEN": "sandbox-sentry-token",
-        "SENTRY_ORG": "acme",
-    }
-
-
 def mapping_lines(text: str) -> dict[tuple[str, str], int]:
     """The line of each `[[mapping]]` header, by (sentry_project, sentry_environment), read from the text."""
     found: dict[tuple[str, str], int] = {}

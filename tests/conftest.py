@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import respx.mocks
-from emulator_support import Emulator
+from emulator_support import Emulator, use_emulator
+from support import FakeTime
 from typer.testing import CliRunner
+
+from ld_sentry_cli.cli import live
+from ld_sentry_cli.http import SessionOptions
 
 ENV_VARS = (
     "LD_ACCESS_TOKEN",
@@ -44,21 +49,26 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
     yield tmp_path
 
 
+@pytest.fixture(autouse=True)
+def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    """Commands retry as they always do, but their clients wait on a fake clock: no test sleeps through backoff.
+
+    Only the waits are fake (with no jitter, so they are exactly the backoff); the clocks stay real, because
+    rate-limit reset headers from the emulator are real epoch times. `fake.sleeps` lists every wait.
+    """
+    fake = FakeTime()
+
+    def options(concurrency: int) -> SessionOptions:
+        return fake.options(concurrency=concurrency, clock=time.time, monotonic=time.monotonic)
+
+    monkeypatch.setattr(live, "session_options", options)
+    return fake
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     """A CliRunner that keeps stdout and stderr apart."""
     return CliRunner()
-
-
-def emulator_env(url: str) -> dict[str, str]:
-    """The variables that point ldsentry at an emulator serving the demo scenario."""
-    return {
-        "LD_BASE_URI": url,
-        "SENTRY_URL": url,
-        "LD_ACCESS_TOKEN": "sandbox-ld-token",
-        "SENTRY_AUTH_TOKEN": "sandbox-sentry-token",
-        "SENTRY_ORG": "acme",
-    }
 
 
 @pytest.fixture
@@ -68,10 +78,7 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
 
     sandbox = build_app(load_demo_scenario())
     with serve_in_thread(sandbox) as server:
-        env = emulator_env(server.url)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        yield Emulator(sandbox, server.url, env)
+        yield Emulator(sandbox, server.url, use_emulator(monkeypatch, server.url))
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import typer.main
 import yaml
-from ci_support import ROOT, SAMPLE_CONFIG, Served, action_argv, action_run_step, demo_emulator, live_env, load_action
+from ci_support import ROOT, SAMPLE_CONFIG, Served, action_argv, action_run_step, demo_emulator, load_action
+from emulator_support import use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -210,15 +211,14 @@ def test_commands_with_many_requests_show_progress(
     runner: CliRunner, served: Served, args: list[str], isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
-    for name, value in live_env(served.url).items():
-        monkeypatch.setenv(name, value)
+    use_emulator(monkeypatch, served.url)
     updates: list[tuple[int, int]] = []
 
     @contextlib.contextmanager
     def recording_bar(description: str) -> Iterator[Any]:
         yield lambda done, total: updates.append((done, total))
 
-    monkeypatch.setattr("ld_sentry_cli.cli.progress.progress_bar", recording_bar)
+    monkeypatch.setattr("ld_sentry_cli.cli.live.progress_bar", recording_bar)
     served.sandbox.reset()
 
     result = runner.invoke(app, args)
@@ -236,8 +236,7 @@ def test_progress_is_silent_when_stderr_is_not_a_terminal(
     runner: CliRunner, served: Served, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
-    for name, value in live_env(served.url).items():
-        monkeypatch.setenv(name, value)
+    use_emulator(monkeypatch, served.url)
 
     result = runner.invoke(app, ["status", "-o", "json"])
 

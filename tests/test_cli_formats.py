@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ci_support import SAMPLE_CONFIG, demo_emulator, live_env, mapping_lines
+from ci_support import SAMPLE_CONFIG, demo_emulator, mapping_lines
+from emulator_support import use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -35,8 +36,7 @@ def emulator_url() -> Iterator[str]:
 @pytest.fixture
 def live(emulator_url: str, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> Path:
     """The environment pointed at the emulator and sample-config.toml as ./ldsentry.toml."""
-    for name, value in live_env(emulator_url).items():
-        monkeypatch.setenv(name, value)
+    use_emulator(monkeypatch, emulator_url)
     config = isolated_env / "ldsentry.toml"
     shutil.copyfile(SAMPLE_CONFIG, config)
     return config

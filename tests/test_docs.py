@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import typer.main
 import yaml
-from ci_support import ROOT, SAMPLE_CONFIG, Served, action_argv, demo_emulator, live_env
+from ci_support import ROOT, SAMPLE_CONFIG, Served, action_argv, demo_emulator
+from emulator_support import use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -194,8 +195,7 @@ def workspace(served: Served, isolated_env: Path, monkeypatch: pytest.MonkeyPatc
     shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
     (isolated_env / "infra").mkdir()
     shutil.copyfile(SAMPLE_CONFIG, isolated_env / "infra" / "ldsentry.toml")
-    for name, value in live_env(served.url).items():
-        monkeypatch.setenv(name, value)
+    use_emulator(monkeypatch, served.url)
     return isolated_env
 
 

@@ -238,7 +238,6 @@ def backfill(
 ) -> int:
     """Spool the recent error events of every mapping (events already seen are not sent twice)."""
     from ld_sentry_cli.cli import live
-    from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.errors import ExitCode, UsageError
@@ -250,21 +249,19 @@ def backfill(
     loaded = load_config(*locate_config(config))
     if not loaded.config.mappings:
         raise UsageError(f"{loaded.display} has no mappings", hint="Add one with `ldsentry mappings create`.")
-    client = live.sentry_client(loaded.config, event_rate=event_rate)
     store = SqliteSpool(spool_path(spool, loaded.config.relay, loaded.path.parent))
 
     async def work() -> domain.BackfillReport:
-        async with client:
-            with progress_bar("Reading Sentry events") as progress:
-                return await domain.backfill(
-                    loaded.config.mappings,
-                    client,
-                    domain.SpoolStore(store),
-                    loaded.config.metric.event_key,
-                    since=since,
-                    max_events=max_events,
-                    progress=progress,
-                )
+        async with live.session(loaded.config, progress="Reading Sentry events") as clients:
+            return await domain.backfill(
+                loaded.config.mappings,
+                clients.sentry(event_rate),
+                domain.SpoolStore(store),
+                loaded.config.metric.event_key,
+                since=since,
+                max_events=max_events,
+                progress=clients.progress,
+            )
 
     try:
         report = live.run(work())

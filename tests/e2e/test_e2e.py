@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from emulator_support import LD_TOKEN, emulator_env
 
 from ld_sentry_cli.sandbox import FaultPlan, FaultRule, build_app, load_demo_scenario, serve_in_thread
 from ld_sentry_cli.sandbox.app import Sandbox
 from ld_sentry_cli.sandbox.scenario import LdToken
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-config.toml"
-LD_TOKEN = "sandbox-ld-token"
-SENTRY_TOKEN = "sandbox-sentry-token"
 
 
 def ldsentry_executable() -> str:
@@ -55,11 +54,8 @@ def ldsentry(workdir: Path, url: str, *args: str, ld_token: str = LD_TOKEN, time
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(workdir),
         "NO_COLOR": "1",
-        "LD_BASE_URI": url,
-        "SENTRY_URL": url,
+        **emulator_env(url),
         "LD_ACCESS_TOKEN": ld_token,
-        "SENTRY_AUTH_TOKEN": SENTRY_TOKEN,
-        "SENTRY_ORG": "acme",
     }
     done = subprocess.run(
         [ldsentry_executable(), *args],
