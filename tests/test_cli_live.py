@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from emulator_support import Emulator
-from support import FakeTime
+from support import METRIC_POST_BODY, FakeTime
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -178,18 +178,7 @@ def test_metric_create_dry_run_sends_nothing(runner: CliRunner, emulator: Emulat
     projects = {p["ld_project"]: p for p in document["projects"]}  # type: ignore[union-attr]
     assert projects["checkout"]["action"] == "present"
     assert projects["default"]["action"] == "would_create"
-    assert projects["default"]["body"] == {
-        "key": "sentry-errors",
-        "name": "Sentry errors",
-        "description": "Error events forwarded from Sentry (managed by ldsentry)",
-        "kind": "custom",
-        "eventKey": "sentry-errors",
-        "isNumeric": False,
-        "unitAggregationType": "average",
-        "successCriteria": "LowerThanBaseline",
-        "randomizationUnits": ["user"],
-        "tags": ["sentry"],
-    }
+    assert projects["default"]["body"] == METRIC_POST_BODY
 
 
 def test_metric_create_key_clash_names_the_metric(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
