@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shlex
@@ -244,20 +245,15 @@ def test_progress_is_silent_when_stderr_is_not_a_terminal(
     assert result.stderr == ""
 
 
-def test_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_bar_draws_on_a_terminal_and_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
     from ld_sentry_cli.cli.progress import progress_bar
 
-    class Terminal:
+    class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-        def write(self, text: str) -> int:
-            return len(text)
-
-        def flush(self) -> None:
-            pass
-
-    monkeypatch.setattr(sys, "stderr", Terminal())
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
     with progress_bar("Checking") as update:
         assert update is not None
         update(1, 2)
@@ -265,3 +261,10 @@ def test_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.undo()
     with progress_bar("Checking") as update:
         assert update is None  # pytest captures stderr: not a terminal
+
+    frames = [frame.removeprefix("\x1b[2K") for frame in terminal.getvalue().split("\r")]
+    drawn = [frame for frame in frames if frame.startswith("Checking")]
+    # The last frame drawn is full: a 40-cell bar, the count done of the total, the time taken.
+    assert re.fullmatch(r"Checking ━{40} 2/2 0:00:0\d\n\x1b\[\?25h", drawn[-1]), drawn
+    # Then the bar is erased (it is transient): the line above is cleared and the output ends there.
+    assert terminal.getvalue().endswith(drawn[-1] + "\r\x1b[1A\x1b[2K")
