@@ -249,24 +249,25 @@ def backfill(
     loaded = load_config(*locate_config(config))
     if not loaded.config.mappings:
         raise UsageError(f"{loaded.display} has no mappings", hint="Add one with `ldsentry mappings create`.")
-    store = SqliteSpool(spool_path(spool, loaded.config.relay, loaded.path.parent))
 
     async def work() -> domain.BackfillReport:
         async with live.session(loaded.config, progress="Reading Sentry events") as clients:
-            return await domain.backfill(
-                loaded.config.mappings,
-                clients.sentry(event_rate),
-                domain.SpoolStore(store),
-                loaded.config.metric.event_key,
-                since=since,
-                max_events=max_events,
-                progress=clients.progress,
-            )
+            sentry = clients.sentry(event_rate)  # before the spool: a missing token must leave no file behind
+            store = SqliteSpool(spool_path(spool, loaded.config.relay, loaded.path.parent))
+            try:
+                return await domain.backfill(
+                    loaded.config.mappings,
+                    sentry,
+                    domain.SpoolStore(store),
+                    loaded.config.metric.event_key,
+                    since=since,
+                    max_events=max_events,
+                    progress=clients.progress,
+                )
+            finally:
+                store.close()
 
-    try:
-        report = live.run(work())
-    finally:
-        store.close()
+    report = live.run(work())
     if output is PlainFormat.JSON:
         emit_json(backfill_json(report))
     else:
