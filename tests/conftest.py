@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import respx.mocks
-from emulator_support import Emulator, use_emulator
+from emulator_support import Emulator, demo_emulator, use_emulator
 from support import FakeTime
 from typer.testing import CliRunner
 
@@ -74,11 +74,9 @@ def runner() -> CliRunner:
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """A fresh demo-scenario emulator on a free loopback port, with the environment pointing at it."""
-    from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread
-
-    sandbox = build_app(load_demo_scenario())
-    with serve_in_thread(sandbox) as server:
-        yield Emulator(sandbox, server.url, use_emulator(monkeypatch, server.url))
+    with demo_emulator() as running:
+        use_emulator(monkeypatch, running.url)
+        yield running
 
 
 @pytest.fixture

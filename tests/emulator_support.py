@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from ld_sentry_cli.sandbox import Sandbox
 
 LD_TOKEN = "sandbox-ld-token"  # the demo scenario's tokens
 SENTRY_TOKEN = "sandbox-sentry-token"
@@ -34,6 +39,16 @@ def use_emulator(monkeypatch: pytest.MonkeyPatch, url: str) -> dict[str, str]:
 class Emulator:
     """A running emulator: the in-process app (for its request log) and the variables pointing at it."""
 
-    sandbox: Any
+    sandbox: Sandbox
     url: str
     env: dict[str, str]
+
+
+@contextmanager
+def demo_emulator() -> Iterator[Emulator]:
+    """Serve the demo scenario (it matches sample-config.toml) on a free loopback port."""
+    from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread  # the sandbox extra
+
+    sandbox = build_app(load_demo_scenario())
+    with serve_in_thread(sandbox) as server:
+        yield Emulator(sandbox, server.url, emulator_env(server.url))

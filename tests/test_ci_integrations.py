@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import typer.main
 import yaml
-from ci_support import ROOT, SAMPLE_CONFIG, Served, action_argv, action_run_step, demo_emulator, load_action
-from emulator_support import use_emulator
+from ci_support import ROOT, SAMPLE_CONFIG, action_argv, action_run_step, load_action
+from emulator_support import Emulator, demo_emulator, use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -192,7 +192,7 @@ def test_completion_of_commands_subcommands_and_choices() -> None:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
+def served() -> Iterator[Emulator]:
     """One demo emulator for the progress tests; each test resets its request log."""
     with demo_emulator() as running:
         yield running
@@ -209,7 +209,7 @@ LIVE_COMMANDS = [
 
 @pytest.mark.parametrize("args", LIVE_COMMANDS, ids=" ".join)
 def test_commands_with_many_requests_show_progress(
-    runner: CliRunner, served: Served, args: list[str], isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, served: Emulator, args: list[str], isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
     use_emulator(monkeypatch, served.url)
@@ -234,7 +234,7 @@ def test_commands_with_many_requests_show_progress(
 
 
 def test_progress_is_silent_when_stderr_is_not_a_terminal(
-    runner: CliRunner, served: Served, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, served: Emulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
     use_emulator(monkeypatch, served.url)

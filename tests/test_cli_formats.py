@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ci_support import SAMPLE_CONFIG, demo_emulator, mapping_lines
-from emulator_support import use_emulator
+from ci_support import SAMPLE_CONFIG, mapping_lines
+from emulator_support import demo_emulator, use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
