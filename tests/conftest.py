@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import respx.mocks
 from emulator_support import Emulator, demo_emulator, use_emulator
-from support import FakeTime
+from support import FakeTime, no_jitter
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import live
@@ -51,15 +50,16 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
 
 @pytest.fixture(autouse=True)
 def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
-    """Commands retry as they always do, but their clients wait on a fake clock: no test sleeps through backoff.
+    """Commands retry as they always do, but their waits return at once: no test sleeps through backoff.
 
-    Only the waits are fake (with no jitter, so they are exactly the backoff); the clocks stay real, because
-    rate-limit reset headers from the emulator are real epoch times. `fake.sleeps` lists every wait.
+    Every client a command builds takes its SessionOptions from `live.session_options`; here they sleep on a
+    FakeTime with no jitter, so each wait is exactly the backoff and `instant_backoff.sleeps` lists them. The
+    clocks stay real: the emulator's rate-limit reset headers are real epoch times.
     """
     fake = FakeTime()
 
     def options(concurrency: int) -> SessionOptions:
-        return fake.options(concurrency=concurrency, clock=time.time, monotonic=time.monotonic)
+        return SessionOptions(concurrency=concurrency, sleep=fake.sleep, random_fn=no_jitter)
 
     monkeypatch.setattr(live, "session_options", options)
     return fake
