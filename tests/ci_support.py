@@ -1,52 +1,17 @@
-"""Helpers for the CI-integration tests: the demo emulator, the action's script, config line lookups."""
+"""Helpers for the CI-integration tests: the action's script and config line lookups."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import subprocess
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
-if TYPE_CHECKING:
-    from ld_sentry_cli.sandbox import Sandbox
-
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CONFIG = ROOT / "sample-config.toml"
-
-
-@dataclass(frozen=True)
-class Served:
-    """A running demo emulator: the app (for its request log) and its URL."""
-
-    sandbox: Sandbox
-    url: str
-
-
-@contextmanager
-def demo_emulator() -> Iterator[Served]:
-    """Serve the demo scenario (it matches sample-config.toml) on a free loopback port."""
-    from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread
-
-    sandbox = build_app(load_demo_scenario())
-    with serve_in_thread(sandbox) as server:
-        yield Served(sandbox, server.url)
-
-
-def live_env(url: str) -> dict[str, str]:
-    """The variables that point ldsentry at the emulator, with the demo scenario's tokens."""
-    return {
-        "LD_BASE_URI": url,
-        "SENTRY_URL": url,
-        "LD_ACCESS_TOKEN": "sandbox-ld-token",
-        "SENTRY_AUTH_TOKEN": "sandbox-sentry-token",
-        "SENTRY_ORG": "acme",
-    }
 
 
 def mapping_lines(text: str) -> dict[tuple[str, str], int]:

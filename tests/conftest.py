@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulator_support import Emulator
+from emulator_support import Emulator, demo_emulator, use_emulator
+from support import FakeTime, no_jitter
 from typer.testing import CliRunner
 
 from ld_sentry_cli import secrets
+from ld_sentry_cli.cli import live
+from ld_sentry_cli.http import SessionOptions
 
 ENV_VARS = (
     "LD_ACCESS_TOKEN",
@@ -41,34 +44,35 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
     yield tmp_path
 
 
+@pytest.fixture(autouse=True)
+def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    """Commands retry as they always do, but their waits return at once: no test sleeps through backoff.
+
+    Every client a command builds takes its SessionOptions from `live.session_options`; here they sleep on a
+    FakeTime with no jitter, so each wait is exactly the backoff and `instant_backoff.sleeps` lists them. The
+    clocks stay real: the emulator's rate-limit reset headers are real epoch times.
+    """
+    fake = FakeTime()
+
+    def options(concurrency: int) -> SessionOptions:
+        return SessionOptions(concurrency=concurrency, sleep=fake.sleep, random_fn=no_jitter)
+
+    monkeypatch.setattr(live, "session_options", options)
+    return fake
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     """A CliRunner that keeps stdout and stderr apart."""
     return CliRunner()
 
 
-def emulator_env(url: str) -> dict[str, str]:
-    """The variables that point ldsentry at an emulator serving the demo scenario."""
-    return {
-        "LD_BASE_URI": url,
-        "SENTRY_URL": url,
-        "LD_ACCESS_TOKEN": "sandbox-ld-token",
-        "SENTRY_AUTH_TOKEN": "sandbox-sentry-token",
-        "SENTRY_ORG": "acme",
-    }
-
-
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """A fresh demo-scenario emulator on a free loopback port, with the environment pointing at it."""
-    from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread
-
-    sandbox = build_app(load_demo_scenario())
-    with serve_in_thread(sandbox) as server:
-        env = emulator_env(server.url)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        yield Emulator(sandbox, server.url, env)
+    with demo_emulator() as running:
+        use_emulator(monkeypatch, running.url)
+        yield running
 
 
 @pytest.fixture

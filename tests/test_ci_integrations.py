@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shlex
@@ -16,7 +17,8 @@ from typing import Any
 import pytest
 import typer.main
 import yaml
-from ci_support import ROOT, SAMPLE_CONFIG, Served, action_argv, action_run_step, demo_emulator, live_env, load_action
+from ci_support import ROOT, SAMPLE_CONFIG, action_argv, action_run_step, load_action
+from emulator_support import Emulator, demo_emulator, use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -190,7 +192,7 @@ def test_completion_of_commands_subcommands_and_choices() -> None:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
+def served() -> Iterator[Emulator]:
     """One demo emulator for the progress tests; each test resets its request log."""
     with demo_emulator() as running:
         yield running
@@ -207,18 +209,17 @@ LIVE_COMMANDS = [
 
 @pytest.mark.parametrize("args", LIVE_COMMANDS, ids=" ".join)
 def test_commands_with_many_requests_show_progress(
-    runner: CliRunner, served: Served, args: list[str], isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, served: Emulator, args: list[str], isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
-    for name, value in live_env(served.url).items():
-        monkeypatch.setenv(name, value)
+    use_emulator(monkeypatch, served.url)
     updates: list[tuple[int, int]] = []
 
     @contextlib.contextmanager
     def recording_bar(description: str) -> Iterator[Any]:
         yield lambda done, total: updates.append((done, total))
 
-    monkeypatch.setattr("ld_sentry_cli.cli.progress.progress_bar", recording_bar)
+    monkeypatch.setattr("ld_sentry_cli.cli.live.progress_bar", recording_bar)
     served.sandbox.reset()
 
     result = runner.invoke(app, args)
@@ -233,11 +234,10 @@ def test_commands_with_many_requests_show_progress(
 
 
 def test_progress_is_silent_when_stderr_is_not_a_terminal(
-    runner: CliRunner, served: Served, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, served: Emulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
-    for name, value in live_env(served.url).items():
-        monkeypatch.setenv(name, value)
+    use_emulator(monkeypatch, served.url)
 
     result = runner.invoke(app, ["status", "-o", "json"])
 
@@ -245,20 +245,15 @@ def test_progress_is_silent_when_stderr_is_not_a_terminal(
     assert result.stderr == ""
 
 
-def test_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_bar_draws_on_a_terminal_and_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
     from ld_sentry_cli.cli.progress import progress_bar
 
-    class Terminal:
+    class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-        def write(self, text: str) -> int:
-            return len(text)
-
-        def flush(self) -> None:
-            pass
-
-    monkeypatch.setattr(sys, "stderr", Terminal())
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
     with progress_bar("Checking") as update:
         assert update is not None
         update(1, 2)
@@ -266,3 +261,10 @@ def test_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.undo()
     with progress_bar("Checking") as update:
         assert update is None  # pytest captures stderr: not a terminal
+
+    frames = [frame.removeprefix("\x1b[2K") for frame in terminal.getvalue().split("\r")]
+    drawn = [frame for frame in frames if frame.startswith("Checking")]
+    # The last frame drawn is full: a 40-cell bar, the count done of the total, the time taken.
+    assert re.fullmatch(r"Checking ━{40} 2/2 0:00:0\d\n\x1b\[\?25h", drawn[-1]), drawn
+    # Then the bar is erased (it is transient): the line above is cleared and the output ends there.
+    assert terminal.getvalue().endswith(drawn[-1] + "\r\x1b[1A\x1b[2K")

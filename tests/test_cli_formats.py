@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ci_support import SAMPLE_CONFIG, demo_emulator, live_env, mapping_lines
+from ci_support import SAMPLE_CONFIG, mapping_lines
+from emulator_support import demo_emulator, use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -35,8 +36,7 @@ def emulator_url() -> Iterator[str]:
 @pytest.fixture
 def live(emulator_url: str, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> Path:
     """The environment pointed at the emulator and sample-config.toml as ./ldsentry.toml."""
-    for name, value in live_env(emulator_url).items():
-        monkeypatch.setenv(name, value)
+    use_emulator(monkeypatch, emulator_url)
     config = isolated_env / "ldsentry.toml"
     shutil.copyfile(SAMPLE_CONFIG, config)
     return config
@@ -100,17 +100,27 @@ def test_github_appends_step_summary_and_outputs(
     assert outputs.read_text(encoding="utf-8") == "other=1\nred=3\namber=0\ngreen=2\n"
 
 
+@pytest.mark.parametrize("command", ["validate", "status"])
 def test_other_formats_leave_the_github_files_alone(
-    runner: CliRunner, live: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, live: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
-    summary = isolated_env / "summary.md"
+    args, expected = COMMANDS[command]
+    summary, outputs = isolated_env / "summary.md", isolated_env / "outputs"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    monkeypatch.setenv("GITHUB_OUTPUT", str(summary))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
 
     for output in ("table", "json", "junit", "markdown"):
-        runner.invoke(app, ["validate", "-o", output])
+        result = runner.invoke(app, [*args, "--output", output])
 
-    assert not summary.exists()
+        assert result.exit_code == expected, (output, result.stdout, result.stderr)
+        _check_document(output, result.stdout)
+        assert not summary.exists() and not outputs.exists(), output
+    github = runner.invoke(app, [*args, "--output", "github"])
+
+    # The same setup in `github` format writes both files: the variables above are the ones read.
+    assert github.exit_code == expected
+    assert summary.read_text(encoding="utf-8").startswith("### ldsentry ")
+    assert outputs.read_text(encoding="utf-8").startswith("red=")
 
 
 def test_table_stays_the_default_in_github_actions(

@@ -167,7 +167,7 @@ def test_mappings_create_second_for_same_sentry_pair_is_refused(runner: CliRunne
     assert (isolated_env / "ldsentry.toml").read_bytes() == before
 
 
-def test_many_sentry_environments_may_share_one_ld_environment(runner: CliRunner) -> None:
+def test_many_sentry_environments_may_share_one_ld_environment(runner: CliRunner, isolated_env: Path) -> None:
     runner.invoke(app, ["init"])
     runner.invoke(app, ["mappings", "create", *WEB, "--ld-environment", "production"])
 
@@ -188,6 +188,14 @@ def test_many_sentry_environments_may_share_one_ld_environment(runner: CliRunner
     )
 
     assert result.exit_code == 0
+    assert result.stdout == "Added web/prod-eu → default/production at ldsentry.toml:32\n"
+    # The starter file, untouched, then one table per mapping, both on the same LaunchDarkly environment.
+    assert (isolated_env / "ldsentry.toml").read_bytes() == (
+        starter_config() + '\n[[mapping]]\nsentry_project = "web"\nsentry_environment = "production"\n'
+        'ld_project = "default"\nld_environment = "production"\n'
+        + '\n[[mapping]]\nsentry_project = "web"\nsentry_environment = "prod-eu"\n'
+        'ld_project = "default"\nld_environment = "production"\n'
+    ).encode()
 
 
 def test_mappings_create_rejects_bad_formats_and_keeps_file(runner: CliRunner, isolated_env: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from emulator_support import Emulator
+from support import METRIC_POST_BODY, FakeTime
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -177,18 +178,7 @@ def test_metric_create_dry_run_sends_nothing(runner: CliRunner, emulator: Emulat
     projects = {p["ld_project"]: p for p in document["projects"]}  # type: ignore[union-attr]
     assert projects["checkout"]["action"] == "present"
     assert projects["default"]["action"] == "would_create"
-    assert projects["default"]["body"] == {
-        "key": "sentry-errors",
-        "name": "Sentry errors",
-        "description": "Error events forwarded from Sentry (managed by ldsentry)",
-        "kind": "custom",
-        "eventKey": "sentry-errors",
-        "isNumeric": False,
-        "unitAggregationType": "average",
-        "successCriteria": "LowerThanBaseline",
-        "randomizationUnits": ["user"],
-        "tags": ["sentry"],
-    }
+    assert projects["default"]["body"] == METRIC_POST_BODY
 
 
 def test_metric_create_key_clash_names_the_metric(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
@@ -460,7 +450,9 @@ def test_instance_note_for_eu_and_federal(base_url: str, expected: str | None) -
         )
 
 
-def test_permanent_server_errors_exit_3_with_one_line(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
+def test_permanent_server_errors_exit_3_with_one_line(
+    runner: CliRunner, emulator: Emulator, demo_config: Path, instant_backoff: FakeTime
+) -> None:
     from ld_sentry_cli.sandbox import FaultPlan, FaultRule
 
     emulator.sandbox.set_faults(FaultPlan(seed=1, default=FaultRule(server_errors=1.0)))
@@ -476,3 +468,6 @@ def test_permanent_server_errors_exit_3_with_one_line(runner: CliRunner, emulato
         lines[0],
     ), lines[0]
     assert "Traceback" not in result.stderr
+    assert [r.path for r in emulator.sandbox.requests()].count("/api/v2/projects/checkout") == 5
+    # Exponential backoff between the attempts (the metrics request retries alongside), none of it waited for.
+    assert sorted(set(instant_backoff.sleeps)) == [0.2, 0.4, 0.8, 1.6]

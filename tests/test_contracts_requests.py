@@ -26,8 +26,8 @@ from contracts import (
     validate_response,
     validate_schema,
 )
+from support import FakeTime
 
-from ld_sentry_cli.http import SessionOptions
 from ld_sentry_cli.launchdarkly import LaunchDarklyClient, metric_post_body
 from ld_sentry_cli.models import MetricKind, MetricSettings
 from ld_sentry_cli.sentry import SentryClient
@@ -170,17 +170,13 @@ def test_sentry_fixtures_match_the_response_schemas() -> None:
 # --- every client request -----------------------------------------------------------------------
 
 
-async def _quick(_: float) -> None:
-    return None
-
-
 def capture_launchdarkly(action: Callable[[LaunchDarklyClient], Awaitable[Any]]) -> list[httpx.Request]:
     with respx.mock(base_url=LD_BASE, assert_all_called=False) as router:
         for method, path, status, body in LD_FIXTURES:
             router.route(method=method, path=path).respond(status, json=body)
 
         async def go() -> None:
-            async with LaunchDarklyClient("api-test-token", options=SessionOptions(sleep=_quick)) as ld:
+            async with LaunchDarklyClient("api-test-token", options=FakeTime().options()) as ld:
                 await action(ld)
 
         asyncio.run(go())
@@ -193,7 +189,7 @@ def capture_sentry(action: Callable[[SentryClient], Awaitable[Any]]) -> list[htt
             router.get(path).respond(200, json=body, headers=headers)
 
         async def go() -> None:
-            options = SessionOptions(sleep=_quick)
+            options = FakeTime().options()
             async with SentryClient("sntryu_test", "acme", options=options, event_detail_rate=None) as sentry:
                 await action(sentry)
 

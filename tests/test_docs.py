@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import typer.main
 import yaml
-from ci_support import ROOT, SAMPLE_CONFIG, Served, action_argv, demo_emulator, live_env
+from ci_support import ROOT, SAMPLE_CONFIG, action_argv
+from emulator_support import Emulator, demo_emulator, use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -182,20 +183,19 @@ def action_steps() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
+def served() -> Iterator[Emulator]:
     """One demo emulator for the recipes (they only read from it)."""
     with demo_emulator() as running:
         yield running
 
 
 @pytest.fixture
-def workspace(served: Served, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workspace(served: Emulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository with the sample config at the root and in infra/, and the tokens set."""
     shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
     (isolated_env / "infra").mkdir()
     shutil.copyfile(SAMPLE_CONFIG, isolated_env / "infra" / "ldsentry.toml")
-    for name, value in live_env(served.url).items():
-        monkeypatch.setenv(name, value)
+    use_emulator(monkeypatch, served.url)
     return isolated_env
 
 

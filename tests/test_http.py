@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import respx
+from support import NOW, FakeTime
 
 from ld_sentry_cli import __version__, launchdarkly, sentry
 from ld_sentry_cli.errors import (
@@ -31,7 +32,6 @@ from ld_sentry_cli.http import (
     ApiSession,
     RateLimiter,
     RetryPolicy,
-    SessionOptions,
     is_loopback_host,
     validate_base_url,
 )
@@ -39,26 +39,10 @@ from ld_sentry_cli.http import (
 T = TypeVar("T")
 BASE = "https://api.example.test"
 TOKEN = "api-0a1b2c3d-1111-2222-3333-444455556666"
-NOW = 1_700_000_000.0
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
-
-
-class FakeTime:
-    """An instant clock: sleep() records the wait and advances both clocks."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
 def make_session(
@@ -72,14 +56,7 @@ def make_session(
     hints: dict[int, str] | None = None,
 ) -> ApiSession:
     fake = fake or FakeTime()
-    options = SessionOptions(
-        concurrency=concurrency,
-        retry=retry or RetryPolicy(),
-        sleep=fake.sleep,
-        clock=fake.clock,
-        monotonic=fake.clock,
-        random_fn=random_fn,
-    )
+    options = fake.options(concurrency=concurrency, retry=retry or RetryPolicy(), random_fn=random_fn)
     conventions = sentry.CONVENTIONS if service == "Sentry" else launchdarkly.CONVENTIONS
     return ApiSession(
         base_url,

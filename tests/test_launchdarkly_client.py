@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import respx
+from support import METRIC_POST_BODY, FakeTime
 
 from ld_sentry_cli import __version__
 from ld_sentry_cli.errors import ApiError, ExitCode, MissingTokenError, NotFoundError, ServiceConflictError
@@ -37,12 +39,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
 def client(base_url: str = BASE) -> LaunchDarklyClient:
-    options = SessionOptions(sleep=_no_sleep, random_fn=lambda: 0.0, retry=RetryPolicy(max_attempts=3))
+    options = FakeTime().options(retry=RetryPolicy(max_attempts=3))
     return LaunchDarklyClient(TOKEN, base_url=base_url, options=options)
 
 
@@ -145,30 +143,8 @@ def test_instances_and_events_urls(base: str, instance: LdInstance, events: str)
 
 def test_metric_post_body_binary_and_count() -> None:
     binary = metric_post_body(MetricSettings())
-    assert list(binary) == [
-        "key",
-        "name",
-        "description",
-        "kind",
-        "eventKey",
-        "isNumeric",
-        "unitAggregationType",
-        "successCriteria",
-        "randomizationUnits",
-        "tags",
-    ]
-    assert binary == {
-        "key": "sentry-errors",
-        "name": "Sentry errors",
-        "description": "Error events forwarded from Sentry (managed by ldsentry)",
-        "kind": "custom",
-        "eventKey": "sentry-errors",
-        "isNumeric": False,
-        "unitAggregationType": "average",
-        "successCriteria": "LowerThanBaseline",
-        "randomizationUnits": ["user"],
-        "tags": ["sentry"],
-    }
+    assert list(binary) == list(METRIC_POST_BODY)  # the order sent, too
+    assert binary == METRIC_POST_BODY
     count = metric_post_body(
         MetricSettings(event_key="errs", key="errs-count", kind=MetricKind.COUNT, units=("request", "user"))
     )
@@ -358,12 +334,7 @@ def test_create_metric_posts_the_body_once(respx_mock: respx.MockRouter) -> None
     assert metric.key == "sentry-errors"
     request = route.calls.last.request
     assert request.headers["Content-Type"] == "application/json"
-    assert request.content.decode() == (
-        '{"key":"sentry-errors","name":"Sentry errors","description":"Error events forwarded from Sentry '
-        '(managed by ldsentry)","kind":"custom","eventKey":"sentry-errors","isNumeric":false,'
-        '"unitAggregationType":"average","successCriteria":"LowerThanBaseline","randomizationUnits":["user"],'
-        '"tags":["sentry"]}'
-    )
+    assert request.content == json.dumps(METRIC_POST_BODY, separators=(",", ":")).encode()  # compact, in order
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from support import METRIC_POST_BODY
 
 from ld_sentry_cli.errors import (
     ApiError,
@@ -18,15 +19,6 @@ from ld_sentry_cli.models import LdMetric, LdProject, MetricSettings
 from ld_sentry_cli.repair import RepairAction, RepairReport, RepairResult, repair_metrics
 
 SETTINGS = MetricSettings()
-BODY: dict[str, Any] = {
-    "key": "sentry-errors",
-    "name": "Sentry errors",
-    "kind": "custom",
-    "eventKey": "sentry-errors",
-    "isNumeric": False,
-    "unitAggregationType": "average",
-    "successCriteria": "LowerThanBaseline",
-}
 
 
 def metric(
@@ -121,7 +113,7 @@ class FakeLaunchDarkly:
 def run(
     client: FakeLaunchDarkly, projects: list[str], *, dry_run: bool = False, settings: MetricSettings = SETTINGS
 ) -> RepairReport:
-    return asyncio.run(repair_metrics(projects, settings, client, BODY, dry_run=dry_run))
+    return asyncio.run(repair_metrics(projects, settings, client, METRIC_POST_BODY, dry_run=dry_run))
 
 
 def single(report: RepairReport) -> RepairResult:
@@ -136,8 +128,8 @@ def test_creates_a_missing_metric() -> None:
         "web",
         RepairAction.CREATED,
         "Created metric 'sentry-errors' with event key 'sentry-errors' in LaunchDarkly project 'web'.",
-        from_body(BODY),
-        BODY,
+        from_body(METRIC_POST_BODY),
+        METRIC_POST_BODY,
     )
     assert client.calls == [
         ("get_project", "web"),
@@ -155,7 +147,7 @@ def test_dry_run_sends_nothing_and_returns_the_planned_body() -> None:
         RepairAction.SKIPPED_PROJECT_MISSING,
     ]
     planned = report.results[0]
-    assert planned.body == BODY
+    assert planned.body == METRIC_POST_BODY
     assert planned.metric is None
     assert planned.message == (
         "Would create metric 'sentry-errors' with event key 'sentry-errors' in LaunchDarkly project 'web'."
@@ -213,7 +205,7 @@ def test_listed_clash_is_a_conflict_without_a_post() -> None:
         "receive Sentry errors (kind 'custom', numeric, event key 'sentry-errors'); set `[metric] key` to "
         "another key.",
         clash,
-        BODY,
+        METRIC_POST_BODY,
     )
     assert single(run(client, ["web"])).action is RepairAction.CONFLICT
     assert client.posts() == 0
@@ -271,7 +263,7 @@ def test_lost_response_is_rechecked_and_not_duplicated() -> None:
     client = FakeLaunchDarkly({"web": []}, outcomes=["lost"])
     result = single(run(client, ["web"]))
     assert result.action is RepairAction.CREATED
-    assert result.metric == from_body(BODY)
+    assert result.metric == from_body(METRIC_POST_BODY)
     assert client.posts() == 1
     assert len(client.metrics["web"]) == 1
     assert client.calls == [
@@ -357,7 +349,7 @@ def test_missing_project_is_skipped() -> None:
         RepairAction.SKIPPED_PROJECT_MISSING,
         "LaunchDarkly project 'gone' does not exist; fix `ld_project` in the mappings first.",
         None,
-        BODY,
+        METRIC_POST_BODY,
     )
     assert client.calls == [("get_project", "gone")]
 
@@ -379,7 +371,9 @@ def test_projects_are_deduplicated_and_kept_in_order() -> None:
     client = FakeLaunchDarkly({"web": [metric()], "api": []})
     seen: list[tuple[int, int]] = []
     report = asyncio.run(
-        repair_metrics(["api", "web", "api"], SETTINGS, client, BODY, progress=lambda d, t: seen.append((d, t)))
+        repair_metrics(
+            ["api", "web", "api"], SETTINGS, client, METRIC_POST_BODY, progress=lambda d, t: seen.append((d, t))
+        )
     )
     assert [r.project_key for r in report.results] == ["api", "web"]
     assert [r.action for r in report.results] == [RepairAction.CREATED, RepairAction.PRESENT]
@@ -413,7 +407,7 @@ def run_report_ok(result: RepairResult) -> bool:
 
 
 def test_metric_key_comes_from_the_body() -> None:
-    body = {**BODY, "key": "errors-v2"}
+    body = {**METRIC_POST_BODY, "key": "errors-v2"}
     client = FakeLaunchDarkly({"web": [metric("sentry-errors", numeric=True)]})
     result = single(asyncio.run(repair_metrics(["web"], SETTINGS, client, body)))
     assert result.action is RepairAction.CREATED

@@ -10,10 +10,11 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import respx
+from support import NOW, FakeTime
 
 from ld_sentry_cli import __version__
 from ld_sentry_cli.errors import ExitCode, MissingTokenError, NotFoundError, RateLimitedError, UsageError
-from ld_sentry_cli.http import RetryPolicy, SessionOptions
+from ld_sentry_cli.http import RetryPolicy
 from ld_sentry_cli.models import SentryAuth, SentryEnvironment, SentryEvent, SentryProject
 from ld_sentry_cli.sentry import (
     SentryClient,
@@ -28,35 +29,14 @@ BASE = "https://sentry.io"
 TOKEN = "sntryu_" + "ab" * 32
 ORG_TOKEN = "sntrys_eyJpYXQiOjE3MDAwMDAwMDAsIm9yZyI6ImFjbWUifQ_SecretPart123"
 EVENT_ID = "9999aaaaca8b46d797c23c6077c6ff01"
-NOW = 1_700_000_000.0
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = NOW
-        self.sleeps: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
 def client(fake: FakeTime | None = None, *, event_detail_rate: float | None = None) -> SentryClient:
-    fake = fake or FakeTime()
-    options = SessionOptions(
-        sleep=fake.sleep,
-        clock=fake.clock,
-        monotonic=fake.clock,
-        random_fn=lambda: 0.0,
-        retry=RetryPolicy(max_attempts=3),
-    )
+    options = (fake or FakeTime()).options(retry=RetryPolicy(max_attempts=3))
     return SentryClient(TOKEN, "acme", base_url=BASE, options=options, event_detail_rate=event_detail_rate)
 
 

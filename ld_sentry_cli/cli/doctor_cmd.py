@@ -12,7 +12,7 @@ _MARKS = {"ok": "[green]✓ ok[/]", "warn": "[yellow]! warn[/]", "fail": "[bold 
 def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.TABLE) -> int:
     """Check the config, both tokens, their permissions and the instances; exit 0 when all is in place."""
     import asyncio
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable
 
     from rich.table import Table
     from rich.text import Text
@@ -24,7 +24,7 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
     from ld_sentry_cli.errors import ConfigInvalidError, ExitCode, LdsentryError
     from ld_sentry_cli.launchdarkly import launchdarkly_instance
     from ld_sentry_cli.models import Config
-    from ld_sentry_cli.sentry import SentryClient, sentry_base_url, sentry_organization, sentry_token
+    from ld_sentry_cli.sentry import sentry_base_url, sentry_organization, sentry_token
 
     checks: list[Check] = []
     path, display = locate_config(config)
@@ -58,37 +58,31 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
 
     async def live_checks() -> list[Check]:
         found: list[Check] = []
-        closers: list[Callable[[], Awaitable[None]]] = []
         work: list[Awaitable[list[Check]]] = []
-        try:
-            ld = live.launchdarkly_client(settings)
-        except LdsentryError as error:
-            found.append(failed("LaunchDarkly token", error))
-        else:
-            closers.append(ld.aclose)
-            work.append(check_launchdarkly(ld, ld.base_url, launchdarkly_instance(ld.base_url).value))
-        token = organization = base_url = None
-        try:
-            token = sentry_token()
-        except LdsentryError as error:
-            found.append(failed("Sentry token", error))
-        try:
-            organization = sentry_organization(settings.sentry.organization)
-        except LdsentryError as error:
-            found.append(failed("Sentry organization", error))
-        try:
-            base_url = sentry_base_url(settings.sentry.base_url)
-        except LdsentryError as error:
-            found.append(failed("Sentry instance", error))
-        if token and organization and base_url:
-            sentry = SentryClient(token, organization, base_url=base_url)
-            closers.append(sentry.aclose)
-            work.append(check_sentry(sentry, base_url, organization))
-        try:
+        async with live.session(settings) as clients:
+            try:
+                ld = clients.launchdarkly()
+            except LdsentryError as error:
+                found.append(failed("LaunchDarkly token", error))
+            else:
+                work.append(check_launchdarkly(ld, ld.base_url, launchdarkly_instance(ld.base_url).value))
+            # Each part of the Sentry setup is checked on its own, so that every missing one is named.
+            token = organization = base_url = None
+            try:
+                token = sentry_token()
+            except LdsentryError as error:
+                found.append(failed("Sentry token", error))
+            try:
+                organization = sentry_organization(settings.sentry.organization)
+            except LdsentryError as error:
+                found.append(failed("Sentry organization", error))
+            try:
+                base_url = sentry_base_url(settings.sentry.base_url)
+            except LdsentryError as error:
+                found.append(failed("Sentry instance", error))
+            if token and organization and base_url:
+                work.append(check_sentry(clients.sentry(), base_url, organization))
             results = await asyncio.gather(*work)
-        finally:
-            for close in closers:
-                await close()
         return found + [check for result in results for check in result]
 
     checks += live.run(live_checks())

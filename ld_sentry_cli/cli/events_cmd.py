@@ -69,7 +69,6 @@ def check(
     """Sample recent error events per mapping and say exactly why errors are not reaching LaunchDarkly."""
     from ld_sentry_cli.cli import live
     from ld_sentry_cli.cli.output import emit_report
-    from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.errors import ExitCode, UsageError
     from ld_sentry_cli.events_audit import EventsReport, audit_events
@@ -83,20 +82,18 @@ def check(
             "no mapping matches the filter" if mapping_filter else f"{loaded.display} has no mappings",
             hint="Run `ldsentry mappings list` to see the mappings.",
         )
-    client = live.sentry_client(loaded.config, concurrency, event_rate=event_rate)
 
     async def work() -> EventsReport:
-        async with client:
-            with progress_bar("Sampling events") as progress:
-                return await audit_events(
-                    mappings,
-                    client,
-                    sample_size=max_events,
-                    stats_period=since,
-                    min_usable=min_usable,
-                    concurrency=concurrency,
-                    progress=progress,
-                )
+        async with live.session(loaded.config, concurrency, progress="Sampling events") as clients:
+            return await audit_events(
+                mappings,
+                clients.sentry(event_rate),
+                sample_size=max_events,
+                stats_period=since,
+                min_usable=min_usable,
+                concurrency=concurrency,
+                progress=clients.progress,
+            )
 
     report = live.run(work())
     emit_report(

@@ -1,18 +1,25 @@
-"""Build the API clients a live command needs from the config and the environment."""
+"""The life of a live command's API clients: built from the config and the environment, closed when the work ends."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from ld_sentry_cli.cli.progress import progress_bar
+from ld_sentry_cli.http import SessionOptions
+from ld_sentry_cli.launchdarkly import LaunchDarklyClient, LdInstance, launchdarkly_instance
+from ld_sentry_cli.problems import problem
+from ld_sentry_cli.sentry import EVENT_DETAIL_RATE, SentryClient
+
 if TYPE_CHECKING:
-    from ld_sentry_cli.launchdarkly import LaunchDarklyClient
+    from ld_sentry_cli.gather import ProgressCallback
     from ld_sentry_cli.models import Config
     from ld_sentry_cli.problems import Problem
-    from ld_sentry_cli.sentry import SentryClient
 
 T = TypeVar("T")
 
@@ -25,28 +32,18 @@ DEFAULT_CONCURRENCY = 8
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion (commands are synchronous; the clients are async)."""
-    import asyncio
+    return asyncio.run(coroutine)
 
-    results: list[T] = []
 
-    async def main() -> None:
-        results.append(await coroutine)
-
-    # The result leaves through `results`, not as the main task's result: on the way out
-    # asyncio.run looks up the SIGINT handler, and CPython 3.11 formats repr() of that handler,
-    # which includes the task and its result; for a report of thousands of dataclasses that
-    # costs ~0.15 s.
-    asyncio.run(main())
-    return results[0]
+def session_options(concurrency: int) -> SessionOptions:
+    """The HTTP session settings of every client a command builds (the one place tests swap the retry waits)."""
+    return SessionOptions(concurrency=concurrency)
 
 
 def launchdarkly_client(config: Config, concurrency: int = DEFAULT_CONCURRENCY) -> LaunchDarklyClient:
     """A LaunchDarkly client: token from LD_ACCESS_TOKEN, base URL from LD_BASE_URI or the config."""
-    from ld_sentry_cli.http import SessionOptions
-    from ld_sentry_cli.launchdarkly import LaunchDarklyClient
-
     return LaunchDarklyClient.from_env(
-        config_base_url=config.launchdarkly.base_url, options=SessionOptions(concurrency=concurrency)
+        config_base_url=config.launchdarkly.base_url, options=session_options(concurrency)
     )
 
 
@@ -54,29 +51,57 @@ def sentry_client(
     config: Config, concurrency: int = DEFAULT_CONCURRENCY, event_rate: float | None = None
 ) -> SentryClient:
     """A Sentry client: token from SENTRY_AUTH_TOKEN, base URL and organization from env or config."""
-    from ld_sentry_cli.http import SessionOptions
-    from ld_sentry_cli.sentry import EVENT_DETAIL_RATE, SentryClient
-
     return SentryClient.from_env(
         config_base_url=config.sentry.base_url,
         config_organization=config.sentry.organization,
-        options=SessionOptions(concurrency=concurrency),
+        options=session_options(concurrency),
         event_detail_rate=event_rate or EVENT_DETAIL_RATE,
     )
 
 
-def optional_sentry_client(config: Config, concurrency: int, required: bool) -> tuple[SentryClient | None, str | None]:
-    """A Sentry client, or None and the reason when no token is set and the Sentry half is optional."""
-    if not required and not os.environ.get("SENTRY_AUTH_TOKEN", "").strip():
-        return None, "SENTRY_AUTH_TOKEN is not set"
-    return sentry_client(config, concurrency), None
+class Clients:
+    """The clients one live command opens as it asks for them, and the progress callback of its work."""
+
+    def __init__(self, config: Config, concurrency: int, closers: contextlib.AsyncExitStack) -> None:
+        self._config = config
+        self._concurrency = concurrency
+        self._closers = closers
+        self.progress: ProgressCallback | None = None
+
+    def launchdarkly(self) -> LaunchDarklyClient:
+        """Open a LaunchDarkly client (see `launchdarkly_client`); the session closes it."""
+        client = launchdarkly_client(self._config, self._concurrency)
+        self._closers.push_async_callback(client.aclose)
+        return client
+
+    def sentry(self, event_rate: float | None = None) -> SentryClient:
+        """Open a Sentry client (see `sentry_client`); the session closes it."""
+        client = sentry_client(self._config, self._concurrency, event_rate)
+        self._closers.push_async_callback(client.aclose)
+        return client
+
+    def optional_sentry(self, required: bool) -> tuple[SentryClient | None, str | None]:
+        """A Sentry client, or None and the reason when no token is set and the Sentry half is optional."""
+        if not required and not os.environ.get("SENTRY_AUTH_TOKEN", "").strip():
+            return None, "SENTRY_AUTH_TOKEN is not set"
+        return self.sentry(), None
+
+
+@contextlib.asynccontextmanager
+async def session(
+    config: Config, concurrency: int = DEFAULT_CONCURRENCY, *, progress: str | None = None
+) -> AsyncIterator[Clients]:
+    """Give a command its clients (opened on request) and a progress bar; close every client opened, even on error."""
+    async with contextlib.AsyncExitStack() as closers:
+        clients = Clients(config, concurrency, closers)
+        # The bar goes before the clients close, as it always did: closing is not work the user waits for.
+        with progress_bar(progress) if progress else contextlib.nullcontext() as update:
+            clients.progress = update
+            yield clients
 
 
 def instance_note(base_url: str) -> Problem | None:
     """A note for LaunchDarkly instances where the hosted Sentry integration is not offered."""
-    from ld_sentry_cli.launchdarkly import LdInstance, launchdarkly_instance
-    from ld_sentry_cli.problems import problem
-
     instance = launchdarkly_instance(base_url)
     if instance not in (LdInstance.EU, LdInstance.FEDERAL):
         return None

@@ -119,21 +119,16 @@ def _verify_live(mapping: ProjectMapping, config: Config) -> tuple[list[str], li
     from ld_sentry_cli.cli import live
     from ld_sentry_cli.verify import Verification, verify_launchdarkly, verify_sentry
 
-    ld = live.launchdarkly_client(config)
-    sentry, skipped_because = live.optional_sentry_client(config, live.DEFAULT_CONCURRENCY, required=False)
-
-    async def ask() -> list[Verification]:
-        try:
+    async def ask() -> tuple[list[Verification], str | None]:
+        async with live.session(config) as clients:
+            ld = clients.launchdarkly()
+            sentry, skipped_because = clients.optional_sentry(required=False)
             checks = [verify_launchdarkly(mapping, ld)]
             if sentry is not None:
                 checks.append(verify_sentry(mapping, sentry))
-            return list(await asyncio.gather(*checks))
-        finally:
-            await ld.aclose()
-            if sentry is not None:
-                await sentry.aclose()
+            return list(await asyncio.gather(*checks)), skipped_because
 
-    results = live.run(ask())
+    results, skipped_because = live.run(ask())
     problems = [p for result in results for p in result.problems]
     notes = [n for result in results for n in result.notes]
     if skipped_because:

@@ -59,7 +59,6 @@ def check(
     """Grade each LaunchDarkly project's metrics for the event key: GREEN, AMBER or RED."""
     from ld_sentry_cli.cli import live
     from ld_sentry_cli.cli.output import emit_report
-    from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.errors import ExitCode
     from ld_sentry_cli.gather import gather_ld_facts
@@ -70,16 +69,16 @@ def check(
 
     loaded = load_config(*locate_config(config))
     keys = _project_keys(loaded, ld_project)
-    client = live.launchdarkly_client(loaded.config, concurrency)
 
-    async def fetch() -> tuple[dict[str, LdFacts], tuple[str, ...] | None]:
-        async with client:
-            with progress_bar("Checking metrics") as progress:
-                return await gather_ld_facts(keys, client, progress=progress)
+    async def fetch() -> tuple[dict[str, LdFacts], tuple[str, ...] | None, str]:
+        async with live.session(loaded.config, concurrency, progress="Checking metrics") as clients:
+            client = clients.launchdarkly()
+            facts, known = await gather_ld_facts(keys, client, progress=clients.progress)
+            return facts, known, client.base_url
 
-    facts, known = live.run(fetch())
+    facts, known, ld_base_url = live.run(fetch())
     report = build_metric_check(keys, facts, loaded.config.metric, loaded.config.mappings, known)
-    note = live.instance_note(client.base_url)
+    note = live.instance_note(ld_base_url)
     if note is not None:
         report = dataclasses.replace(report, notes=(note,))
     emit_report(
@@ -102,7 +101,6 @@ def create(
 ) -> int:
     """Create the metric in every LaunchDarkly project that lacks a usable one (idempotent)."""
     from ld_sentry_cli.cli import live
-    from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.cli.runner import emit_json, say, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.errors import ExitCode
@@ -112,15 +110,18 @@ def create(
 
     loaded = load_config(*locate_config(config))
     keys = _project_keys(loaded, ld_project)
-    client = live.launchdarkly_client(loaded.config, concurrency)
     settings = loaded.config.metric
 
     async def work() -> RepairReport:
-        async with client:
-            with progress_bar("Creating metrics") as progress:
-                return await repair_metrics(
-                    keys, settings, client, metric_post_body(settings), dry_run=dry_run, progress=progress
-                )
+        async with live.session(loaded.config, concurrency, progress="Creating metrics") as clients:
+            return await repair_metrics(
+                keys,
+                settings,
+                clients.launchdarkly(),
+                metric_post_body(settings),
+                dry_run=dry_run,
+                progress=clients.progress,
+            )
 
     report = live.run(work())
     if output is PlainFormat.JSON:

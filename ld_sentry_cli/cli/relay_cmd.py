@@ -243,7 +243,6 @@ def backfill(
     """Spool the recent error events of every mapping (events already seen are not sent twice)."""
     require_extra("relay", "relay backfill")
     from ld_sentry_cli.cli import live
-    from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.errors import ExitCode, UsageError
@@ -255,26 +254,25 @@ def backfill(
     loaded = load_config(*locate_config(config))
     if not loaded.config.mappings:
         raise UsageError(f"{loaded.display} has no mappings", hint="Add one with `ldsentry mappings create`.")
-    client = live.sentry_client(loaded.config, event_rate=event_rate)
-    store = SqliteSpool(spool_path(spool, loaded.config.relay, loaded.path.parent))
 
     async def work() -> domain.BackfillReport:
-        async with client:
-            with progress_bar("Reading Sentry events") as progress:
+        async with live.session(loaded.config, progress="Reading Sentry events") as clients:
+            sentry = clients.sentry(event_rate)  # before the spool: a missing token must leave no file behind
+            store = SqliteSpool(spool_path(spool, loaded.config.relay, loaded.path.parent))
+            try:
                 return await domain.backfill(
                     loaded.config.mappings,
-                    client,
+                    sentry,
                     domain.SpoolStore(store),
                     loaded.config.metric.event_key,
                     since=since,
                     max_events=max_events,
-                    progress=progress,
+                    progress=clients.progress,
                 )
+            finally:
+                store.close()
 
-    try:
-        report = live.run(work())
-    finally:
-        store.close()
+    report = live.run(work())
     if output is PlainFormat.JSON:
         emit_json(backfill_json(report))
     else:

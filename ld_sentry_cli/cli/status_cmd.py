@@ -25,7 +25,6 @@ def status(
     """Check every mapping against LaunchDarkly and Sentry: GREEN, AMBER or RED, with what to do."""
     from ld_sentry_cli.cli import live
     from ld_sentry_cli.cli.output import emit_report
-    from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.errors import ExitCode
     from ld_sentry_cli.gather import gather_facts
@@ -34,27 +33,23 @@ def status(
     from ld_sentry_cli.render.view import status_view
 
     loaded = load_config(*locate_config(config))
-    ld = live.launchdarkly_client(loaded.config, concurrency)
-    sentry, skipped_because = live.optional_sentry_client(loaded.config, concurrency, require_sentry)
 
-    async def fetch() -> Facts:
-        try:
-            with progress_bar("Checking mappings") as progress:
-                return await gather_facts(
-                    loaded.config.mappings,
-                    ld,
-                    sentry,
-                    progress=progress,
-                    sentry_unchecked_reason=skipped_because,
-                )
-        finally:
-            await ld.aclose()
-            if sentry is not None:
-                await sentry.aclose()
+    async def fetch() -> tuple[Facts, str]:
+        async with live.session(loaded.config, concurrency, progress="Checking mappings") as clients:
+            ld = clients.launchdarkly()
+            sentry, skipped_because = clients.optional_sentry(require_sentry)
+            facts = await gather_facts(
+                loaded.config.mappings,
+                ld,
+                sentry,
+                progress=clients.progress,
+                sentry_unchecked_reason=skipped_because,
+            )
+            return facts, ld.base_url
 
-    facts = live.run(fetch())
+    facts, ld_base_url = live.run(fetch())
     report = build_report(loaded.config, facts, require_sentry=require_sentry)
-    note = live.instance_note(ld.base_url)
+    note = live.instance_note(ld_base_url)
     if note is not None:
         report = report.with_notes(note)
     emit_report(

@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from emulator_support import LD_TOKEN, emulator_env
 
 from ld_sentry_cli.sandbox import FaultPlan, FaultRule, build_app, load_demo_scenario, serve_in_thread
 from ld_sentry_cli.sandbox.app import Sandbox
 from ld_sentry_cli.sandbox.scenario import LdToken
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-config.toml"
-LD_TOKEN = "sandbox-ld-token"
-SENTRY_TOKEN = "sandbox-sentry-token"
+INSTANT_BACKOFF = Path(__file__).resolve().parent / "instant_backoff"
 
 
 def ldsentry_executable() -> str:
@@ -49,18 +49,23 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def ldsentry(workdir: Path, url: str, *args: str, ld_token: str = LD_TOKEN, timeout: float = 60) -> Run:
-    """Run the installed executable with only the variables a user would set."""
+def ldsentry(
+    workdir: Path, url: str, *args: str, ld_token: str = LD_TOKEN, timeout: float = 60, instant_backoff: bool = False
+) -> Run:
+    """Run the installed executable with only the variables a user would set.
+
+    With instant_backoff, Python also loads tests/e2e/instant_backoff/sitecustomize.py at start-up: the
+    retries happen, but their waits do not (for the tests that provoke dozens of them).
+    """
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(workdir),
         "NO_COLOR": "1",
-        "LD_BASE_URI": url,
-        "SENTRY_URL": url,
+        **emulator_env(url),
         "LD_ACCESS_TOKEN": ld_token,
-        "SENTRY_AUTH_TOKEN": SENTRY_TOKEN,
-        "SENTRY_ORG": "acme",
     }
+    if instant_backoff:
+        env["PYTHONPATH"] = str(INSTANT_BACKOFF)
     done = subprocess.run(
         [ldsentry_executable(), *args],
         cwd=workdir,
@@ -125,7 +130,7 @@ def test_matching_metric_on_page_three(served: tuple[Sandbox, str], workdir: Pat
 def test_status_survives_faults_with_the_right_answer(workdir: Path, rule: FaultRule) -> None:
     sandbox = build_app(load_demo_scenario(), faults=FaultPlan(seed=7, default=rule))
     with serve_in_thread(sandbox) as server:
-        run = ldsentry(workdir, server.url, "status", "--output", "json")
+        run = ldsentry(workdir, server.url, "status", "--output", "json", instant_backoff=True)
 
     faults = sum(1 for r in sandbox.requests() if r.status in (429, 500, 502, 503, 504))
     assert faults >= 3, "the storm must really happen"
@@ -166,7 +171,7 @@ def test_connection_refused(workdir: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
 
-    run = ldsentry(workdir, f"http://127.0.0.1:{port}", "metric", "check", "--output", "json")
+    run = ldsentry(workdir, f"http://127.0.0.1:{port}", "metric", "check", "--output", "json", instant_backoff=True)
 
     assert run.code == 3
     error = run.json()["error"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from relay_helpers import (
     error_created,
     hook_headers,
 )
+from starlette.types import Message
 
 from ld_sentry_cli.relay.app import build_app
 from ld_sentry_cli.relay.forwarder import Backoff, ForwarderSettings
@@ -103,16 +105,56 @@ def test_the_hook_only_takes_post(spool_path: Path) -> None:
     assert with_relay(spool_path, work).status_code == 405
 
 
-def test_a_declared_oversized_body_is_refused_before_it_is_read(spool_path: Path) -> None:
-    async def work(client: httpx.AsyncClient, relay: Relay) -> httpx.Response:
-        return await client.post(
-            "/hooks/sentry",
-            content=b"x" * (1024 * 1024 + 1),
-            headers={"Sentry-Hook-Resource": "error", "Sentry-Hook-Signature": "0" * 64},
-        )
+CHUNK = 64 * 1024
+TOO_LARGE = {"result": "rejected", "reason": "too_large"}
 
-    response = with_relay(spool_path, work)
-    assert (response.status_code, response.json()) == (413, {"result": "rejected", "reason": "too_large"})
+
+def call_hook(spool_path: Path, headers: list[tuple[bytes, bytes]], chunks: int) -> tuple[int, list[Message]]:
+    """Call the app's hook the way an ASGI server would; the body offered is `chunks` chunks of CHUNK bytes.
+
+    Returns how many times the app asked for body (receive calls) and the messages it sent.
+    """
+    reads = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * CHUNK, "more_body": reads < chunks}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def work(client: httpx.AsyncClient, relay: Relay) -> None:
+        scope = {"type": "http", "method": "POST", "path": "/hooks/sentry", "headers": headers}
+        await build_app(relay)(scope, receive, send)
+
+    with_relay(spool_path, work)
+    return reads, sent
+
+
+def test_a_declared_oversized_body_is_refused_before_a_byte_of_it_is_read(spool_path: Path) -> None:
+    headers = [
+        (b"content-length", str(1024 * 1024 + 1).encode()),
+        (b"sentry-hook-resource", b"error"),
+        (b"sentry-hook-signature", b"0" * 64),
+    ]
+
+    reads, sent = call_hook(spool_path, headers, chunks=32)
+
+    assert reads == 0
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"]) == TOO_LARGE
+
+
+def test_an_undeclared_oversized_body_is_read_only_until_it_passes_the_limit(spool_path: Path) -> None:
+    headers = [(b"sentry-hook-resource", b"error"), (b"sentry-hook-signature", b"0" * 64)]  # chunked: no length
+
+    reads, sent = call_hook(spool_path, headers, chunks=32)  # 2 MiB offered
+
+    assert reads == 1024 * 1024 // CHUNK + 1  # 1 MiB, then the chunk that passes it; not the rest
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"]) == TOO_LARGE
 
 
 def test_health_and_readiness(spool_path: Path) -> None:

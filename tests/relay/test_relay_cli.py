@@ -222,6 +222,16 @@ def test_backfill_reports_a_mapping_sentry_does_not_know_and_exits_3(
     assert code == 3 and "error: " in out and "0 events added to the spool" in out  # the rest already seen
 
 
+def test_backfill_without_a_sentry_token_is_exit_2_and_creates_no_spool(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
+
+    code, out, err = invoke(runner, "relay", "backfill")
+
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == "error: No Sentry auth token: set SENTRY_AUTH_TOKEN."
+    assert not (tmp_path / "ldsentry-relay.db").exists()
+
+
 def test_serve_refuses_to_start_without_a_client_secret(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

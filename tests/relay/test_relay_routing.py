@@ -5,24 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from relay_helpers import API_ID, MAPPINGS, PROJECTS, WEB_ID, FakeProjects
+from support import FakeTime
 
 from ld_sentry_cli.models import SentryProject
 from ld_sentry_cli.relay.model import Destination
 from ld_sentry_cli.relay.routing import NO_ENVIRONMENT, PARK, UNMAPPED, EventRouter, Lookup, ProjectResolver, Route
 
 
-class Clock:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def resolver(source: FakeProjects, clock: Clock | None = None, **kwargs: float) -> ProjectResolver:
-    return ProjectResolver(source, ["web-frontend", "checkout-api"], monotonic=clock or Clock(), **kwargs)
+def resolver(source: FakeProjects, clock: FakeTime | None = None, **kwargs: float) -> ProjectResolver:
+    return ProjectResolver(source, ["web-frontend", "checkout-api"], monotonic=(clock or FakeTime()).clock, **kwargs)
 
 
 def test_the_list_is_fetched_once_then_served_from_the_cache() -> None:
@@ -46,7 +37,7 @@ def test_the_list_is_fetched_once_then_served_from_the_cache() -> None:
 
 def test_a_miss_refreshes_and_finds_a_new_project() -> None:
     source = FakeProjects([PROJECTS[0]])
-    clock = Clock()
+    clock = FakeTime()
     projects = resolver(source, clock)
 
     async def run() -> tuple[Lookup, str | None]:
@@ -61,7 +52,7 @@ def test_a_miss_refreshes_and_finds_a_new_project() -> None:
 
 def test_misses_refresh_at_most_once_per_interval() -> None:
     source = FakeProjects()
-    clock = Clock()
+    clock = FakeTime()
     projects = resolver(source, clock, min_refresh_interval=30.0)
 
     async def run() -> list[tuple[Lookup, str | None]]:
@@ -110,7 +101,7 @@ def test_a_slow_sentry_does_not_hold_the_answer_beyond_the_lookup_timeout() -> N
 
 def test_unknown_ids_are_unknown_once_every_mapped_project_is_known() -> None:
     source = FakeProjects()
-    clock = Clock()
+    clock = FakeTime()
     projects = resolver(source, clock)
 
     async def run() -> tuple[Lookup, str | None]:

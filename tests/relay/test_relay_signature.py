@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import pytest
 from relay_helpers import OLD_SECRET, SECRET, body_of, error_created, sign
 
@@ -16,11 +13,24 @@ from ld_sentry_cli.secrets import redact
 BODY = body_of(error_created("bb78c1407cea4519aa397afc059c793d"))
 KEYS = (SECRET.encode(),)
 
+# Known answers computed outside Python, with `printf '%s' BODY | openssl dgst -sha256 -hmac KEY`.
+KNOWN_BODY = b'{"action":"created","data":{"error":{"event_id":"bb78c1407cea4519aa397afc059c793d"}}}'
+KNOWN_SIGNATURE = "856200d5903665df7b282e2924d6494fffc5b28ddc4a7246674a42d06654097e"  # key: SECRET
+
 
 def test_the_signature_is_lowercase_hex_hmac_sha256_of_the_exact_body() -> None:
-    expected = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
-    assert relay_sign(SECRET.encode(), BODY) == expected == sign(BODY)
-    assert expected == expected.lower() and len(expected) == 64
+    assert SECRET == "relay-test-client-secret"
+    assert relay_sign(SECRET.encode(), KNOWN_BODY) == KNOWN_SIGNATURE
+    # The textbook HMAC-SHA256 example (key "key"), as the same openssl command gives it.
+    assert relay_sign(b"key", b"The quick brown fox jumps over the lazy dog") == (
+        "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+    )
+
+
+def test_the_known_signature_verifies_and_the_tests_sign_the_same_way() -> None:
+    assert verify(KEYS, KNOWN_BODY, KNOWN_SIGNATURE)
+    assert not verify(KEYS, KNOWN_BODY + b" ", KNOWN_SIGNATURE)
+    assert sign(KNOWN_BODY) == KNOWN_SIGNATURE  # the helper every other relay test signs with
 
 
 def test_a_valid_signature_verifies() -> None:

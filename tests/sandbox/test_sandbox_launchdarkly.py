@@ -7,6 +7,7 @@ import re
 import httpx
 import pytest
 from sandbox_helpers import LD_HEADERS
+from support import METRIC_POST_BODY
 
 from ld_sentry_cli.sandbox import Sandbox
 from ld_sentry_cli.secrets import looks_like_credential
@@ -166,37 +167,24 @@ def test_get_metric_by_metric_key(demo_client: httpx.Client) -> None:
     assert demo_client.get("/api/v2/metrics/checkout/nope", headers=LD_HEADERS).status_code == 404
 
 
-GOOD_METRIC = {
-    "key": "sentry-errors",
-    "name": "Sentry errors",
-    "kind": "custom",
-    "isNumeric": False,
-    "eventKey": "sentry-errors",
-    "unitAggregationType": "average",
-    "successCriteria": "LowerThanBaseline",
-    "randomizationUnits": ["user"],
-    "tags": ["sentry"],
-}
-
-
 def test_create_metric_then_conflict(demo: Sandbox, demo_client: httpx.Client) -> None:
-    created = demo_client.post("/api/v2/metrics/default", headers=LD_HEADERS, json=GOOD_METRIC)
+    created = demo_client.post("/api/v2/metrics/default", headers=LD_HEADERS, json=METRIC_POST_BODY)
     assert created.status_code == 201
     body = created.json()
     assert body["key"] == "sentry-errors" and body["eventKey"] == "sentry-errors" and body["tags"] == ["sentry"]
     assert "sentry-errors" in demo.metric_keys("default")
     fetched = demo_client.get("/api/v2/metrics/default/sentry-errors", headers=LD_HEADERS).json()
     assert fetched["_id"] == body["_id"]
-    again = demo_client.post("/api/v2/metrics/default", headers=LD_HEADERS, json=GOOD_METRIC)
+    again = demo_client.post("/api/v2/metrics/default", headers=LD_HEADERS, json=METRIC_POST_BODY)
     assert again.status_code == 409 and again.json()["code"] == "optimistic_locking_error"
 
 
 def test_the_archived_key_still_conflicts_but_a_new_key_does_not(demo_client: httpx.Client) -> None:
     clash = demo_client.post(
-        "/api/v2/metrics/mobile", headers=LD_HEADERS, json={**GOOD_METRIC, "key": "sentry-errors-old"}
+        "/api/v2/metrics/mobile", headers=LD_HEADERS, json={**METRIC_POST_BODY, "key": "sentry-errors-old"}
     )
     assert clash.status_code == 409
-    assert demo_client.post("/api/v2/metrics/mobile", headers=LD_HEADERS, json=GOOD_METRIC).status_code == 201
+    assert demo_client.post("/api/v2/metrics/mobile", headers=LD_HEADERS, json=METRIC_POST_BODY).status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -219,13 +207,13 @@ def test_invalid_metric_bodies_are_400(demo_client: httpx.Client, body: object) 
 
 
 def test_create_in_an_unknown_project_is_404_and_non_json_is_400(demo_client: httpx.Client) -> None:
-    assert demo_client.post("/api/v2/metrics/nope", headers=LD_HEADERS, json=GOOD_METRIC).status_code == 404
+    assert demo_client.post("/api/v2/metrics/nope", headers=LD_HEADERS, json=METRIC_POST_BODY).status_code == 404
     response = demo_client.post("/api/v2/metrics/default", headers=LD_HEADERS, content=b"{not json")
     assert response.status_code == 400
 
 
 def test_analysis_units_are_accepted_for_the_v24_rename(demo_client: httpx.Client) -> None:
-    body = {k: v for k, v in GOOD_METRIC.items() if k != "randomizationUnits"} | {"analysisUnits": ["request"]}
+    body = {k: v for k, v in METRIC_POST_BODY.items() if k != "randomizationUnits"} | {"analysisUnits": ["request"]}
     created = demo_client.post("/api/v2/metrics/default", headers=LD_HEADERS, json=body).json()
     assert created["randomizationUnits"] == ["request"]
 
