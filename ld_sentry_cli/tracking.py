@@ -210,10 +210,12 @@ def plan_setup(
     if not webhook.on:
         operations.append({"op": "replace", "path": "/on", "value": True})
     new_secret = rotate_secret or not webhook.signed
+    # `add` on an object member sets it whether or not it exists (RFC 6902 §4.1); `replace` fails on an
+    # absent one, and the `Webhook` representation has no `sign` and, when unsigned, no `secret`.
     if not webhook.signed:
-        operations.append({"op": "replace", "path": "/sign", "value": True})
+        operations.append({"op": "add", "path": "/sign", "value": True})
     if new_secret:
-        operations.append({"op": "replace", "path": "/secret", "value": secret})
+        operations.append({"op": "add", "path": "/secret", "value": secret})
     if not operations:
         return SetupPlan(hook_url, webhook, (), resources, new_secret=False)
     purposes = []

@@ -149,16 +149,16 @@ def test_plan_turns_an_unsigned_disabled_webhook_on_and_signed_with_a_new_secret
     assert plan.new_secret is True
     assert plan.requests[0].body == [
         {"op": "replace", "path": "/on", "value": True},
-        {"op": "replace", "path": "/sign", "value": True},
-        {"op": "replace", "path": "/secret", "value": SECRET},
+        {"op": "add", "path": "/sign", "value": True},
+        {"op": "add", "path": "/secret", "value": SECRET},
     ]
-    assert plan.requests[0].masked_body()[2] == {"op": "replace", "path": "/secret", "value": "[REDACTED]"}
+    assert plan.requests[0].masked_body()[2] == {"op": "add", "path": "/secret", "value": "[REDACTED]"}
 
 
 def test_plan_rotates_the_secret_when_asked() -> None:
     plan = plan_setup([hook(statements=(BOTH,))], HOOK, MAPPINGS, SECRET, rotate_secret=True)
 
-    assert plan.requests[0].body == [{"op": "replace", "path": "/secret", "value": SECRET}]
+    assert plan.requests[0].body == [{"op": "add", "path": "/secret", "value": SECRET}]
     assert plan.new_secret is True
 
 

@@ -143,7 +143,7 @@ def test_create_and_patch_send_contract_valid_bodies_once() -> None:
             "value": {"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["*"]},
         },
         {"op": "replace", "path": "/on", "value": True},
-        {"op": "replace", "path": "/secret", "value": SECRET},
+        {"op": "add", "path": "/secret", "value": SECRET},
     ]
     assert (created.id, updated.id) == ("w2", "w1")
 

@@ -28,6 +28,7 @@ from ld_sentry_cli.render.tracking import request_lines, setup_json, tracking_js
 from ld_sentry_cli.sentry import SentryClient, sentry_base_url, sentry_organization
 from ld_sentry_cli.sentry_flags import PROVIDER, SentryFlags, signing_secrets_path
 from ld_sentry_cli.tracking import (
+    ALL_FLAGS,
     SetupPlan,
     build_tracking_report,
     generate_secret,
@@ -218,7 +219,8 @@ def _print_setup(
     secret: str | None,
 ) -> None:
     lines: list[str] = []
-    covered = "every project" if plan.resources == ("proj/*:env/*:flag/*",) else f"{len(plan.resources)} environment(s)"
+    count = len(plan.resources)
+    covered = "every project" if plan.resources == (ALL_FLAGS,) else f"{count} environment{'s' if count != 1 else ''}"
     if plan.unchanged:
         assert plan.webhook is not None
         lines.append(
