@@ -287,3 +287,35 @@ def test_setup_without_mappings_needs_all_projects(runner: CliRunner, emulator: 
 
 def _reader(emulator: Emulator) -> Any:
     return replace(emulator.sandbox.state.ld.tokens["sandbox-ld-token"], access="reader")
+
+
+def test_doctor_row_follows_the_tracking_grade(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
+    before = json.loads(invoke(runner, "doctor", "--output", "json").stdout)
+    invoke(runner, "tracking", "setup", "--register-in-sentry")
+    after = invoke(runner, "doctor", "--output", "json")
+    webhook_id = next(iter(emulator.sandbox.state.tracking.webhooks))
+    httpx.patch(
+        f"{emulator.url}/api/v2/webhooks/{webhook_id}",
+        json=[{"op": "replace", "path": "/on", "value": False}],
+        headers=LD,
+    )
+    off = invoke(runner, "doctor", "--output", "json")
+
+    def row(document: dict[str, Any]) -> dict[str, Any]:
+        return next(c for c in document["checks"] if c["name"] == "Flag change tracking")
+
+    assert row(before) == {
+        "name": "Flag change tracking",
+        "status": "warn",
+        "message": "not set up: no LaunchDarkly webhook sends flag changes to Sentry.",
+        "hint": "Run `ldsentry tracking setup --register-in-sentry` to show flag changes beside errors in Sentry.",
+    }
+    assert after.exit_code == 0
+    assert row(json.loads(after.stdout))["message"] == (
+        f"webhook {webhook_id} sends the flag changes of 5 mapped environments to Sentry, signed."
+    )
+    assert off.exit_code == 1
+    assert row(json.loads(off.stdout))["status"] == "fail"
+    assert row(json.loads(off.stdout))["message"].startswith(
+        f"LaunchDarkly webhook {webhook_id} to Sentry is turned off"
+    )
