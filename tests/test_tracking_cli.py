@@ -132,7 +132,10 @@ def test_setup_registers_then_reruns_as_a_no_op_and_check_is_green(
     assert again.exit_code == 0
     assert second_writes == first_writes  # the second run changed nothing
     assert again.stdout.startswith("Nothing to change: LaunchDarkly webhook ")
-    assert again.stderr == ""
+    assert again.stderr == (
+        "note: the webhook keeps its signing secret, which LaunchDarkly does not give back in full, so there is "
+        "nothing to register or show; if Sentry lacks it, run again with --rotate-secret.\n"
+    )
     assert check.exit_code == 0
     assert check.stdout.startswith("✓ GREEN tracking\n")
     assert "5 green, 0 amber, 0 red" in check.stdout
@@ -319,3 +322,28 @@ def test_doctor_row_follows_the_tracking_grade(runner: CliRunner, emulator: Emul
     assert row(json.loads(off.stdout))["message"].startswith(
         f"LaunchDarkly webhook {webhook_id} to Sentry is turned off"
     )
+
+
+def test_rotate_secret_registers_a_new_one(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
+    invoke(runner, "tracking", "setup", "--register-in-sentry")
+    old = webhooks(emulator)[0]["secret"]
+
+    rotated = invoke(runner, "tracking", "setup", "--rotate-secret", "--register-in-sentry")
+
+    new = webhooks(emulator)[0]["secret"]
+    assert rotated.exit_code == 0, rotated.stderr
+    assert rotated.stdout.startswith("Updated LaunchDarkly webhook ")
+    assert rotated.stdout.endswith(
+        ": set a new signing secret.\nRegistered the new signing secret in Sentry organization 'acme'.\n"
+    )
+    assert new != old and sentry_secret(emulator) == new
+    assert [d["status"] for d in flag_change(emulator, "mobile", "production")["deliveries"]] == [200]
+
+
+def test_debug_log_never_shows_the_secret(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
+    result = invoke(runner, "--debug", "tracking", "setup", "--register-in-sentry")
+
+    secret = webhooks(emulator)[0]["secret"]
+    assert result.exit_code == 0, result.stderr
+    assert "debug: ldsentry.http: POST /api/v2/webhooks -> 200" in result.stderr
+    assert secret not in result.stderr + result.stdout
