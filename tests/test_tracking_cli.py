@@ -133,8 +133,8 @@ def test_setup_registers_then_reruns_as_a_no_op_and_check_is_green(
     assert second_writes == first_writes  # the second run changed nothing
     assert again.stdout.startswith("Nothing to change: LaunchDarkly webhook ")
     assert again.stderr == (
-        "note: the webhook keeps its signing secret, which LaunchDarkly does not give back in full, so there is "
-        "nothing to register or show; if Sentry lacks it, run again with --rotate-secret.\n"
+        "note: the webhook keeps its signing secret, which ldsentry never reads back, so there is nothing to "
+        "register or show; if Sentry lacks it, run again with --rotate-secret.\n"
     )
     assert check.exit_code == 0
     assert check.stdout.startswith("✓ GREEN tracking\n")

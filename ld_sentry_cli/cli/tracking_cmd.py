@@ -147,8 +147,8 @@ def setup(
     plan, result, registered = live.run(work())
     if (register_in_sentry or show_secret) and not plan.new_secret:
         say(
-            "note: the webhook keeps its signing secret, which LaunchDarkly does not give back in full, so there is "
-            "nothing to register or show; if Sentry lacks it, run again with --rotate-secret."
+            "note: the webhook keeps its signing secret, which ldsentry never reads back, so there is nothing to "
+            "register or show; if Sentry lacks it, run again with --rotate-secret."
         )
     shown = show_secret and plan.new_secret and not dry_run
     sentry_part = _sentry_part(target, plan, dry_run=dry_run, register=register_in_sentry, registered=registered)
