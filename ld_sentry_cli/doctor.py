@@ -7,12 +7,16 @@ them. Facts come through small Protocols so tests pass fakes.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from ld_sentry_cli.errors import LdsentryError
-from ld_sentry_cli.models import LdCaller, SentryAuth
+from ld_sentry_cli.health import Status
+from ld_sentry_cli.models import LdCaller, ProjectMapping, SentryAuth
+from ld_sentry_cli.tracking import build_tracking_report
+from ld_sentry_cli.tracking_models import LdWebhook
 
 # Any of these satisfies each need (Sentry scopes: read < write < admin; sentry-api.md §1).
 SENTRY_NEEDS = {
@@ -52,6 +56,13 @@ class ScopeSource(Protocol):
 
     async def auth_info(self) -> SentryAuth:
         """The token's scopes."""
+
+
+class WebhookSource(Protocol):
+    """What doctor asks LaunchDarkly about flag change tracking."""
+
+    async def list_webhooks(self) -> list[LdWebhook]:
+        """Every webhook of the account."""
 
 
 def failed(name: str, error: LdsentryError) -> Check:
@@ -128,6 +139,43 @@ async def check_sentry(client: ScopeSource, base_url: str, organization: str) ->
     else:
         checks.append(Check("Sentry token", CheckStatus.OK, f"accepted with {', '.join(sorted(auth.scopes))}"))
     return checks
+
+
+TRACKING = "Flag change tracking"
+
+
+async def check_tracking(source: WebhookSource, hook_url: str, mappings: Sequence[ProjectMapping]) -> list[Check]:
+    """The `tracking check` grade as one row: optional, so only a webhook that is there but off fails."""
+    try:
+        webhooks = await source.list_webhooks()
+    except LdsentryError as error:
+        return [Check(TRACKING, CheckStatus.WARN, f"not checked: {error.message}", error.hint)]
+    report = build_tracking_report(webhooks, hook_url, mappings)
+    if report.webhook is None:
+        return [
+            Check(
+                TRACKING,
+                CheckStatus.WARN,
+                "not set up: no LaunchDarkly webhook sends flag changes to Sentry.",
+                "Run `ldsentry tracking setup --register-in-sentry` to show flag changes beside errors in Sentry.",
+            )
+        ]
+    if report.status is Status.GREEN:
+        count = len(report.rows)
+        return [
+            Check(
+                TRACKING,
+                CheckStatus.OK,
+                f"webhook {report.webhook.id} sends the flag changes of {count} mapped environment"
+                f"{'s' if count != 1 else ''} to Sentry, signed.",
+            )
+        ]
+    status = CheckStatus.FAIL if report.status is Status.RED else CheckStatus.WARN
+    first = report.problems[0]
+    more = len(report.problems) - 1
+    return [
+        Check(TRACKING, status, first.message, f"and {more} more: run `ldsentry tracking check`." if more else None)
+    ]
 
 
 def all_ok(checks: list[Check]) -> bool:

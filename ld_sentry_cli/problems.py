@@ -90,6 +90,23 @@ REGISTRY: tuple[ProblemCode, ...] = (
         Severity.RED,
         "Too few sampled events carry a usable launchdarklyContext.",
     ),
+    # Flag change tracking, LaunchDarkly → Sentry (`ldsentry tracking check`).
+    ProblemCode(
+        "tracking_webhook_missing",
+        Severity.RED,
+        "No LaunchDarkly webhook posts flag changes to the organization's Sentry hook URL.",
+    ),
+    ProblemCode("tracking_webhook_off", Severity.RED, "The LaunchDarkly webhook to Sentry is turned off."),
+    ProblemCode(
+        "tracking_webhook_unsigned",
+        Severity.AMBER,
+        "The LaunchDarkly webhook to Sentry does not sign its deliveries, so Sentry rejects them.",
+    ),
+    ProblemCode(
+        "tracking_partial_coverage",
+        Severity.AMBER,
+        "The webhook's statements leave out some mapped LaunchDarkly environments.",
+    ),
 )
 
 CODES: dict[str, ProblemCode] = {entry.code: entry for entry in REGISTRY}

@@ -234,6 +234,7 @@ def test_doctor_all_good(runner: CliRunner, emulator: Emulator, demo_config: Pat
         ("Hosted Sentry integration", "ok"),
         ("Sentry instance", "ok"),
         ("Sentry token", "ok"),
+        ("Flag change tracking", "warn"),  # optional: not set up in the demo scenario
     ]
 
 
@@ -274,7 +275,10 @@ def test_demo_runs_and_cleans_up(runner: CliRunner, monkeypatch: pytest.MonkeyPa
     result = runner.invoke(app, ["demo"])
 
     assert result.exit_code == 0, result.output
-    assert "Step 6 of 6: ldsentry events check" in result.stdout
+    assert "Step 6 of 9: ldsentry events check" in result.stdout
+    assert "Step 9 of 9: a flag changes in LaunchDarkly (default/production: new-checkout-flow)" in result.stdout
+    assert "Sentry answered 200" in result.stdout
+    assert "Sentry's flag log: updateOn of 'new-checkout-flow' by sandbox@example.com." in result.stdout
     assert "5 green, 0 amber, 0 red" in result.stdout
     assert result.stdout.rstrip().endswith("to try commands by hand against the emulator.")
     folder = result.stdout.split("a copy of sample-config.toml is at ")[1].split("/ldsentry.toml")[0]

@@ -27,6 +27,10 @@ EXPECTED = {
     "events_misnamed_context": Severity.AMBER,
     "events_invalid_context": Severity.AMBER,
     "low_usable_share": Severity.RED,
+    "tracking_webhook_missing": Severity.RED,
+    "tracking_webhook_off": Severity.RED,
+    "tracking_webhook_unsigned": Severity.AMBER,
+    "tracking_partial_coverage": Severity.AMBER,
 }
 
 

@@ -30,6 +30,7 @@ COMMANDS = (
     LazyCommand("mappings", "ld_sentry_cli.cli.mappings_cmd", "app"),
     LazyCommand("metric", "ld_sentry_cli.cli.metric_cmd", "app"),
     LazyCommand("events", "ld_sentry_cli.cli.events_cmd", "app"),
+    LazyCommand("tracking", "ld_sentry_cli.cli.tracking_cmd", "app"),
     LazyCommand("sandbox", "ld_sentry_cli.cli.sandbox_cmd", "app"),
     LazyCommand("relay", "ld_sentry_cli.cli.relay_cmd", "app"),
 )

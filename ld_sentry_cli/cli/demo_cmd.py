@@ -8,9 +8,27 @@ from ld_sentry_cli.cli.extras import require_extra
 from ld_sentry_cli.cli.runner import command_errors
 
 
+def change_flag(url: str, project: str, environment: str, flag: str) -> tuple[list[str], int]:
+    """Change a flag in the emulator and report each delivery and what Sentry logged; exit 0 when Sentry took it."""
+    import httpx
+
+    body = {"project": project, "environment": environment, "flag": flag, "action": "updateOn"}
+    with httpx.Client(base_url=url, trust_env=False) as client:
+        deliveries = client.post("/_sandbox/flag-change", json=body).json()["deliveries"]
+        logged = [e for e in client.get("/_sandbox/flag-log").json()["entries"] if e["flag"] == flag]
+    lines = [
+        f"LaunchDarkly → {d['url']}: {'signed' if d['signed'] else 'unsigned'}, Sentry answered {d['status']}"
+        for d in deliveries
+    ] or ["No LaunchDarkly webhook sent this change."]
+    ok = bool(deliveries) and all(d["status"] == 200 for d in deliveries) and bool(logged)
+    if logged:
+        lines.append(f"Sentry's flag log: {logged[-1]['action']} of {flag!r} by {logged[-1]['created_by']}.")
+    return lines, 0 if ok else 1
+
+
 @command_errors
 def demo() -> int:
-    """Show ldsentry's whole job on the built-in emulator: validate, status, repair, status, events."""
+    """Show ldsentry's whole job on the built-in emulator: validate, status, repair, events, flag change tracking."""
     require_extra("sandbox", "demo")
     import shutil
     import tempfile
@@ -37,10 +55,14 @@ def demo() -> int:
         unexpected = []
         with environment(emulator_environment(server.url, scenario)):
             for number, step in enumerate(STEPS, start=1):
-                console.print(Rule(f"Step {number} of {len(STEPS)}: ldsentry {' '.join(step.args)}"))
+                console.print(Rule(f"Step {number} of {len(STEPS)}: {step.title}"))
                 console.print(step.explanation + "\n")
-                code = app([*step.args, "--config", str(config)], prog_name="ldsentry", standalone_mode=False)
-                code = int(code or 0)
+                if step.flag_change is not None:
+                    lines, code = change_flag(server.url, *step.flag_change)
+                    console.print("\n".join(lines), markup=False)
+                else:
+                    code = app([*step.args, "--config", str(config)], prog_name="ldsentry", standalone_mode=False)
+                    code = int(code or 0)
                 console.print(f"[dim]exit code {code}[/]\n")
                 if code != step.expected_exit:
                     unexpected.append(f"step {number} exited {code}, expected {step.expected_exit}")

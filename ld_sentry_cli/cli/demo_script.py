@@ -28,6 +28,16 @@ class Step:
     args: tuple[str, ...]
     explanation: str
     expected_exit: int
+    # Not an ldsentry command: a flag (project, environment, key) changes in the emulator's LaunchDarkly.
+    flag_change: tuple[str, str, str] | None = None
+
+    @property
+    def title(self) -> str:
+        """What the step's heading names."""
+        if self.flag_change is not None:
+            project, environment, flag = self.flag_change
+            return f"a flag changes in LaunchDarkly ({project}/{environment}: {flag})"
+        return "ldsentry " + " ".join(self.args)
 
 
 STEPS = (
@@ -64,6 +74,26 @@ STEPS = (
         "`launchdarklyContext` context. `events check` samples recent errors and says which lack it, "
         "which misname it and which carry an unusable one (exit 1 here, by design of the demo data).",
         ExitCode.PROBLEMS,
+    ),
+    Step(
+        ("tracking", "setup", "--register-in-sentry"),
+        "The other direction: Sentry's feature flag change tracking shows flag changes beside error spikes. "
+        "`tracking setup` creates a signed LaunchDarkly webhook to Sentry's hook URL, limited to the mapped "
+        "environments, and registers its new secret in Sentry (after a warning: that endpoint is not public).",
+        ExitCode.OK,
+    ),
+    Step(
+        ("tracking", "check"),
+        "`tracking check` grades it: GREEN, a signed, enabled webhook covers every mapped environment. Running "
+        "setup again would change nothing.",
+        ExitCode.OK,
+    ),
+    Step(
+        (),
+        "Someone turns a flag on in LaunchDarkly: LaunchDarkly posts the change to Sentry's hook, signed with "
+        "X-LD-Signature, and Sentry checks the HMAC against the registered secret before logging it.",
+        ExitCode.OK,
+        flag_change=("default", "production", "new-checkout-flow"),
     ),
 )
 

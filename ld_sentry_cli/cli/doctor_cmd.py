@@ -20,11 +20,21 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
     from ld_sentry_cli.cli import live
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.doctor import Check, CheckStatus, all_ok, check_launchdarkly, check_sentry, failed
+    from ld_sentry_cli.doctor import (
+        Check,
+        CheckStatus,
+        all_ok,
+        check_launchdarkly,
+        check_sentry,
+        check_tracking,
+        failed,
+    )
     from ld_sentry_cli.errors import ConfigInvalidError, ExitCode, LdsentryError
-    from ld_sentry_cli.launchdarkly import launchdarkly_instance
+    from ld_sentry_cli.launchdarkly import LaunchDarklyClient, launchdarkly_instance
+    from ld_sentry_cli.launchdarkly_webhooks import LaunchDarklyWebhooks
     from ld_sentry_cli.models import Config
     from ld_sentry_cli.sentry import sentry_base_url, sentry_organization, sentry_token
+    from ld_sentry_cli.tracking import sentry_hook_url
 
     checks: list[Check] = []
     path, display = locate_config(config)
@@ -60,6 +70,7 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
         found: list[Check] = []
         work: list[Awaitable[list[Check]]] = []
         async with live.session(settings) as clients:
+            ld: LaunchDarklyClient | None = None
             try:
                 ld = clients.launchdarkly()
             except LdsentryError as error:
@@ -82,6 +93,9 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
                 found.append(failed("Sentry instance", error))
             if token and organization and base_url:
                 work.append(check_sentry(clients.sentry(), base_url, organization))
+            if ld is not None and organization and base_url:
+                hook_url = sentry_hook_url(base_url, organization)
+                work.append(check_tracking(LaunchDarklyWebhooks(ld.session), hook_url, settings.mappings))
             results = await asyncio.gather(*work)
         return found + [check for result in results for check in result]
 

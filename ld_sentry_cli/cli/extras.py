@@ -13,7 +13,7 @@ from ld_sentry_cli.errors import UsageError
 # What each extra brings that its commands import (pyproject.toml, [project.optional-dependencies]).
 EXTRA_MODULES = {
     "relay": ("starlette", "uvicorn", "msgspec"),
-    "sandbox": ("starlette", "uvicorn", "msgspec"),
+    "sandbox": ("starlette", "uvicorn", "msgspec", "jsonpatch"),
 }
 
 

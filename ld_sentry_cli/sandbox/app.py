@@ -29,6 +29,7 @@ from ld_sentry_cli.sandbox.errors import (
     service_for,
 )
 from ld_sentry_cli.sandbox.faults import FaultPlan
+from ld_sentry_cli.sandbox.flag_routes import FlagTrackingApi
 from ld_sentry_cli.sandbox.import_routes import EventImportApi
 from ld_sentry_cli.sandbox.ld_routes import LaunchDarklyApi
 from ld_sentry_cli.sandbox.middleware import SandboxMiddleware
@@ -37,6 +38,7 @@ from ld_sentry_cli.sandbox.scenario import Scenario
 from ld_sentry_cli.sandbox.scenario_parser import load_scenario, scenario_from_dict
 from ld_sentry_cli.sandbox.sentry_routes import SentryApi
 from ld_sentry_cli.sandbox.state import SandboxState
+from ld_sentry_cli.sandbox.webhook_routes import WebhooksApi
 
 ScenarioSource = Scenario | Mapping[str, Any] | str | os.PathLike[str]
 
@@ -50,6 +52,8 @@ class Sandbox:
             *LaunchDarklyApi(self.state).routes(),
             *EventImportApi(self.state).routes(),
             *SentryApi(self.state).routes(),
+            *WebhooksApi(self.state).routes(),
+            *FlagTrackingApi(self.state).routes(),
             *AdminApi(self.state).routes(),
         ]
         starlette = Starlette(

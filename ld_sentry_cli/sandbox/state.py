@@ -15,6 +15,7 @@ from ld_sentry_cli.sandbox.ratelimit import LdRateLimiter, SentryRateLimiter
 from ld_sentry_cli.sandbox.recorder import Recorder
 from ld_sentry_cli.sandbox.scenario import Scenario
 from ld_sentry_cli.sandbox.sentry_world import SentryWorld
+from ld_sentry_cli.sandbox.tracking_world import TrackingWorld
 
 
 class SandboxState:
@@ -28,6 +29,7 @@ class SandboxState:
         self.ld_limiter = LdRateLimiter(scenario.launchdarkly.rate_limit)
         self.sentry_limiter = SentryRateLimiter(scenario.sentry.rate_limit)
         self.ld, self.sentry = self._build_worlds()
+        self.tracking = TrackingWorld()  # webhooks, signing secrets, flag log: empty at start
 
     def _build_worlds(self) -> tuple[LdWorld, SentryWorld]:
         now = self._pinned_now or utc_now()
@@ -44,5 +46,6 @@ class SandboxState:
         The fault plan in force stays; its occurrence counts restart, so the seeded sequence replays.
         """
         self.ld, self.sentry = self._build_worlds()
+        self.tracking = TrackingWorld()
         self.recorder.clear()
         self.injector.replace_plan(self.injector.plan)

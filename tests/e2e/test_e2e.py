@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from emulator_support import LD_TOKEN, emulator_env
 
@@ -230,5 +231,41 @@ def test_demo_exits_zero(tmp_path: Path) -> None:
     )
 
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-    assert "Step 6 of 6" in done.stdout
+    assert "Step 9 of 9" in done.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tracking_setup_check_and_signed_delivery(served: tuple[Sandbox, str], workdir: Path) -> None:
+    sandbox, url = served
+
+    dry = ldsentry(workdir, url, "tracking", "setup", "--dry-run", "--register-in-sentry", "--output", "json")
+    red = ldsentry(workdir, url, "tracking", "check", "--output", "json")
+    created = ldsentry(workdir, url, "tracking", "setup", "--register-in-sentry")
+    again = ldsentry(workdir, url, "tracking", "setup", "--register-in-sentry", "--output", "json")
+    green = ldsentry(workdir, url, "tracking", "check", "--output", "json")
+    change = {"project": "checkout", "environment": "staging", "flag": "new-flow"}
+    delivered = httpx.post(f"{url}/_sandbox/flag-change", json=change).json()
+
+    secret = next(iter(sandbox.state.tracking.webhooks.values())).document["secret"]
+    assert dry.code == 0
+    assert dry.json()["action"] == "would_create"
+    assert dry.json()["sentry"]["request"]["body"] == {"provider": "launchdarkly", "secret": "[REDACTED]"}  # type: ignore[index]
+    assert red.code == 1
+    assert red.json()["status"] == "red"
+    assert created.code == 0, created.stderr
+    assert created.stderr.startswith("warning: --register-in-sentry uses Sentry's POST ")
+    assert again.code == 0
+    assert again.json()["action"] == "unchanged"
+    assert again.json()["requests"] == []
+    assert green.code == 0
+    assert green.json()["status"] == "green"
+    assert sandbox.state.tracking.signing_secrets["launchdarkly"].secret == secret
+    assert [(d["signed"], d["status"]) for d in delivered["deliveries"]] == [(True, 200)]
+    for run in (dry, red, created, again, green):
+        assert secret not in run.stdout + run.stderr
+    writes = [f"{r.method} {r.path}" for r in sandbox.requests() if r.method in ("POST", "PATCH")]
+    assert writes == [
+        "POST /api/v2/webhooks",
+        "POST /api/0/organizations/acme/flags/signing-secrets/",
+        "POST /api/0/organizations/acme/flags/hooks/provider/launchdarkly/",
+    ]

@@ -24,6 +24,9 @@ BAD_SENTRY = {"Authorization": "Bearer nope"}
 METRIC = {"key": "new-metric", "kind": "custom", "eventKey": "sentry-errors", "isNumeric": False}
 IMPORTED = [{"kind": "custom", "key": "sentry-errors", "creationDate": 1, "contextKeys": {"user": "u"}}]
 EVENT = "0123456789abcdef0123456789abcdef"
+WEBHOOK = {"url": "http://127.0.0.1:9/hook", "sign": True, "on": True, "tags": ["ldsentry"]}
+SECRETS = "/api/0/organizations/acme/flags/signing-secrets/"
+HOOK = "/api/0/organizations/acme/flags/hooks/provider/launchdarkly/"
 EXPLORE = "/api/0/organizations/acme/events/?dataset=errors&field=id&field=timestamp&statsPeriod=24h"
 
 # (method, path, headers, JSON body, expected status)
@@ -112,6 +115,26 @@ SWEEP: list[tuple[str, str, dict[str, str], Any, int]] = [
     ("GET", EXPLORE, CI_ONLY, None, 403),
     ("GET", EXPLORE, BAD_SENTRY, None, 401),
     ("GET", "/api/0/organizations/acme/releases/", SENTRY_HEADERS, None, 404),
+    # Flag change tracking: LaunchDarkly webhooks (in the contract) and Sentry's flag endpoints (private,
+    # checked against sentry-api.md §12's shapes in sandbox_helpers). Ordered: the webhook is created first.
+    ("POST", "/api/v2/webhooks", LD_HEADERS, WEBHOOK, 200),
+    ("POST", "/api/v2/webhooks", LD_HEADERS, {"url": "http://127.0.0.1/x"}, 400),
+    ("POST", "/api/v2/webhooks", {"Authorization": "ld-reader"}, WEBHOOK, 403),
+    ("POST", "/api/v2/webhooks", BAD_LD, WEBHOOK, 401),
+    ("GET", "/api/v2/webhooks", LD_HEADERS, None, 200),
+    ("GET", "/api/v2/webhooks", FORBIDDEN_LD, None, 403),
+    ("GET", "/api/v2/webhooks/nope", LD_HEADERS, None, 404),
+    ("PATCH", "/api/v2/webhooks/nope", LD_HEADERS, [{"op": "replace", "path": "/on", "value": False}], 404),
+    ("PATCH", "/api/v2/webhooks/nope", {"Authorization": "ld-reader"}, [], 403),
+    ("DELETE", "/api/v2/webhooks/nope", LD_HEADERS, None, 404),
+    ("POST", SECRETS, SENTRY_HEADERS, {"provider": "launchdarkly", "secret": "a" * 32}, 201),
+    ("POST", SECRETS, SENTRY_HEADERS, {"provider": "launchdarkly", "secret": "short"}, 400),
+    ("POST", SECRETS, BAD_SENTRY, {"provider": "launchdarkly", "secret": "a" * 32}, 401),
+    ("POST", SECRETS, CI_ONLY, {"provider": "launchdarkly", "secret": "a" * 32}, 403),
+    ("GET", SECRETS, SENTRY_HEADERS, None, 200),
+    ("GET", "/api/0/organizations/nope/flags/signing-secrets/", SENTRY_HEADERS, None, 404),
+    ("POST", HOOK, {}, {"name": "f"}, 401),
+    ("POST", "/api/0/organizations/acme/flags/hooks/provider/unknown/", {}, {}, 404),
 ]
 
 
