@@ -45,7 +45,7 @@ def init(
     with locked(path):
         if path.exists() and not force:
             raise ConflictError(f"{display} already exists", hint="Pass --force to overwrite it.")
-        write_atomic(path, starter_config(sentry_organization, event_key))
+        write_atomic(path, starter_config(sentry_organization, event_key), display)
     say(f"Wrote {display}.")
     say(
         "Next: add a mapping with `ldsentry mappings create --sentry-project P --sentry-environment E "
