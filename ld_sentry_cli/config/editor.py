@@ -87,11 +87,16 @@ def remove_mapping_text(text: str, index: LineIndex, number: int) -> str:
             if index.kind(start - 1) is LineKind.BLANK:
                 start -= 1
         else:  # the comment introduces the mappings: it stays, on the mapping that now comes first
-            following = tables[number + 1] if number + 1 < len(tables) else None
-            if following is not None and following.header_line == table.last_line + 1:
+            after = index.tables[index.tables.index(table) + 1 :]
+            following = after[0] if after and after[0].array and after[0].path[0] == "mapping" else None
+            between = range(end + 1, table.last_line + 1)
+            if following is not None and all(index.kind(line) is LineKind.BLANK for line in between):
                 end = table.last_line
     elif above > 0 and index.kind(above) is LineKind.BLANK:
         start -= 1
+    elif above == 0:  # the first lines of the file: the blank lines after the table go with it
+        while end < table.last_line and index.kind(end + 1) is LineKind.BLANK:
+            end += 1
     return "".join(lines[: start - 1] + lines[end:])
 
 
