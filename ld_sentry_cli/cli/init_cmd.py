@@ -25,9 +25,8 @@ def init(
 ) -> None:
     """Write a commented starter ldsentry.toml that passes `ldsentry validate` as it is."""
     from ld_sentry_cli.config import locate_config
-    from ld_sentry_cli.config.schema import event_key_rule, sentry_slug_rule
+    from ld_sentry_cli.config.schema import event_key_rule, ld_key_rule, sentry_slug_rule
     from ld_sentry_cli.config.store import locked, write_atomic
-    from ld_sentry_cli.config.schema import ld_key_rule
     from ld_sentry_cli.config.template import metric_key_for, starter_config
     from ld_sentry_cli.errors import ConflictError, UsageError
 

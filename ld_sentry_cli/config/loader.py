@@ -173,7 +173,7 @@ def _reword(text: str, error: tomli.TOMLDecodeError) -> tuple[int, str]:
         try:
             tomli.loads(text + "'")
         except tomli.TOMLDecodeError as again:
-            line = again.lineno if again.msg.startswith("Illegal character") else line
+            line = again.lineno if again.msg.startswith(("Illegal character", "Found invalid character")) else line
         return line, "this string is not closed; add the closing ' before the end of the line"
     if msg == "Unterminated string":
         opening = multiline_opening_line(text)
