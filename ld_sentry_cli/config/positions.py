@@ -119,61 +119,71 @@ def _line_starts(text: str) -> list[int]:
     return [0, *(match.end() for match in re.finditer("\n", text))]
 
 
+_WHITESPACE, _COMMENT, _ERROR, _OTHER = range(4)
+_GROUPS: dict[_TokenType, int] = {}
+
+
+def _group(kind: _TokenType) -> int:
+    """Whitespace, comment, error or anything else; cached, as the lexer uses few token types."""
+    group = _GROUPS.get(kind)
+    if group is None:
+        group = next(
+            (g for g, parent in ((_WHITESPACE, Whitespace), (_COMMENT, Comment), (_ERROR, Error)) if _is(kind, parent)),
+            _OTHER,
+        )
+        _GROUPS[kind] = group
+    return group
+
+
 class _Builder:
     """One pass over the tokens: statements end at a newline outside any bracket."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.starts = _line_starts(text)
-        self.index = LineIndex(kinds=[LineKind.BLANK] * len(self.starts))
+        self.last_line = text.count("\n") + 1
+        self.index = LineIndex(kinds=[LineKind.BLANK] * self.last_line)
         self.table: Path = ()
         self.array_counts: dict[Path, int] = {}
         self.headers: list[tuple[Path, bool, int]] = []
 
-    def line_at(self, offset: int) -> int:
-        return bisect.bisect_right(self.starts, offset)
-
     def run(self) -> LineIndex:
-        statement: list[tuple[int, _TokenType, str]] = []
+        kinds = self.index.kinds
+        statement: list[tuple[int, _TokenType, str, int]] = []
         depth = 0
+        line = 1  # TOML's newlines are LF and CRLF only: U+2028, NEL or a lone CR do not start a line
         for offset, kind, value in _Lexer().get_tokens_unprocessed(self.text):
-            if _is(kind, Error):
+            group = _group(kind)
+            newlines = value.count("\n")
+            if group == _WHITESPACE:
+                if newlines and depth == 0:
+                    self._statement(statement)
+                    statement = []
+            elif group == _COMMENT:
+                if kinds[line - 1] is LineKind.BLANK:
+                    kinds[line - 1] = LineKind.COMMENT
+            elif group == _ERROR:
                 self.index.trusted = False
                 return self.index
-            self._mark(offset, kind, value)
-            if kind is Punctuation and value in "[{":
-                depth += 1
-            elif kind is Punctuation and value in "]}":
-                depth -= 1
-            if _is(kind, Whitespace) and "\n" in value and depth == 0:
-                self._statement(statement)
-                statement = []
-            elif not _is(kind, Comment) and not _is(kind, Whitespace):
-                statement.append((offset, kind, value))
+            else:
+                last = line + newlines - (1 if value.endswith("\n") else 0)
+                for number in range(line, last + 1):
+                    kinds[number - 1] = LineKind.CONTENT
+                if kind is Punctuation and value in "[{":
+                    depth += 1
+                elif kind is Punctuation and value in "]}":
+                    depth -= 1
+                statement.append((offset, kind, value, line))
+            line += newlines
         self._statement(statement)
-        last = len(self.starts)
-        for number, (path, array, line) in enumerate(self.headers):
-            end = self.headers[number + 1][2] - 1 if number + 1 < len(self.headers) else last
-            self.index.tables.append(Table(path, array, line, end))
+        for number, (path, array, header_line) in enumerate(self.headers):
+            end = self.headers[number + 1][2] - 1 if number + 1 < len(self.headers) else self.last_line
+            self.index.tables.append(Table(path, array, header_line, end))
         return self.index
 
-    def _mark(self, offset: int, kind: _TokenType, value: str) -> None:
-        kinds = self.index.kinds
-        if _is(kind, Whitespace):
-            return
-        first = self.line_at(offset)
-        if _is(kind, Comment):
-            if kinds[first - 1] is LineKind.BLANK:
-                kinds[first - 1] = LineKind.COMMENT
-            return
-        for line in range(first, self.line_at(offset + max(len(value) - 1, 0)) + 1):
-            kinds[line - 1] = LineKind.CONTENT
-
-    def _statement(self, tokens: list[tuple[int, _TokenType, str]]) -> None:
+    def _statement(self, tokens: list[tuple[int, _TokenType, str, int]]) -> None:
         if not tokens:
             return
-        start, kind, value = tokens[0]
-        line = self.line_at(start)
+        start, kind, value, line = tokens[0]
         if kind is Keyword and value in ("[", "[["):
             close = next(t for t in reversed(tokens) if t[1] is Keyword and t[2] in ("]", "]]"))
             names = _decode_header(self.text[start : close[0] + len(close[2])])
