@@ -385,6 +385,11 @@ def test_init_refuses_an_event_key_that_leaves_no_metric_key(runner: CliRunner, 
             "ldsentry.toml:1: invalid TOML: arrays and inline tables are nested more than 400 levels deep; no "
             "configuration needs that, so this is likely a generated or damaged file",
         ),
+        (
+            b'[metric]\nevent_key = "x"\n\n' + b"a." * 50_000 + b"b = 1\n",
+            "ldsentry.toml:4: invalid TOML: a dotted key has more than 1000 parts; no configuration needs that, "
+            "so this is likely a generated or damaged file",
+        ),
     ],
     ids=[
         "bom",
@@ -398,6 +403,7 @@ def test_init_refuses_an_event_key_that_leaves_no_metric_key(runner: CliRunner, 
         "duplicate-table",
         "u2028-nel",
         "deep",
+        "100000-character-dotted-key",
     ],
 )
 def test_syntax_errors_say_what_and_where(runner: CliRunner, isolated_env: Path, data: bytes, expected: str) -> None:
@@ -427,3 +433,10 @@ def test_a_100000_character_key_is_named_briefly(runner: CliRunner, isolated_env
 
     assert code == 2
     assert lines == [f"ldsentry.toml:2: unknown key '{'k' * 57}... (100,000 characters)' in [metric]"]
+
+
+def test_a_key_of_999_parts_is_checked_without_running_out_of_stack(runner: CliRunner, isolated_env: Path) -> None:
+    code, lines = validate(runner, isolated_env, '[metric]\nevent_key = "x"\n\n[relay]\n' + "a." * 998 + "b = 1\n")
+
+    assert code == 2
+    assert lines == ["ldsentry.toml:5: unknown key 'a' in [relay]"]

@@ -19,7 +19,7 @@ from typing import Any
 import tomli
 
 from ld_sentry_cli import secrets
-from ld_sentry_cli.config.positions import LineIndex, multiline_opening_line, nesting_line
+from ld_sentry_cli.config.positions import LineIndex, long_key_line, multiline_opening_line, nesting_line
 from ld_sentry_cli.config.schema import SECRET_KEY_NAMES, SECTIONS, SECTIONS_BY_NAME, Section, ld_key_rule
 from ld_sentry_cli.errors import ConfigInvalidError, ConfigNotFoundError, ConfigProblem
 from ld_sentry_cli.models import (
@@ -98,13 +98,8 @@ def check_text(
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as err:
         return None, [syntax_problem(text, display, err)], None
-    except RecursionError:
-        line = nesting_line(text, MAX_NESTING)
-        message = (
-            f"invalid TOML: arrays and inline tables are nested more than {MAX_NESTING} levels deep; "
-            "no configuration needs that, so this is likely a generated or damaged file"
-        )
-        return None, [ConfigProblem(display, line, "toml_syntax", message)], None
+    except RecursionError as err:  # tomli's own limits, raised before Python's stack runs out
+        return None, [_too_deep_problem(text, display, str(err))], None
     index: LineIndex | None = None
 
     def located() -> LineIndex:
@@ -118,8 +113,9 @@ def check_text(
     return (None if validator.problems else config), validator.problems, located() if locate else None
 
 
-# tomli refuses arrays and inline tables nested deeper than this (its own limit).
+# tomli refuses arrays and inline tables nested deeper than this, and keys of more parts (its own limits).
 MAX_NESTING = 400
+MAX_KEY_PARTS = 1000
 # TOML forbids these raw anywhere (a tab is allowed; a newline is LF or CRLF; inside a string they are escaped).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
 _CONTROL_NAMES = {
@@ -148,6 +144,21 @@ def syntax_problem(text: str, display: str, error: tomli.TOMLDecodeError) -> Con
     column = error.colno if line == error.lineno else None
     where = f" (column {column})" if column else ""
     return ConfigProblem(display, line, "toml_syntax", f"invalid TOML: {reason}{where}")
+
+
+def _too_deep_problem(text: str, display: str, reason: str) -> ConfigProblem:
+    """Say which of tomli's limits the file exceeds: nesting depth, or the parts of one dotted key."""
+    if "key has more than" in reason:
+        message = (
+            f"invalid TOML: a dotted key has more than {MAX_KEY_PARTS} parts; "
+            "no configuration needs that, so this is likely a generated or damaged file"
+        )
+        return ConfigProblem(display, long_key_line(text, MAX_KEY_PARTS), "toml_syntax", message)
+    message = (
+        f"invalid TOML: arrays and inline tables are nested more than {MAX_NESTING} levels deep; "
+        "no configuration needs that, so this is likely a generated or damaged file"
+    )
+    return ConfigProblem(display, nesting_line(text, MAX_NESTING), "toml_syntax", message)
 
 
 def _control_problem(text: str, display: str, offset: int) -> ConfigProblem:
@@ -418,16 +429,27 @@ class _Validator:
 
 
 def _walk(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield (*path, key), item
-            yield from _walk(item, (*path, key))
-    elif isinstance(value, list):
-        for position, item in enumerate(value):
-            if isinstance(item, dict):
-                yield from _walk(item, (*path, position))
-            elif isinstance(item, str) and path:
-                yield path, item
+    """Every key (and every string in an array) under value, in document order, each before what it holds.
+
+    A loop with its own stack rather than recursion: a dotted key may have up to 1,000 parts.
+    """
+    stack: list[tuple[bool, tuple[str | int, ...], Any]] = [(False, path, value)]  # (emit?, path, value)
+    while stack:
+        emit, where, node = stack.pop()
+        if emit:
+            yield where, node
+            continue
+        pending: list[tuple[bool, tuple[str | int, ...], Any]] = []
+        if isinstance(node, dict):
+            for key, item in node.items():
+                pending += [(True, (*where, key), item), (False, (*where, key), item)]
+        elif isinstance(node, list):
+            for position, item in enumerate(node):
+                if isinstance(item, dict):
+                    pending.append((False, (*where, position), item))
+                elif isinstance(item, str) and where:
+                    pending.append((True, where, item))
+        stack.extend(reversed(pending))
 
 
 def _describe(path: tuple[str | int, ...]) -> str:

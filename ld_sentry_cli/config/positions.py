@@ -114,6 +114,20 @@ def nesting_line(text: str, limit: int) -> int | None:
     return None
 
 
+def long_key_line(text: str, limit: int) -> int | None:
+    """The line of the first key or table header with more than limit dotted parts, if there is one."""
+    line, dots = 1, 0
+    for _, kind, value in _Lexer().get_tokens_unprocessed(text):
+        if value == "." and kind in (Punctuation, Keyword):
+            dots += 1
+            if dots >= limit:
+                return line
+        elif "\n" in value:
+            dots = 0
+        line += value.count("\n")
+    return None
+
+
 def _line_starts(text: str) -> list[int]:
     # TOML's newlines are LF and CRLF only: U+2028, NEL or a lone CR do not start a line.
     return [0, *(match.end() for match in re.finditer("\n", text))]
