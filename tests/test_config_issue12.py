@@ -440,3 +440,31 @@ def test_a_key_of_999_parts_is_checked_without_running_out_of_stack(runner: CliR
 
     assert code == 2
     assert lines == ["ldsentry.toml:5: unknown key 'a' in [relay]"]
+
+
+def test_a_multiline_string_ending_in_quotes_does_not_hide_the_next_table(
+    runner: CliRunner, isolated_env: Path
+) -> None:
+    text = "[metric]\ndescription = \"\"\"say \"hi\"\"\"\"\nname = '''it's'''''\n\n" + table("a")
+    (isolated_env / "ldsentry.toml").write_text(text, encoding="utf-8")
+
+    listed = runner.invoke(app, ["mappings", "list", "-o", "json"])
+
+    assert [m["line"] for m in json.loads(listed.stdout)["mappings"]] == [5]
+
+
+def test_without_trusted_positions_delete_is_refused_and_create_still_appends(
+    runner: CliRunner, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ld_sentry_cli.config.positions._agrees", lambda index, data: False)
+    path = isolated_env / "ldsentry.toml"
+    path.write_text(table("a"), encoding="utf-8")
+
+    deleted = runner.invoke(app, ["mappings", "delete", *mapping_args("a", "production")])
+    created = runner.invoke(app, ["mappings", "create", "--no-verify", *mapping_args("b", "production")])
+
+    assert deleted.exit_code == 2
+    assert "ldsentry.toml: ldsentry could not locate the [[mapping]] tables; delete it by hand" in deleted.output
+    assert created.exit_code == 0, created.output
+    assert created.stdout == "Added b/production → default/production at ldsentry.toml\n"
+    assert path.read_text(encoding="utf-8") == table("a") + "\n" + table("b")

@@ -108,12 +108,12 @@ def create_mapping(
         if output is PlainFormat.JSON:
             emit_json({"config": display, "created": None, "existing": mapping_fields(written)})
         else:
-            typer.echo(f"{written.label} is already mapped at {display}:{written.line}; nothing to do")
+            typer.echo(f"{written.label} is already mapped at {_where(display, written)}; nothing to do")
         return
     if output is PlainFormat.JSON:
         emit_json({"config": display, "created": mapping_fields(written)})
     else:
-        typer.echo(f"Added {written.label} at {display}:{written.line}")
+        typer.echo(f"Added {written.label} at {_where(display, written)}")
     if not should_verify and verify is None:
         say("note: not verified against LaunchDarkly (LD_ACCESS_TOKEN is not set); `ldsentry status` will check it")
 
@@ -170,4 +170,9 @@ def delete_mapping(
     if output is PlainFormat.JSON:
         emit_json({"config": display, "deleted": mapping_fields(removed)})
     else:
-        typer.echo(f"Deleted {removed.label} (was at {display}:{removed.line})")
+        typer.echo(f"Deleted {removed.label} (was at {_where(display, removed)})")
+
+
+def _where(display: str, mapping: ProjectMapping) -> str:
+    """`FILE:LINE`, or the file alone when the line is unknown."""
+    return f"{display}:{mapping.line}" if mapping.line is not None else display

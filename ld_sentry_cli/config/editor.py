@@ -117,7 +117,8 @@ def add_mapping(path: Path, display: str, mapping: ProjectMapping) -> tuple[Proj
             return existing, False
         if existing is not None:
             _refuse_second_mapping(current, existing, mapping)
-        if current.config.mappings and not current.index.array_tables("mapping"):
+        # (appending needs no positions; when they are unknown, _save_checked still refuses a bad result)
+        if current.index.trusted and current.config.mappings and not current.index.array_tables("mapping"):
             raise UsageError(
                 f"{display}: the mappings are written as an inline array (mapping = [...]); "
                 "rewrite them as [[mapping]] tables to let ldsentry edit them"

@@ -42,7 +42,10 @@ def locked(path: Path) -> Iterator[None]:
     if fcntl is None:
         yield
         return
-    descriptor = os.open(target.parent, os.O_RDONLY)
+    try:
+        descriptor = os.open(target.parent, os.O_RDONLY)
+    except OSError as err:
+        raise _write_error(err, str(path), target) from err
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         remove_leftovers(target)
