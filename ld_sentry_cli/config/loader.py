@@ -131,7 +131,8 @@ _BOM = "\ufeff"
 def syntax_problem(text: str, display: str, error: tomli.TOMLDecodeError) -> ConfigProblem:
     """Say what a syntax error is and where, in words a user can act on."""
     if text.startswith(_BOM):
-        # tomllib, tomli and tomlkit all refuse a byte order mark, so ldsentry does not accept one either.
+        # TOML 1.0 does not settle the BOM (toml-lang/toml#1088); Python's readers (tomllib, tomli, tomlkit)
+        # all refuse it, so a file ldsentry accepted could break the other Python tools that read it.
         message = (
             "invalid TOML: the file starts with a byte order mark (U+FEFF), which TOML readers such as "
             "Python's tomllib refuse; remove the byte order mark (save the file as UTF-8 without BOM)"
