@@ -10,9 +10,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import tomli
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
+from ld_sentry_cli.config.loader import syntax_problem
+from ld_sentry_cli.config.store import ConfigWriteError, write_atomic
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample-config.toml"
 
@@ -207,8 +210,6 @@ def test_read_only_folder_is_explained(runner: CliRunner, isolated_env: Path, mo
 def test_a_full_disk_while_writing_leaves_no_temporary_file(
     isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ld_sentry_cli.config.store import ConfigWriteError, write_atomic
-
     path = isolated_env / "ldsentry.toml"
     path.write_text("old\n", encoding="utf-8")
 
@@ -468,3 +469,25 @@ def test_without_trusted_positions_delete_is_refused_and_create_still_appends(
     assert created.exit_code == 0, created.output
     assert created.stdout == "Added b/production → default/production at ldsentry.toml\n"
     assert path.read_text(encoding="utf-8") == table("a") + "\n" + table("b")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[metric]\nname = ",
+        '[metric]\nevent_key = "x\n[sentry]\n',
+        "[metric]\nevent_key = 'x\n\n[sentry]\n",
+        '[metric]\nevent_key = "x"\nevent_key = "y"\n',
+        '[metric]\nevent_key = "x"\n[metric]\n',
+        'a = """x\n\n',
+        "[metric\n",
+        "x = sentry\n",
+    ],
+)
+def test_a_decode_error_with_only_a_message_is_worded_the_same(text: str) -> None:
+    # tomllib before Python 3.14 gives only "reason (at line L, column C)", no attributes
+    with pytest.raises(tomli.TOMLDecodeError) as raised:
+        tomli.loads(text)
+
+    message_only = ValueError(str(raised.value))
+    assert syntax_problem(text, "f", message_only) == syntax_problem(text, "f", raised.value)

@@ -128,8 +128,40 @@ _CONTROL_NAMES = {
 _BOM = "\ufeff"
 
 
-def syntax_problem(text: str, display: str, error: tomli.TOMLDecodeError) -> ConfigProblem:
+@dataclass(frozen=True)
+class _Decoded:
+    """A TOML decode error's reason and position (1-based line and column, 0-based offset)."""
+
+    msg: str
+    pos: int
+    lineno: int
+    colno: int
+
+
+def _decoded(text: str, error: ValueError) -> _Decoded:
+    """The parts of a decode error: tomli's attributes, or its message where only that exists.
+
+    tomli >= 2.1 (and tomllib from Python 3.14) carry msg, pos, lineno and colno; older tomllib
+    carries only "reason (at line L, column C)".
+    """
+    parts = [getattr(error, name, None) for name in ("msg", "pos", "lineno", "colno")]
+    if all(part is not None for part in parts):
+        return _Decoded(str(parts[0]), int(str(parts[1])), int(str(parts[2])), int(str(parts[3])))
+    last_line = text.count("\n") + 1
+    at_end = len(text) - (text.rfind("\n") + 1) + 1
+    if str(error).endswith(" (at end of document)"):
+        return _Decoded(str(error).removesuffix(" (at end of document)"), len(text), last_line, at_end)
+    where = re.search(r" \(at line (\d+), column (\d+)\)$", str(error))
+    if where is None:
+        return _Decoded(str(error), len(text), last_line, at_end)
+    line, column = int(where.group(1)), int(where.group(2))
+    starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    return _Decoded(str(error)[: where.start()], starts[line - 1] + column - 1, line, column)
+
+
+def syntax_problem(text: str, display: str, raised: ValueError) -> ConfigProblem:
     """Say what a syntax error is and where, in words a user can act on."""
+    error = _decoded(text, raised)
     if text.startswith(_BOM):
         # TOML 1.0 does not settle the BOM (toml-lang/toml#1088); Python's readers (tomllib, tomli, tomlkit)
         # all refuse it, so a file ldsentry accepted could break the other Python tools that read it.
@@ -174,7 +206,7 @@ def _control_problem(text: str, display: str, offset: int) -> ConfigProblem:
     return ConfigProblem(display, line, "toml_syntax", message)
 
 
-def _reword(text: str, error: tomli.TOMLDecodeError) -> tuple[int, str]:
+def _reword(text: str, error: _Decoded) -> tuple[int, str]:
     """The line and the reason for tomli's error, reworded where its own words do not say what to do."""
     msg, line = error.msg, error.lineno
     if msg == "Illegal character '\\n'":
@@ -184,7 +216,8 @@ def _reword(text: str, error: tomli.TOMLDecodeError) -> tuple[int, str]:
         # it stops at the newline that really ends the string, which gives the string's line.
         try:
             tomli.loads(text + "'")
-        except tomli.TOMLDecodeError as again:
+        except tomli.TOMLDecodeError as raised:
+            again = _decoded(text + "'", raised)
             line = again.lineno if again.msg.startswith(("Illegal character", "Found invalid character")) else line
         return line, "this string is not closed; add the closing ' before the end of the line"
     if msg == "Unterminated string":
