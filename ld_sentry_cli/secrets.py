@@ -43,13 +43,41 @@ def register_environment_secrets() -> None:
         register_secret(os.environ.get(name))
 
 
+# A user name or password in a URL: scheme://USERINFO@host. Whatever is in it is masked.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s]+)@")
+URL_USERINFO_MASK = "***"
+
+
 def looks_like_credential(value: str) -> bool:
     """True when the value has the shape of a LaunchDarkly or Sentry credential."""
     return bool(_CREDENTIAL.search(value))
 
 
+def credential_kind(value: str) -> str | None:
+    """What the first credential-shaped part of value is: "launchdarkly_token", "sdk_key" or "sentry_token"."""
+    match = _CREDENTIAL.search(value)
+    if match is None:
+        return None
+    found = match.group(0)
+    if found.startswith("api-"):
+        return "launchdarkly_token"
+    if found.startswith(("sdk-", "mob-")):
+        return "sdk_key"
+    return "sentry_token"
+
+
+def has_url_userinfo(value: str) -> bool:
+    """True when value holds a URL with a user name or password (https://user:pass@host)."""
+    return bool(_URL_USERINFO.search(value))
+
+
+def mask_url_userinfo(text: str) -> str:
+    """Return text with the user name and password of every URL replaced by ***."""
+    return _URL_USERINFO.sub(rf"\g<1>{URL_USERINFO_MASK}@", text)
+
+
 def redact(text: str) -> str:
-    """Return text with every known secret and credential-shaped string masked."""
+    """Return text with every known secret, credential-shaped string and URL password masked."""
     for secret in sorted(_known, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    return _CREDENTIAL.sub(REDACTED, text)
+    return mask_url_userinfo(_CREDENTIAL.sub(REDACTED, text))

@@ -11,8 +11,9 @@ import tomlkit
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
-from ld_sentry_cli.config import add_mapping, load_config, remove_mapping
-from ld_sentry_cli.config.lines import LineIndex
+from ld_sentry_cli.config import load_config
+from ld_sentry_cli.config.editor import add_mapping, remove_mapping
+from ld_sentry_cli.config.positions import LineIndex
 from ld_sentry_cli.config.store import write_atomic
 from ld_sentry_cli.models import ProjectMapping
 
@@ -142,7 +143,7 @@ def test_file_without_final_newline_gets_a_valid_append(isolated_env: Path) -> N
     path = isolated_env / "ldsentry.toml"
     path.write_text('[sentry]\norganization = "acme"', encoding="utf-8")
 
-    added = add_mapping(path, "ldsentry.toml", NEW)
+    added, _ = add_mapping(path, "ldsentry.toml", NEW)
 
     assert added.line == 4
     assert path.read_text(encoding="utf-8").startswith('[sentry]\norganization = "acme"\n\n[[mapping]]\n')
@@ -151,15 +152,16 @@ def test_file_without_final_newline_gets_a_valid_append(isolated_env: Path) -> N
 def test_line_index_skips_multiline_strings() -> None:
     text = '[metric]\ndescription = """\n[[mapping]]\nkey = 1\n"""\nname = "x"\n\n[[mapping]]\nld_project = "p"\n'
 
-    index = LineIndex.build(text)
+    index = LineIndex.build(text, tomlkit.parse(text).unwrap())
 
     assert index.line_of("metric", "name") == 6
-    assert index.array_headers == {"mapping": [8]}
+    assert [t.header_line for t in index.array_tables("mapping")] == [8]
     assert index.line_of("mapping", 0, "ld_project") == 9
 
 
 def test_line_index_dotted_and_quoted_keys() -> None:
-    index = LineIndex.build('[a . "b.c"]\n"x y" = 1\nd.e = 2\n')
+    text = '[a . "b.c"]\n"x y" = 1\nd.e = 2\n'
+    index = LineIndex.build(text, tomlkit.parse(text).unwrap())
 
     assert index.line_of("a", "b.c", "x y") == 2
     assert index.line_of("a", "b.c", "d", "e") == 3

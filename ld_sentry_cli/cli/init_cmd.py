@@ -25,9 +25,9 @@ def init(
 ) -> None:
     """Write a commented starter ldsentry.toml that passes `ldsentry validate` as it is."""
     from ld_sentry_cli.config import locate_config
-    from ld_sentry_cli.config.schema import event_key_rule, sentry_slug_rule
+    from ld_sentry_cli.config.schema import event_key_rule, ld_key_rule, sentry_slug_rule
     from ld_sentry_cli.config.store import locked, write_atomic
-    from ld_sentry_cli.config.template import starter_config
+    from ld_sentry_cli.config.template import metric_key_for, starter_config
     from ld_sentry_cli.errors import ConflictError, UsageError
 
     path, display = locate_config(config)
@@ -38,6 +38,13 @@ def init(
         failure = rule(value) if value is not None else None
         if failure:
             raise UsageError(f"{option} {value!r} {failure}")
+    metric_key = metric_key_for(event_key)
+    if metric_key is not None and ld_key_rule(metric_key):
+        raise UsageError(
+            f"--event-key {event_key!r} leaves no valid metric key (letters, digits, '.', '_' or '-') "
+            "to create the metric under",
+            hint="Use an event key with some letters or digits, or write [metric] key by hand after `ldsentry init`.",
+        )
     if path.is_dir():
         raise UsageError(f"{display} is a directory; pass --config with a file name")
     if not path.parent.resolve().is_dir():
@@ -45,7 +52,7 @@ def init(
     with locked(path):
         if path.exists() and not force:
             raise ConflictError(f"{display} already exists", hint="Pass --force to overwrite it.")
-        write_atomic(path, starter_config(sentry_organization, event_key))
+        write_atomic(path, starter_config(sentry_organization, event_key), display)
     say(f"Wrote {display}.")
     say(
         "Next: add a mapping with `ldsentry mappings create --sentry-project P --sentry-environment E "

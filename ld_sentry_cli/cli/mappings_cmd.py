@@ -79,8 +79,8 @@ def create_mapping(
     output: PlainOutputOption = PlainFormat.TABLE,
 ) -> None:
     """Append one [[mapping]] table; every other byte of the file stays as it was."""
-    from ld_sentry_cli.config import add_mapping, load_config, locate_config
-    from ld_sentry_cli.config.editor import check_mapping_values
+    from ld_sentry_cli.config import load_config, locate_config
+    from ld_sentry_cli.config.editor import add_mapping, check_mapping_values
     from ld_sentry_cli.constants import LD_TOKEN_ENV_VARS
     from ld_sentry_cli.errors import MappingRejectedError, UsageError
     from ld_sentry_cli.models import ProjectMapping
@@ -103,11 +103,17 @@ def create_mapping(
             raise MappingRejectedError(
                 "; ".join(problems), hint="Fix the name, or pass --no-verify to write the mapping anyway."
             )
-    added = add_mapping(path, display, mapping)
+    written, added = add_mapping(path, display, mapping)
+    if not added:  # ensuring a mapping exists is re-runnable: the same mapping again is success
+        if output is PlainFormat.JSON:
+            emit_json({"config": display, "created": None, "existing": mapping_fields(written)})
+        else:
+            typer.echo(f"{written.label} is already mapped at {_where(display, written)}; nothing to do")
+        return
     if output is PlainFormat.JSON:
-        emit_json({"config": display, "created": mapping_fields(added)})
+        emit_json({"config": display, "created": mapping_fields(written)})
     else:
-        typer.echo(f"Added {added.label} at {display}:{added.line}")
+        typer.echo(f"Added {written.label} at {_where(display, written)}")
     if not should_verify and verify is None:
         say("note: not verified against LaunchDarkly (LD_ACCESS_TOKEN is not set); `ldsentry status` will check it")
 
@@ -147,7 +153,8 @@ def delete_mapping(
     output: PlainOutputOption = PlainFormat.TABLE,
 ) -> None:
     """Remove exactly this mapping's table and nothing else."""
-    from ld_sentry_cli.config import locate_config, remove_mapping
+    from ld_sentry_cli.config import locate_config
+    from ld_sentry_cli.config.editor import remove_mapping
     from ld_sentry_cli.models import ProjectMapping
     from ld_sentry_cli.render.common import mapping_fields
 
@@ -158,4 +165,9 @@ def delete_mapping(
     if output is PlainFormat.JSON:
         emit_json({"config": display, "deleted": mapping_fields(removed)})
     else:
-        typer.echo(f"Deleted {removed.label} (was at {display}:{removed.line})")
+        typer.echo(f"Deleted {removed.label} (was at {_where(display, removed)})")
+
+
+def _where(display: str, mapping: ProjectMapping) -> str:
+    """`FILE:LINE`, or the file alone when the line is unknown."""
+    return f"{display}:{mapping.line}" if mapping.line is not None else display

@@ -29,7 +29,7 @@ def _check_file(path: Path, display: str) -> ValidatedFile:
     from ld_sentry_cli.render.view import ValidatedFile
 
     try:
-        parsed, problems, _ = check_text(read_text(path, display), display)
+        parsed, problems, _ = check_text(read_text(path, display), display, locate=False)
     except ConfigInvalidError as err:  # unreadable file: report it like any other problem
         return ValidatedFile(display, None, err.problems)
     return ValidatedFile(display, parsed, tuple(problems))

@@ -1,17 +1,22 @@
 """Edit the mappings of a configuration file, changing only the lines of the mapping addressed.
 
-Edits work on the text, guided by the parsed document and its line index, because re-rendering a
-tomlkit document after removing an array-of-tables element can move blank lines and comments
-that belong to neighbouring tables. Every edited text is parsed and validated again before it is
-saved, so an edit can never produce a file that ldsentry itself would reject.
+Edits work on the text, at the table positions that config/positions.py takes from a TOML
+tokenizer, because tomlkit re-renders a document whose mappings another table interrupts in a
+different order (python-poetry/tomlkit#601). Every edited text is parsed and validated again, and
+must hold exactly the old configuration plus or minus the one mapping, before it is saved: an edit
+can never produce a file that ldsentry would reject, nor touch another mapping.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
-from ld_sentry_cli.config.lines import LineIndex
+import tomlkit
+
 from ld_sentry_cli.config.loader import ConfigFile, check_text, load_config
+from ld_sentry_cli.config.positions import LineIndex, LineKind
 from ld_sentry_cli.config.schema import SECTIONS_BY_NAME
 from ld_sentry_cli.config.store import locked, write_atomic
 from ld_sentry_cli.errors import ConfigInvalidError, ConfigProblem, ConflictError, UsageError
@@ -35,8 +40,6 @@ def check_mapping_values(mapping: ProjectMapping) -> list[str]:
 
 def render_mapping(mapping: ProjectMapping, newline: str = "\n") -> str:
     """The `[[mapping]]` table for mapping, as ldsentry writes it."""
-    import tomlkit
-
     lines = ["[[mapping]]"]
     lines += [f"{name} = {tomlkit.string(getattr(mapping, name)).as_string()}" for name in MAPPING_FIELDS]
     return newline.join(lines) + newline
@@ -54,71 +57,97 @@ def append_mapping_text(text: str, mapping: ProjectMapping) -> str:
     return text + separator + render_mapping(mapping, newline)
 
 
-def remove_mapping_text(text: str, index: LineIndex, header_line: int) -> str:
-    """Text without the `[[mapping]]` table whose header is at header_line (1-based).
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split at LF only (TOML's newline), never at U+2028, NEL or a form feed."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
 
-    Removed: the header, the table's keys, comment lines directly above the header and one blank
-    line before them. Kept: blank and comment lines after the table's last key, which introduce
-    whatever comes next.
+
+def remove_mapping_text(text: str, index: LineIndex, number: int) -> str:
+    """Text without the number-th `[[mapping]]` table (0-based, in the order written).
+
+    Removed: the header, the table's keys, the comment lines attached to its header (no blank line
+    between) when the table before it is a mapping too, and one blank line before them. Kept: blank
+    and comment lines after the table's last key, which introduce whatever comes next, and the
+    comment lines above the first mapping of a run, which introduce all of them.
     """
-    lines = text.splitlines(keepends=True)
-    start = header_line - 1
-    following = [h for h in sorted(index.headers) if h > header_line]
-    end = following[0] - 1 if following else len(lines)
-    while end > start + 1 and _is_blank_or_comment(lines[end - 1]):
+    lines = split_lines(text)
+    tables = index.array_tables("mapping")
+    table = tables[number]
+    start, end = table.header_line, table.last_line  # 1-based, inclusive
+    while end > start and index.kind(end) is not LineKind.CONTENT:
         end -= 1
-    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+    above = start - 1
+    if index.kind(above) is LineKind.COMMENT:
+        first = above
+        while index.kind(first - 1) is LineKind.COMMENT:
+            first -= 1
+        before = [t for t in index.tables if t.header_line < first]
+        if before and before[-1].array and before[-1].path[0] == "mapping":
+            start = first  # the comment describes this table
+            if index.kind(start - 1) is LineKind.BLANK:
+                start -= 1
+        else:  # the comment introduces the mappings: it stays, on the mapping that now comes first
+            after = index.tables[index.tables.index(table) + 1 :]
+            following = after[0] if after and after[0].array and after[0].path[0] == "mapping" else None
+            between = range(end + 1, table.last_line + 1)
+            if following is not None and all(index.kind(line) is LineKind.BLANK for line in between):
+                end = table.last_line
+    elif above > 0 and index.kind(above) is LineKind.BLANK:
         start -= 1
-    if start > 0 and not lines[start - 1].strip():
-        start -= 1
-    return "".join(lines[:start] + lines[end:])
+    elif above == 0:  # the first lines of the file: the blank lines after the table go with it
+        while end < table.last_line and index.kind(end + 1) is LineKind.BLANK:
+            end += 1
+    return "".join(lines[: start - 1] + lines[end:])
 
 
-def _is_blank_or_comment(line: str) -> bool:
-    stripped = line.strip()
-    return not stripped or stripped.startswith("#")
+def add_mapping(path: Path, display: str, mapping: ProjectMapping) -> tuple[ProjectMapping, bool]:
+    """Append mapping to the file under the lock; return it with its line, and whether it was added.
 
-
-def add_mapping(path: Path, display: str, mapping: ProjectMapping) -> ProjectMapping:
-    """Append mapping to the file under the lock; return it with its line. Refuses conflicts."""
+    An identical mapping already in the file is not an error (scripts that ensure a mapping exists
+    must be re-runnable): it comes back with added False. A different mapping of the same Sentry
+    project+environment is refused.
+    """
     problems = check_mapping_values(mapping)
     if problems:
         raise UsageError("; ".join(problems))
     with locked(path):
         current = load_config(path, display)
         existing = next((m for m in current.config.mappings if m.sentry_pair == mapping.sentry_pair), None)
+        if existing == mapping:
+            return existing, False
         if existing is not None:
             _refuse_second_mapping(current, existing, mapping)
-        if ("mapping",) in current.index.lines and "mapping" not in current.index.array_headers:
+        # (appending needs no positions; when they are unknown, _save_checked still refuses a bad result)
+        if current.index.trusted and current.config.mappings and not current.index.array_tables("mapping"):
             raise UsageError(
                 f"{display}: the mappings are written as an inline array (mapping = [...]); "
                 "rewrite them as [[mapping]] tables to let ldsentry edit them"
             )
         new_text = append_mapping_text(current.text, mapping)
-        saved = _save_checked(current, new_text)
-    return next(m for m in saved.config.mappings if m == mapping)
+        saved = _save_checked(current, new_text, (*current.config.mappings, mapping))
+    return next(m for m in saved.config.mappings if m == mapping), True
 
 
 def remove_mapping(path: Path, display: str, mapping: ProjectMapping) -> ProjectMapping:
     """Remove exactly this mapping's table from the file under the lock; return the removed mapping."""
     with locked(path):
         current = load_config(path, display)
-        found = next((m for m in current.config.mappings if m == mapping), None)
-        if found is None or found.line is None:
-            raise UsageError(
-                f"{display}: no mapping {mapping.label}",
-                hint=_closest_hint(current, mapping),
-            )
-        if found.line not in current.index.headers:
+        number = next((n for n, m in enumerate(current.config.mappings) if m == mapping), None)
+        if number is None:
+            raise UsageError(f"{display}: no mapping {mapping.label}", hint=_closest_hint(current, mapping))
+        found = current.config.mappings[number]
+        tables = current.index.array_tables("mapping")
+        if not current.index.trusted:
+            raise UsageError(f"{display}: ldsentry could not locate the [[mapping]] tables; delete it by hand")
+        if len(tables) != len(current.config.mappings):
             raise UsageError(f"{display}:{found.line}: this mapping is part of an inline array; delete it by hand")
-        _save_checked(current, remove_mapping_text(current.text, current.index, found.line))
+        remaining = current.config.mappings[:number] + current.config.mappings[number + 1 :]
+        _save_checked(current, remove_mapping_text(current.text, current.index, number), remaining)
     return found
 
 
 def _refuse_second_mapping(current: ConfigFile, existing: ProjectMapping, mapping: ProjectMapping) -> None:
     where = f"{current.display}:{existing.line}"
-    if existing == mapping:
-        raise ConflictError(f"{mapping.label} is already mapped at {where}; nothing to do")
     raise ConflictError(
         f"{mapping.sentry_project}/{mapping.sentry_environment} is already mapped to "
         f"{existing.ld_project}/{existing.ld_environment} at {where}; a Sentry project+environment "
@@ -138,13 +167,23 @@ def _closest_hint(current: ConfigFile, mapping: ProjectMapping) -> str:
     return "Run `ldsentry mappings list` to see the mappings."
 
 
-def _save_checked(current: ConfigFile, new_text: str) -> ConfigFile:
-    """Validate new_text as a whole and save it atomically; the file is untouched on any problem."""
+def _save_checked(current: ConfigFile, new_text: str, mappings: tuple[ProjectMapping, ...]) -> ConfigFile:
+    """Validate new_text and save it atomically if it holds exactly the expected configuration.
+
+    The file is untouched on any problem: a text that no longer validates, or that changed any
+    setting or mapping other than the one edited, is refused rather than written.
+    """
     config, problems, index = check_text(new_text, current.display)
     if problems or config is None or index is None:
         # Should not happen for edits of a valid file; refuse rather than write a broken file.
         raise ConfigInvalidError(
             [ConfigProblem(p.file, p.line, p.code, f"after the edit: {p.message}") for p in problems]
         )
-    write_atomic(current.path, new_text)
+    if config != dataclasses.replace(current.config, mappings=mappings):
+        raise UsageError(
+            f"{current.display}: ldsentry could not edit this file without changing more than the mapping; "
+            "the file is unchanged; edit it by hand",
+            hint="Please report this with the file attached (without secrets).",
+        )
+    write_atomic(current.path, new_text, current.display)
     return ConfigFile(current.path, current.display, new_text, config, index)

@@ -5,21 +5,22 @@ Validation never stops at the first problem: a user fixing a file wants the whol
 
 from __future__ import annotations
 
+import ast
 import datetime
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ld_sentry_cli import secrets
+from ld_sentry_cli.config.positions import LineIndex, long_key_line, multiline_opening_line, nesting_line
+from ld_sentry_cli.config.schema import SECRET_KEY_NAMES, SECTIONS, SECTIONS_BY_NAME, Section, ld_key_rule
+from ld_sentry_cli.config.toml import tomllib
+
 # tomli is the standard library's tomllib, released with compiled wheels: it reads a 500-mapping
 # config in 8 ms where tomllib takes 25 ms on the 2-core CI machine (BENCHMARKS.md).
-import tomli
-
-from ld_sentry_cli import secrets
-from ld_sentry_cli.config.lines import LineIndex
-from ld_sentry_cli.config.schema import SECRET_KEY_NAMES, SECTIONS, SECTIONS_BY_NAME, Section, ld_key_rule
 from ld_sentry_cli.errors import ConfigInvalidError, ConfigNotFoundError, ConfigProblem
 from ld_sentry_cli.models import (
     Config,
@@ -80,38 +81,180 @@ def load_config(path: Path, display: str | None = None) -> ConfigFile:
     return ConfigFile(path=path, display=display, text=text, config=config, index=index)
 
 
-def check_text(text: str, display: str) -> tuple[Config | None, list[ConfigProblem], LineIndex | None]:
-    """Parse and validate TOML text; return the config (None when invalid), every problem and the index."""
+def check_text(
+    text: str, display: str, *, locate: bool = True
+) -> tuple[Config | None, list[ConfigProblem], LineIndex | None]:
+    """Parse and validate TOML text; return the config (None when invalid), every problem and the index.
+
+    With locate=False (`ldsentry validate`), lines are worked out only for problems, so a valid file
+    is not tokenized and its mappings carry no line.
+    """
     if not text.strip():
         message = "the file is empty; run `ldsentry init --force` to write a starter configuration"
         return None, [ConfigProblem(display, None, "empty_file", message)], None
-    # tomli parses 1,000 mappings in 15 ms, tomlkit in about 1 s (BENCHMARKS.md); ldsentry edits
-    # the text itself, so tomlkit's comment-preserving document is not needed to validate.
+    # tomli parses 1,000 mappings in 15 ms, tomlkit 20 times slower (BENCHMARKS.md); edits work on
+    # the text with the positions of config/positions.py, so tomlkit's document is not needed.
     try:
-        data = tomli.loads(text)
-    except tomli.TOMLDecodeError as err:
-        return None, [_syntax_problem(text, display, err)], None
-    index = LineIndex.build(text)
-    validator = _Validator(display, index)
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        return None, [syntax_problem(text, display, err)], None
+    except RecursionError as err:  # tomli's own limits, raised before Python's stack runs out
+        return None, [_too_deep_problem(text, display, str(err))], None
+    index: LineIndex | None = None
+
+    def located() -> LineIndex:
+        nonlocal index
+        if index is None:
+            index = LineIndex.build(text, data)
+        return index
+
+    validator = _Validator(display, located, locate=locate)
     config = validator.run(data)
-    return (None if validator.problems else config), validator.problems, index
+    return (None if validator.problems else config), validator.problems, located() if locate else None
 
 
-def _syntax_problem(text: str, display: str, error: ValueError) -> ConfigProblem:
-    """Word a syntax error as tomlkit does (it names the offending character); tomli's as a fallback."""
-    import tomlkit
-    import tomlkit.exceptions
+# tomli refuses arrays and inline tables nested deeper than this, and keys of more parts (its own limits).
+MAX_NESTING = 400
+MAX_KEY_PARTS = 1000
+# TOML forbids these raw anywhere (a tab is allowed; a newline is LF or CRLF; inside a string they are escaped).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+_CONTROL_NAMES = {
+    "\x00": "a NUL byte",
+    "\x0c": "a form feed",
+    "\r": "a carriage return without a line feed",
+    "\x1b": "an escape character",
+    "\x7f": "a DEL character",
+}
+_BOM = "\ufeff"
 
+
+@dataclass(frozen=True)
+class _Decoded:
+    """A TOML decode error's reason and position (1-based line and column, 0-based offset)."""
+
+    msg: str
+    pos: int
+    lineno: int
+    colno: int
+
+
+def _decoded(text: str, error: ValueError) -> _Decoded:
+    """The parts of a decode error: tomli's attributes, or its message where only that exists.
+
+    tomli >= 2.1 (and tomllib from Python 3.14) carry msg, pos, lineno and colno; older tomllib
+    carries only "reason (at line L, column C)".
+    """
+    parts = [getattr(error, name, None) for name in ("msg", "pos", "lineno", "colno")]
+    if all(part is not None for part in parts):
+        return _Decoded(str(parts[0]), int(str(parts[1])), int(str(parts[2])), int(str(parts[3])))
+    last_line = text.count("\n") + 1
+    at_end = len(text) - (text.rfind("\n") + 1) + 1
+    if str(error).endswith(" (at end of document)"):
+        return _Decoded(str(error).removesuffix(" (at end of document)"), len(text), last_line, at_end)
+    where = re.search(r" \(at line (\d+), column (\d+)\)$", str(error))
+    if where is None:
+        return _Decoded(str(error), len(text), last_line, at_end)
+    line, column = int(where.group(1)), int(where.group(2))
+    starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    return _Decoded(str(error)[: where.start()], starts[line - 1] + column - 1, line, column)
+
+
+def syntax_problem(text: str, display: str, raised: ValueError) -> ConfigProblem:
+    """Say what a syntax error is and where, in words a user can act on."""
+    error = _decoded(text, raised)
+    if text.startswith(_BOM):
+        # TOML 1.0 does not settle the BOM (toml-lang/toml#1088); Python's readers (tomllib, tomli, tomlkit)
+        # all refuse it, so a file ldsentry accepted could break the other Python tools that read it.
+        message = (
+            "invalid TOML: the file starts with a byte order mark (U+FEFF), which TOML readers such as "
+            "Python's tomllib refuse; remove the byte order mark (save the file as UTF-8 without BOM)"
+        )
+        return ConfigProblem(display, 1, "toml_syntax", message)
+    control = _CONTROL.search(text)
+    if control and control.start() <= error.pos:
+        return _control_problem(text, display, control.start())
+    line, reason = _reword(text, error)
+    column = error.colno if line == error.lineno else None
+    where = f" (column {column})" if column else ""
+    return ConfigProblem(display, line, "toml_syntax", f"invalid TOML: {reason}{where}")
+
+
+def _too_deep_problem(text: str, display: str, reason: str) -> ConfigProblem:
+    """Say which of tomli's limits the file exceeds: nesting depth, or the parts of one dotted key."""
+    if "key has more than" in reason:
+        message = (
+            f"invalid TOML: a dotted key has more than {MAX_KEY_PARTS} parts; "
+            "no configuration needs that, so this is likely a generated or damaged file"
+        )
+        return ConfigProblem(display, long_key_line(text, MAX_KEY_PARTS), "toml_syntax", message)
+    message = (
+        f"invalid TOML: arrays and inline tables are nested more than {MAX_NESTING} levels deep; "
+        "no configuration needs that, so this is likely a generated or damaged file"
+    )
+    return ConfigProblem(display, nesting_line(text, MAX_NESTING), "toml_syntax", message)
+
+
+def _control_problem(text: str, display: str, offset: int) -> ConfigProblem:
+    char = text[offset]
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    name = _CONTROL_NAMES.get(char, "a control character")
+    message = (
+        f"invalid TOML: {name} (U+{ord(char):04X}) at column {column} is not allowed in TOML; "
+        f"remove it (inside a quoted string, write it as \\u{ord(char):04X})"
+    )
+    return ConfigProblem(display, line, "toml_syntax", message)
+
+
+def _reword(text: str, error: _Decoded) -> tuple[int, str]:
+    """The line and the reason for tomli's error, reworded where its own words do not say what to do."""
+    msg, line = error.msg, error.lineno
+    if msg == "Illegal character '\\n'":
+        return line, "this string is not closed; add the closing quote before the end of the line"
+    if msg == 'Expected "\'"' and error.pos == len(text):
+        # tomli looks for the closing quote first and reaches the end of the file; with one added,
+        # it stops at the newline that really ends the string, which gives the string's line.
+        try:
+            tomllib.loads(text + "'")
+        except tomllib.TOMLDecodeError as raised:
+            again = _decoded(text + "'", raised)
+            line = again.lineno if again.msg.startswith(("Illegal character", "Found invalid character")) else line
+        return line, "this string is not closed; add the closing ' before the end of the line"
+    if msg == "Unterminated string":
+        opening = multiline_opening_line(text)
+        return opening or line, "this multi-line string is never closed; add the closing \"\"\" or '''"
+    if msg == "Invalid value" and not text[error.pos :].strip():
+        return line, "the file ends where a value should be; write the value (strings need quotes)"
+    if msg == "Invalid value":
+        return line, 'this value is not valid TOML (strings need quotes, for example "production")'
+    if msg.startswith("Expected ']"):
+        return line, "this [table] header is not closed; add the closing ]"
+    if msg == "Invalid statement":
+        return line, "this line is neither `key = value` nor a [table] header"
+    if msg == "Cannot overwrite a value":
+        return line, f"{_key_on_line(text, line)} is set a second time here; a key may be set only once"
+    declared = re.fullmatch(r"Cannot declare (\(.*\)) twice", msg)
+    if declared:
+        names = ast.literal_eval(declared.group(1))
+        table = ".".join(_shorten(str(name), quote=False) for name in names)
+        return line, f"[{table}] is declared a second time here; merge the two tables into one"
+    return line, msg
+
+
+def _key_on_line(text: str, line: int) -> str:
+    """The key set on a line, named with tomli's help, or `a key` when the line alone is not TOML."""
+    source = text.split("\n")[line - 1]
     try:
-        tomlkit.parse(text)
-    except tomlkit.exceptions.ParseError as err:
-        reason = re.sub(r" at line \d+ col \d+$", "", str(err))
-        return ConfigProblem(display, err.line, "toml_syntax", f"invalid TOML: {reason} (column {err.col})")
-    where = re.search(r"\(at line (\d+), column (\d+)\)$", str(error))
-    reason = re.sub(r" \(at line \d+, column \d+\)$", "", str(error))
-    line = int(where.group(1)) if where else None
-    column = f" (column {where.group(2)})" if where else ""
-    return ConfigProblem(display, line, "toml_syntax", f"invalid TOML: {reason}{column}")
+        parsed = tomllib.loads(source)
+    except tomllib.TOMLDecodeError:
+        return "a key"
+    names = []
+    node: Any = parsed
+    while isinstance(node, dict) and len(node) == 1:
+        name = next(iter(node))
+        names.append(_shorten(name, quote=False))
+        node = node[name]
+    return f"'{'.'.join(names)}'" if names else "a key"
 
 
 def _single(display: str, line: int | None, code: str, message: str) -> ConfigInvalidError:
@@ -146,25 +289,24 @@ def _secret_hint(section: str) -> str:
     return "set LD_ACCESS_TOKEN or SENTRY_AUTH_TOKEN in the environment instead"
 
 
-def _credential_kind(value: str) -> tuple[str, str]:
-    """What a credential-shaped value is, and where it belongs instead."""
-    if value.startswith("api-"):
-        return "a LaunchDarkly access token", "set LD_ACCESS_TOKEN in the environment instead"
-    if value.startswith(("sdk-", "mob-")):
-        return "a LaunchDarkly SDK key", "ldsentry never needs SDK keys: remove it"
-    return "a Sentry auth token", "set SENTRY_AUTH_TOKEN in the environment instead"
+_CREDENTIAL_KINDS = {
+    "launchdarkly_token": ("a LaunchDarkly access token", "set LD_ACCESS_TOKEN in the environment instead"),
+    "sdk_key": ("a LaunchDarkly SDK key", "ldsentry never needs SDK keys: remove it"),
+    "sentry_token": ("a Sentry auth token", "set SENTRY_AUTH_TOKEN in the environment instead"),
+}
 
 
 class _Validator:
     """Collects problems while building a Config from the unwrapped document."""
 
-    def __init__(self, display: str, index: LineIndex) -> None:
+    def __init__(self, display: str, index: Callable[[], LineIndex], *, locate: bool) -> None:
         self.display = display
-        self.index = index
+        self.index = index  # built on first use: a valid file checked by `validate` needs no lines
+        self.locate = locate
         self.problems: list[ConfigProblem] = []
 
     def add(self, path: tuple[str | int, ...], code: str, message: str) -> None:
-        self.problems.append(ConfigProblem(self.display, self.index.line_of(*path), code, message))
+        self.problems.append(ConfigProblem(self.display, self.index().line_of(*path), code, message))
 
     def run(self, data: dict[str, Any]) -> Config:
         secret_paths = self._check_secrets(data)
@@ -197,29 +339,41 @@ class _Validator:
         return _build_config(values, mappings)
 
     def _check_secrets(self, data: dict[str, Any]) -> set[tuple[str | int, ...]]:
-        """Report secret-named keys and credential-shaped values anywhere; return their paths."""
+        """Report secret-named keys, credential-shaped names and values, URL passwords; return their paths."""
         found: set[tuple[str | int, ...]] = set()
         for path, value in _walk(data, ()):
-            if isinstance(path[-1], str) and path[-1].lower() in SECRET_KEY_NAMES:
+            name = path[-1]
+            if isinstance(name, str) and secrets.credential_kind(name):
+                what, _ = _CREDENTIAL_KINDS[secrets.credential_kind(name) or ""]
+                message = f"the key name {_shorten(name)} is what looks like {what}; remove this key"
+                self.add(path, "secret_in_config", message)
+            elif isinstance(name, str) and name.lower() in SECRET_KEY_NAMES:
                 hint = _secret_hint(str(path[0]))
                 message = f"{_describe(path)} looks like a secret; tokens never live in this file: {hint}"
                 self.add(path, "secret_in_config", message)
-                found.add(path)
-            elif isinstance(value, str) and secrets.looks_like_credential(value):
-                what, instead = _credential_kind(value)
+            elif isinstance(value, str) and secrets.credential_kind(value):
+                what, instead = _CREDENTIAL_KINDS[secrets.credential_kind(value) or ""]
                 self.add(path, "secret_in_config", f"{_describe(path)} holds what looks like {what}; {instead}")
-                found.add(path)
+            elif isinstance(value, str) and secrets.has_url_userinfo(value):
+                message = (
+                    f"{_describe(path)} {_show(value)} holds a URL with a user name or password; remove them "
+                    "(tokens come from the environment, never from this file)"
+                )
+                self.add(path, "secret_in_config", message)
+            else:
+                continue
+            found.add(path)
         return found
 
     def _unknown_top_level(self, name: str, value: object) -> None:
         if isinstance(value, dict):
             match = suggest(name, [s.name for s in SECTIONS])
             hint = f" (did you mean {SECTIONS_BY_NAME[match].header}?)" if match else ""
-            self.add((name,), "unknown_key", f"unknown section [{name}]{hint}")
+            self.add((name,), "unknown_key", f"unknown section [{_shorten(name, quote=False)}]{hint}")
             return
         home = next((s for s in SECTIONS if s.key(name) is not None), None)
         hint = f" (did you mean {home.header} {name}?)" if home else did_you_mean(name, [s.name for s in SECTIONS])
-        self.add((name,), "unknown_key", f"unknown key '{name}' at the top level{hint}")
+        self.add((name,), "unknown_key", f"unknown key {_shorten(name)} at the top level{hint}")
 
     def _array_section(self, section: Section, value: object) -> list[tuple[int, dict[str, Any]]]:
         if isinstance(value, dict):
@@ -256,7 +410,7 @@ class _Validator:
                 match = suggest(name, [k.name for k in section.keys if k.name not in table])
                 hint = f" (did you mean '{match}'?)" if match else ""
                 meant.add(match or "")
-                self.add(key_path, "unknown_key", f"unknown key '{name}' in {section.header}{hint}")
+                self.add(key_path, "unknown_key", f"unknown key {_shorten(name)} in {section.header}{hint}")
                 continue
             if not _TYPE_CHECKS[key.type](value):
                 message = f"{section.header} {name} must be {_article(key.type)}, not {_type_name(value)}"
@@ -278,25 +432,30 @@ class _Validator:
         section = SECTIONS_BY_NAME["mapping"]
         mappings: list[ProjectMapping] = []
         seen: dict[tuple[str, str], ProjectMapping] = {}
+        positions: dict[tuple[str, str], int] = {}
         for position, table in tables:
             path: tuple[str | int, ...] = ("mapping", position)
             before = len(self.problems)
             values = self._section_values(section, path, table, secret_paths)
             if len(self.problems) != before or len(values) != len(section.keys):
                 continue
-            mapping = ProjectMapping(**values, line=self.index.line_of(*path))
+            line = self.index().line_of(*path) if self.locate else None
+            mapping = ProjectMapping(**values, line=line)
             first = seen.get(mapping.sentry_pair)
             if first is None:
                 seen[mapping.sentry_pair] = mapping
+                positions[mapping.sentry_pair] = position
                 mappings.append(mapping)
-            elif first == mapping:
-                message = f"duplicate mapping {mapping.label} (first at line {first.line}); delete one of them"
+                continue
+            first_line = self.index().line_of("mapping", positions[mapping.sentry_pair])
+            if first == mapping:
+                message = f"duplicate mapping {mapping.label} (first at line {first_line}); delete one of them"
                 self.add(path, "duplicate_mapping", message)
             else:
                 message = (
                     f"{mapping.sentry_project}/{mapping.sentry_environment} is mapped twice: "
                     f"to {mapping.ld_project}/{mapping.ld_environment} here and to "
-                    f"{first.ld_project}/{first.ld_environment} at line {first.line}; "
+                    f"{first.ld_project}/{first.ld_environment} at line {first_line}; "
                     "a Sentry project+environment maps to at most one LaunchDarkly environment"
                 )
                 self.add(path, "conflicting_mapping", message)
@@ -304,25 +463,36 @@ class _Validator:
 
 
 def _walk(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield (*path, key), item
-            yield from _walk(item, (*path, key))
-    elif isinstance(value, list):
-        for position, item in enumerate(value):
-            if isinstance(item, dict):
-                yield from _walk(item, (*path, position))
-            elif isinstance(item, str) and path:
-                yield path, item
+    """Every key (and every string in an array) under value, in document order, each before what it holds.
+
+    A loop with its own stack rather than recursion: a dotted key may have up to 1,000 parts.
+    """
+    stack: list[tuple[bool, tuple[str | int, ...], Any]] = [(False, path, value)]  # (emit?, path, value)
+    while stack:
+        emit, where, node = stack.pop()
+        if emit:
+            yield where, node
+            continue
+        pending: list[tuple[bool, tuple[str | int, ...], Any]] = []
+        if isinstance(node, dict):
+            for key, item in node.items():
+                pending += [(True, (*where, key), item), (False, (*where, key), item)]
+        elif isinstance(node, list):
+            for position, item in enumerate(node):
+                if isinstance(item, dict):
+                    pending.append((False, (*where, position), item))
+                elif isinstance(item, str) and where:
+                    pending.append((True, where, item))
+        stack.extend(reversed(pending))
 
 
 def _describe(path: tuple[str | int, ...]) -> str:
     """Name a key for messages: `[sentry] auth_token`, `[[mapping]] ld_environment`, `token`."""
     if len(path) == 1:
-        return str(path[0])
+        return _shorten(str(path[0]), quote=False)
     section = SECTIONS_BY_NAME.get(str(path[0]))
-    header = section.header if section else f"[{path[0]}]"
-    return f"{header} {'.'.join(str(p) for p in path[1:] if isinstance(p, str))}"
+    header = section.header if section else f"[{_shorten(str(path[0]), quote=False)}]"
+    return f"{header} {'.'.join(_shorten(p, quote=False) for p in path[1:] if isinstance(p, str))}"
 
 
 def _article(type_name: str) -> str:
@@ -330,10 +500,21 @@ def _article(type_name: str) -> str:
 
 
 def _show(value: object) -> str:
-    """Quote a value for a message, shortened so a pasted blob cannot flood the output."""
-    text = json.dumps(value, ensure_ascii=False)
+    """Quote a value for a message, masked and shortened so a pasted secret or blob never reaches the output."""
+    text = secrets.redact(json.dumps(value, ensure_ascii=False))
     text = text.replace("\n", "\\n")
     return text if len(text) <= 70 else text[:67] + "..."
+
+
+_NAME_MAX = 60
+
+
+def _shorten(name: str, *, quote: bool = True) -> str:
+    """A key name for a message: credentials masked, at most 60 characters, quoted unless quote is False."""
+    text = secrets.redact(name)
+    if len(text) > _NAME_MAX:
+        text = f"{text[: _NAME_MAX - 3]}... ({len(name):,} characters)"
+    return f"'{text}'" if quote else text
 
 
 def _build_config(values: dict[str, dict[str, Any]], mappings: tuple[ProjectMapping, ...]) -> Config:

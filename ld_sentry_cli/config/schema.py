@@ -7,6 +7,7 @@ the two in step; a key that is not here is an error.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -19,40 +20,54 @@ from ld_sentry_cli.constants import (
     DEFAULT_RELAY_SPOOL,
 )
 from ld_sentry_cli.hosts import is_loopback_host
+from ld_sentry_cli.secrets import has_url_userinfo
 
+# Every pattern is used with fullmatch: `$` would also match before a final newline.
 # LaunchDarkly project, environment and metric keys: letters, digits, ".", "_", "-".
-LD_KEY = re.compile(r"^[A-Za-z0-9._-]+$")
+LD_KEY = re.compile(r"[A-Za-z0-9._-]+")
 # Sentry organization and project slugs: lowercase letters, digits, "-", "_".
-SENTRY_SLUG = re.compile(r"^[a-z0-9_-]+$")
+SENTRY_SLUG = re.compile(r"[a-z0-9_-]+")
 # LaunchDarkly context kinds (the metric's randomization units).
-CONTEXT_KIND = re.compile(r"^[A-Za-z0-9._-]+$")
+CONTEXT_KIND = re.compile(r"[A-Za-z0-9._-]+")
+LISTEN = re.compile(r"\[?[A-Za-z0-9.:-]+\]?:(\d{1,5})")
 SENTRY_ENVIRONMENT_MAX = 64
+# Space separators, line and paragraph separators, control and format (invisible) characters.
+_INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 
 Rule = Callable[[object], "str | None"]
 
 
 def ld_key_rule(value: object) -> str | None:
-    """LaunchDarkly keys: letters, digits, '.', '_' and '-'."""
-    if not isinstance(value, str) or not LD_KEY.match(value):
+    """LaunchDarkly keys: letters, digits, '.', '_' and '-'; not '.' or '..'."""
+    if not isinstance(value, str) or not LD_KEY.fullmatch(value):
         return "must be a LaunchDarkly key: letters, digits, '.', '_' or '-'"
+    if value in (".", ".."):
+        return "must be a LaunchDarkly key, not '.' or '..' (they name a folder in an API path)"
     return None
 
 
 def sentry_slug_rule(value: object) -> str | None:
     """Sentry slugs: lowercase letters, digits, '-' and '_'."""
-    if not isinstance(value, str) or not SENTRY_SLUG.match(value):
+    if not isinstance(value, str) or not SENTRY_SLUG.fullmatch(value):
         return "must be a Sentry slug: lowercase letters, digits, '-' or '_'"
     return None
 
 
 def sentry_environment_rule(value: object) -> str | None:
-    """Sentry environment names: at most 64 characters, no spaces, '/' or newlines, not 'None'."""
+    """Sentry environment names: at most 64 characters, no spaces, '/', invisible characters, not 'None'."""
     if not isinstance(value, str) or not value:
         return "must be a Sentry environment name"
     if len(value) > SENTRY_ENVIRONMENT_MAX:
         return f"must be at most {SENTRY_ENVIRONMENT_MAX} characters (Sentry's limit)"
     if any(ch in value for ch in " /\n\r\t"):
         return "must not contain spaces, '/' or newlines (Sentry's rule)"
+    for position, char in enumerate(value, start=1):
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            name = unicodedata.name(char, "a control character")
+            return (
+                f"contains U+{ord(char):04X} {name} at character {position}: a space or invisible "
+                "character that no Sentry environment name holds; retype the name"
+            )
     if value == "None":
         return "must not be the string 'None' (Sentry reserves it)"
     return None
@@ -86,16 +101,21 @@ def units_rule(value: object) -> str | None:
     if not isinstance(value, list) or not value:
         return 'must be a non-empty list of context kinds, for example ["user"]'
     for unit in value:
-        if not isinstance(unit, str) or not CONTEXT_KIND.match(unit) or unit in ("kind", "multi"):
+        if not isinstance(unit, str) or not CONTEXT_KIND.fullmatch(unit) or unit in ("kind", "multi"):
             return f"has {unit!r}, which is not a LaunchDarkly context kind"
     return None
 
 
 def url_rule(value: object) -> str | None:
-    """An https URL (plain http only for loopback hosts, where the emulator runs)."""
+    """An https URL without a user name or password (plain http only for loopback hosts)."""
     if not isinstance(value, str):
         return "must be a URL"
-    parts = urlsplit(value)
+    if has_url_userinfo(value):
+        return "must not hold a user name or password; tokens come from the environment, never from this file"
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "must be a full URL starting with https://"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be a full URL starting with https://"
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
@@ -104,9 +124,12 @@ def url_rule(value: object) -> str | None:
 
 
 def listen_rule(value: object) -> str | None:
-    """A host:port address."""
-    if not isinstance(value, str) or not re.match(r"^\[?[A-Za-z0-9.:-]+\]?:\d{1,5}$", value):
+    """A host:port address with a port from 1 to 65535."""
+    match = LISTEN.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
         return 'must be HOST:PORT, for example "127.0.0.1:8787"'
+    if not 1 <= int(match.group(1)) <= 65535:
+        return "must have a port from 1 to 65535"
     return None
 
 
