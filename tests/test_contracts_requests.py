@@ -28,7 +28,7 @@ from contracts import (
 )
 
 from ld_sentry_cli.http import SessionOptions
-from ld_sentry_cli.launchdarkly import LaunchDarklyClient, metric_post_body
+from ld_sentry_cli.launchdarkly import LaunchDarklyClient, metric_post_body, with_randomization_units
 from ld_sentry_cli.models import MetricKind, MetricSettings
 from ld_sentry_cli.sentry import SentryClient
 
@@ -118,6 +118,16 @@ LD_FIXTURES: list[tuple[str, str, int, Any]] = [
     ("GET", "/api/v2/metrics/default/sentry-errors", 200, ld_metric("sentry-errors")),
     ("POST", "/api/v2/metrics/default", 201, ld_metric("sentry-errors")),
     ("GET", "/api/v2/caller-identity", 200, {"accountId": "acc", "tokenName": "ci", "tokenKind": "service"}),
+    (
+        "GET",
+        "/api/v2/projects/default/experimentation-settings",
+        200,
+        {
+            "_projectKey": "default",
+            "randomizationUnits": [{"randomizationUnit": "user", "default": True, "_displayName": "User"}],
+            "_links": ld_links("/api/v2/projects/default/experimentation-settings"),
+        },
+    ),
 ]
 
 
@@ -142,6 +152,11 @@ def sentry_fixtures() -> list[tuple[str, Any, dict[str, str]]]:
         (
             "/api/0/projects/acme/web/environments/",
             sentry_example("/api/0/projects/{organization_id_or_slug}/{project_id_or_slug}/environments/"),
+            {},
+        ),
+        (
+            "/api/0/organizations/acme/environments/",
+            sentry_example("/api/0/organizations/{organization_id_or_slug}/environments/"),
             {},
         ),
         ("/api/0/organizations/acme/events/", events, {"Link": next_page}),
@@ -206,6 +221,9 @@ COUNT = metric_post_body(MetricSettings(key="errors-count", kind=MetricKind.COUN
 
 LD_ACTIONS: dict[str, tuple[Callable[[LaunchDarklyClient], Awaitable[Any]], list[str]]] = {
     "get_project": (lambda ld: ld.get_project("default"), ["getProject", "getEnvironmentsByProject"]),
+    "get_projects": (lambda ld: ld.get_projects(["default", "other"]), ["getProjects"]),
+    "list_event_metrics": (lambda ld: ld.list_event_metrics("default", "sentry-errors"), ["getMetrics"]),
+    "experiment_units": (lambda ld: ld.experiment_units("default"), ["getExperimentationSettings"]),
     "list_projects": (lambda ld: ld.list_projects(), ["getProjects"]),
     "list_metrics": (lambda ld: ld.list_metrics("default"), ["getMetrics"]),
     "list_metrics_custom": (lambda ld: ld.list_metrics("default", custom_only=True), ["getMetrics"]),
@@ -232,6 +250,7 @@ SENTRY_ACTIONS: dict[str, tuple[Callable[[SentryClient], Awaitable[Any]], list[s
     "auth_info": (lambda s: s.auth_info(), []),  # only the allowlisted API root
     "list_projects": (lambda s: s.list_projects(), ["listOrganizationProjects"]),
     "list_environments": (lambda s: s.list_environments("web"), ["listProjectEnvironments"]),
+    "hidden_environment_names": (lambda s: s.hidden_environment_names(), ["listOrganizationEnvironments"]),
     "list_error_event_ids": (
         lambda s: s.list_error_event_ids("web", "production", "24h", 5),
         ["listOrganizationProjects", "listOrganizationEvents"],
@@ -254,10 +273,63 @@ def test_the_allowlisted_sentry_root_is_really_outside_the_document() -> None:
         match_operation("sentry", "GET", "/api/0/")
 
 
-@pytest.mark.parametrize("body", [BINARY, COUNT], ids=["binary", "count"])
+# Fields LaunchDarkly added after the 2026-03 document (launchdarkly-api.md §1.7), each with its source.
+# MetricPost declares no `additionalProperties: false`, so the document alone would accept them untyped;
+# the test below closes the schema and types them here. The trimmed contracts' overlay supersedes this list.
+OVERLAY_FIELDS: dict[str, dict[str, tuple[dict[str, Any], str]]] = {
+    "MetricPost": {
+        "analysisUnits": (
+            {"type": "array", "items": {"type": "string"}},
+            "launchdarkly/api-client-ruby v24.0.0 (067c0ce2) docs/MetricPost.md; launchdarkly-api (Python) 25.0.1 "
+            "launchdarkly_api/models/metric_post.py",
+        ),
+    },
+}
+
+
+def schema_with_overlay(name: str) -> dict[str, Any]:
+    """A 2026-03 schema plus its overlay fields, closed to any other field."""
+    schema = copy.deepcopy(load_spec("launchdarkly")["components"]["schemas"][name])
+    for field, (field_schema, _source) in OVERLAY_FIELDS.get(name, {}).items():
+        schema["properties"][field] = field_schema
+    schema["additionalProperties"] = False
+    return schema
+
+
+@pytest.mark.parametrize(
+    "body",
+    [BINARY, COUNT, with_randomization_units(BINARY)],
+    ids=["binary", "count", "older-instance-retry"],
+)
 def test_metric_post_bodies_match_metric_post(body: dict[str, Any]) -> None:
-    schema = load_spec("launchdarkly")["components"]["schemas"]["MetricPost"]
-    validate_schema("launchdarkly", schema, body, "MetricPost")
+    validate_schema("launchdarkly", schema_with_overlay("MetricPost"), body, "MetricPost")
+    validate_request("launchdarkly", "POST", "/api/v2/metrics/default", body=body)
+
+
+def test_the_overlay_is_needed_and_closes_the_schema() -> None:
+    document = load_spec("launchdarkly")["components"]["schemas"]["MetricPost"]["properties"]
+    assert all(field not in document for field in OVERLAY_FIELDS["MetricPost"])
+    # Both schemas stay referenced: validate_schema caches validators by the schema's id().
+    closed_without_overlay = {**schema_with_overlay("MetricPost"), "properties": document}
+    with_overlay = schema_with_overlay("MetricPost")
+    with pytest.raises(ContractError, match=r"'analysisUnits' was unexpected"):
+        validate_schema("launchdarkly", closed_without_overlay, BINARY, "x")
+    with pytest.raises(ContractError, match=r"'user' is not of type 'array' at analysisUnits"):
+        validate_schema("launchdarkly", with_overlay, {**BINARY, "analysisUnits": "user"}, "x")
+
+
+def test_filtered_reads_send_the_documented_filters() -> None:
+    (projects,) = capture_launchdarkly(lambda ld: ld.get_projects(["default", "other"]))
+    assert dict(projects.url.params) == {
+        "filter": "keys:default|other",
+        "expand": "environments",
+        "limit": "20",
+        "offset": "0",
+    }
+    (metrics,) = capture_launchdarkly(lambda ld: ld.list_event_metrics("default", "sentry-errors"))
+    # httpx writes the spaces as `+`, which a query string reads as the documented `%20`.
+    assert metrics.url.params["filter"] == 'eventKeys anyOf ["sentry-errors"]'
+    assert "filter=eventKeys+anyOf+%5B%22sentry-errors%22%5D&" in str(metrics.url)
 
 
 # --- the helper can fail ------------------------------------------------------------------------

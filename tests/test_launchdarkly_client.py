@@ -154,7 +154,8 @@ def test_metric_post_body_binary_and_count() -> None:
         "isNumeric",
         "unitAggregationType",
         "successCriteria",
-        "randomizationUnits",
+        "analysisUnits",
+        "eventDefault",
         "tags",
     ]
     assert binary == {
@@ -166,14 +167,16 @@ def test_metric_post_body_binary_and_count() -> None:
         "isNumeric": False,
         "unitAggregationType": "average",
         "successCriteria": "LowerThanBaseline",
-        "randomizationUnits": ["user"],
+        "analysisUnits": ["user"],
+        "eventDefault": {"disabled": False, "value": 0},
         "tags": ["sentry"],
     }
     count = metric_post_body(
         MetricSettings(event_key="errs", key="errs-count", kind=MetricKind.COUNT, units=("request", "user"))
     )
     assert (count["key"], count["eventKey"], count["unitAggregationType"]) == ("errs-count", "errs", "sum")
-    assert count["randomizationUnits"] == ["request", "user"]
+    assert count["analysisUnits"] == ["request", "user"]
+    assert "randomizationUnits" not in count
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -338,7 +341,7 @@ def test_get_metric_parses_fields_and_returns_none_on_404(respx_mock: respx.Mock
         is_numeric=True,
         success_criteria="HigherThanBaseline",
         archived=True,
-        randomization_units=("user", "request"),
+        analysis_units=("user", "request"),
     )
     assert run(call("get_metric", "default", "missing")) is None
 
@@ -361,8 +364,8 @@ def test_create_metric_posts_the_body_once(respx_mock: respx.MockRouter) -> None
     assert request.content.decode() == (
         '{"key":"sentry-errors","name":"Sentry errors","description":"Error events forwarded from Sentry '
         '(managed by ldsentry)","kind":"custom","eventKey":"sentry-errors","isNumeric":false,'
-        '"unitAggregationType":"average","successCriteria":"LowerThanBaseline","randomizationUnits":["user"],'
-        '"tags":["sentry"]}'
+        '"unitAggregationType":"average","successCriteria":"LowerThanBaseline","analysisUnits":["user"],'
+        '"eventDefault":{"disabled":false,"value":0},"tags":["sentry"]}'
     )
 
 

@@ -75,7 +75,7 @@ def check(
     async def fetch() -> tuple[dict[str, LdFacts], tuple[str, ...] | None]:
         async with client:
             with progress_bar("Checking metrics") as progress:
-                return await gather_ld_facts(keys, client, progress=progress)
+                return await gather_ld_facts(keys, client, progress=progress, metric=loaded.config.metric)
 
     facts, known = live.run(fetch())
     report = build_metric_check(keys, facts, loaded.config.metric, loaded.config.mappings, known)

@@ -46,6 +46,7 @@ def status(
                     sentry,
                     progress=progress,
                     sentry_unchecked_reason=skipped_because,
+                    metric=loaded.config.metric,
                 )
         finally:
             await ld.aclose()
