@@ -484,16 +484,18 @@ class LaunchDarklyClient:
 
         async def group(chunk: list[str]) -> list[str]:
             async with choice.turn() as use_filter:
-                return await self._filtered_projects(chunk, choice, found) if use_filter else chunk
+                return await self._filtered_projects(chunk, choice, found, set(wanted)) if use_filter else chunk
 
         chunks = [groups[start : start + PAGE_LIMIT] for start in range(0, len(groups), PAGE_LIMIT)]
-        leftover = alone + [key for rest in await _all(group(chunk) for chunk in chunks) for key in rest]
+        rests = await _all(group(chunk) for chunk in chunks)
+        # What an ignored filter's page already gave need not be asked again, whichever group asked.
+        leftover = [key for key in alone + [key for rest in rests for key in rest] if key not in found]
         singles = await _all(self.get_project(key) for key in leftover)
         found.update(zip(leftover, singles, strict=True))
         return {key: found.get(key) for key in wanted}
 
     async def _filtered_projects(
-        self, chunk: list[str], choice: FilterChoice, found: dict[str, LdProject | None]
+        self, chunk: list[str], choice: FilterChoice, found: dict[str, LdProject | None], wanted: set[str]
     ) -> list[str]:
         """Read one group through the `keys` filter into `found`; return the keys still to ask one by one."""
         path = "/api/v2/projects"
@@ -511,8 +513,8 @@ class LaunchDarklyClient:
         if not page_keys <= asked:
             choice.record(FilterVerdict.IGNORED)
             logger.debug("%s ignored filter=keys (it sent other projects); reading projects one at a time", SERVICE)
-            # What it did send of ours is complete and need not be asked again.
-            kept = [item for item in first[0] if isinstance(item, Mapping) and item.get("key") in asked]
+            # What it did send of ours (this group's or another's) is complete and need not be asked again.
+            kept = [item for item in first[0] if isinstance(item, Mapping) and item.get("key") in wanted]
             for project in await _all(self._with_all_environments(item) for item in kept):
                 found[project.key] = project
             return [key for key in chunk if key not in found]
