@@ -169,6 +169,19 @@ async def _all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
         raise
 
 
+def _keys_params(chunk: list[str]) -> dict[str, str]:
+    """The projects list's query for one group of keys, environments embedded (launchdarkly-api.md §2.2)."""
+    return {"filter": "keys:" + "|".join(chunk), "expand": "environments"}
+
+
+def _page_keys(items: list[Any]) -> set[Any]:
+    return {item.get("key") for item in items if isinstance(item, Mapping)}
+
+
+def _all_have_event_key(items: list[Any], event_key: str) -> bool:
+    return all(isinstance(item, Mapping) and item.get("eventKey") == event_key for item in items)
+
+
 def _next_link_offset(body: Mapping[str, Any]) -> int | None:
     """The `offset` in a LaunchDarkly `_links.next.href`, if there is one."""
     links = body.get("_links")
@@ -483,8 +496,12 @@ class LaunchDarklyClient:
         found: dict[str, LdProject | None] = {}
 
         async def group(chunk: list[str]) -> list[str]:
+            # Only the first page waits for its turn; paging on and completing environments need no verdict.
             async with choice.turn() as use_filter:
-                return await self._filtered_projects(chunk, choice, found, set(wanted)) if use_filter else chunk
+                first = await self._first_filtered_page(chunk, choice) if use_filter else None
+            if first is None:
+                return chunk
+            return await self._filtered_projects(chunk, first, found, set(wanted))
 
         chunks = [groups[start : start + PAGE_LIMIT] for start in range(0, len(groups), PAGE_LIMIT)]
         rests = await _all(group(chunk) for chunk in chunks)
@@ -494,31 +511,40 @@ class LaunchDarklyClient:
         found.update(zip(leftover, singles, strict=True))
         return {key: found.get(key) for key in wanted}
 
-    async def _filtered_projects(
-        self, chunk: list[str], choice: FilterChoice, found: dict[str, LdProject | None], wanted: set[str]
-    ) -> list[str]:
-        """Read one group through the `keys` filter into `found`; return the keys still to ask one by one."""
-        path = "/api/v2/projects"
-        params = {"filter": "keys:" + "|".join(chunk), "expand": "environments"}
+    async def _first_filtered_page(
+        self, chunk: list[str], choice: FilterChoice
+    ) -> tuple[list[Any], Any, int | None] | None:
+        """The first page of the list filtered to `chunk`, recording the run's verdict; None when refused."""
         try:
-            first = await _offset_page(self.session, path, params, PAGE_LIMIT, 0)
+            first = await _offset_page(self.session, "/api/v2/projects", _keys_params(chunk), PAGE_LIMIT, 0)
         except ApiError as exc:
             if exc.status != 400:
                 raise
             choice.record(FilterVerdict.REJECTED)
             logger.debug("%s refused filter=keys (%s); reading projects one at a time", SERVICE, exc.message)
-            return chunk
-        asked = set(chunk)
-        page_keys = {item.get("key") for item in first[0] if isinstance(item, Mapping)}
-        if not page_keys <= asked:
-            choice.record(FilterVerdict.IGNORED)
+            return None
+        honoured = _page_keys(first[0]) <= set(chunk)
+        choice.record(FilterVerdict.HONOURED if honoured else FilterVerdict.IGNORED)
+        if not honoured:
             logger.debug("%s ignored filter=keys (it sent other projects); reading projects one at a time", SERVICE)
-            # What it did send of ours (this group's or another's) is complete and need not be asked again.
+        return first
+
+    async def _filtered_projects(
+        self,
+        chunk: list[str],
+        first: tuple[list[Any], Any, int | None],
+        found: dict[str, LdProject | None],
+        wanted: set[str],
+    ) -> list[str]:
+        """Read one group from its filtered first page into `found`; return the keys still to ask one by one."""
+        asked = set(chunk)
+        if not _page_keys(first[0]) <= asked:
+            # Ignored: what it did send of ours (this group's or another's) is complete, not to be asked again.
             kept = [item for item in first[0] if isinstance(item, Mapping) and item.get("key") in wanted]
             for project in await _all(self._with_all_environments(item) for item in kept):
                 found[project.key] = project
             return [key for key in chunk if key not in found]
-        choice.record(FilterVerdict.HONOURED)
+        path, params = "/api/v2/projects", _keys_params(chunk)
         items = await _continue_pages(self.session, path, first, page_size=PAGE_LIMIT, params=params, offset=0)
         projects = await _all(self._with_all_environments(item) for item in items)
         for project in projects:
@@ -554,9 +580,11 @@ class LaunchDarklyClient:
         """
         choice = choice or FilterChoice("eventKeys")
         path = f"/api/v2/metrics/{_segment(project_key)}"
+        params = {"filter": f"eventKeys anyOf {json.dumps([event_key])}"}
+        first = None
+        # Only the first request waits for its turn: the rest of a project's pages need no one's verdict.
         async with choice.turn() as use_filter:
             if use_filter:
-                params = {"filter": f"eventKeys anyOf {json.dumps([event_key])}"}
                 try:
                     first = await _offset_page(self.session, path, params, METRICS_PAGE_LIMIT, 0)
                 except ApiError as exc:
@@ -565,20 +593,18 @@ class LaunchDarklyClient:
                     choice.record(FilterVerdict.REJECTED)
                     logger.debug("%s refused filter=eventKeys (%s); paging through all metrics", SERVICE, exc.message)
                 else:
-                    if all(isinstance(item, Mapping) and item.get("eventKey") == event_key for item in first[0]):
-                        choice.record(FilterVerdict.HONOURED)
-                        items = await _continue_pages(
-                            self.session, path, first, page_size=METRICS_PAGE_LIMIT, params=params, offset=0
-                        )
-                    else:
-                        choice.record(FilterVerdict.IGNORED)
+                    honoured = _all_have_event_key(first[0], event_key)
+                    choice.record(FilterVerdict.HONOURED if honoured else FilterVerdict.IGNORED)
+                    if not honoured:
                         logger.debug("%s ignored filter=eventKeys; paging through all metrics", SERVICE)
-                        # An ignored filter's first page is the list's first page: go on from it unfiltered.
-                        items = await _continue_pages(
-                            self.session, path, first, page_size=METRICS_PAGE_LIMIT, params=None, offset=0
-                        )
-                    return [parse_metric(item) for item in items]
-        return await self.list_metrics(project_key)
+        if first is None:
+            return await self.list_metrics(project_key)
+        # An ignored filter's first page is the list's first page: go on from it unfiltered.
+        rest_params = params if _all_have_event_key(first[0], event_key) else None
+        items = await _continue_pages(
+            self.session, path, first, page_size=METRICS_PAGE_LIMIT, params=rest_params, offset=0
+        )
+        return [parse_metric(item) for item in items]
 
     async def experiment_units(self, project_key: str) -> tuple[str, ...] | None:
         """The context kinds available for experiments in a project (launchdarkly-api.md §1.7); None on 404."""

@@ -18,6 +18,7 @@ from ld_sentry_cli.health import (
     problems_ok,
     status_of,
 )
+from ld_sentry_cli.metric_report import build_metric_check
 from ld_sentry_cli.models import (
     Config,
     LdEnvironment,
@@ -593,3 +594,15 @@ def test_report_grades_units_from_the_facts() -> None:
     row = only_row(build_report(config(WEB), facts(ld=ld)))
     assert codes(row.problems) == ["metric_units_unavailable"]
     assert "(available: none)" in row.problems[0].message
+
+
+def test_metric_check_grades_data_source_and_units_per_project() -> None:
+    warehouse = LdMetric("sentry-errors", "E", "custom", "sentry-errors", data_source="bigquery")
+    units = LdMetric("sentry-errors", "E", "custom", "sentry-errors", analysis_units=("device",))
+    ld = {
+        "a": LdFacts("a", DEFAULT, (warehouse,), experiment_units=("user",)),
+        "b": LdFacts("b", BACKEND, (units,), experiment_units=("user",)),
+    }
+    report = build_metric_check(["a", "b"], ld, SETTINGS, ())
+    assert [codes(row.problems) for row in report.rows] == [["metric_data_source"], ["metric_units_unavailable"]]
+    assert report.ok() and not report.ok(strict=True)
