@@ -119,6 +119,10 @@ async def _project_metrics(
             units = await client.experiment_units(key)
         except (NotFoundError, PermissionDeniedError):
             units = None  # unknown: the units go ungraded rather than the run failing
+        except ApiError as error:
+            if not 400 <= (error.status or 0) < 500:
+                raise
+            units = None  # an instance without experimentation settings: the same
     counter.advance()
     return tuple(metrics), None, units
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import (
+    ApiError,
     AuthFailedError,
     NetworkError,
     NotFoundError,
@@ -182,6 +183,10 @@ class _Repair:
             self.available_units = await self.client.experiment_units(self.project)
         except (NotFoundError, PermissionDeniedError):
             self.available_units = None  # unknown: LaunchDarkly's own answer to the POST will say
+        except ApiError as error:
+            if not 400 <= (error.status or 0) < 500:
+                raise
+            self.available_units = None  # an instance without experimentation settings: the same
         if dry_run:
             return self.result(
                 RepairAction.WOULD_CREATE,

@@ -355,12 +355,20 @@ def test_with_metric_settings_only_event_metrics_are_read_and_units_only_where_a
     assert facts.ld["other"] == LdFacts("other", other, ())
 
 
-def test_units_that_cannot_be_read_stay_unknown() -> None:
-    ld = FakeLaunchDarkly(
-        {"default": DEFAULT}, {"default": [METRIC]}, unit_errors={"default": PermissionDeniedError("no", status=403)}
-    )
+@pytest.mark.parametrize(
+    "error", [PermissionDeniedError("no", status=403), ApiError("gone", status=405), NotFoundError("x", status=404)]
+)
+def test_units_that_cannot_be_read_stay_unknown(error: ServiceError) -> None:
+    ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]}, unit_errors={"default": error})
     facts, _ = asyncio.run(gather_ld_facts(["default"], ld, metric=MetricSettings()))
     assert facts["default"] == LdFacts("default", DEFAULT, (METRIC,), experiment_units=None)
+
+
+def test_a_server_error_on_units_fails_the_run() -> None:
+    failure = ApiError("down", status=503)
+    ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]}, unit_errors={"default": failure})
+    with pytest.raises(ApiError):
+        asyncio.run(gather_ld_facts(["default"], ld, metric=MetricSettings()))
 
 
 LISTED_WEB = SentryProject("1", "web", environments=("production", "staging"))
