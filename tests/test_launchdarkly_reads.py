@@ -355,3 +355,30 @@ def test_while_undecided_callers_take_turns_and_once_decided_they_all_go() -> No
     assert sorted(log[4:]) == ["c end", "c start False", "d end", "d start False"]
     choice.record(FilterVerdict.HONOURED)
     assert choice.verdict is FilterVerdict.IGNORED  # once off, off for the run
+
+
+def test_the_first_answer_frees_the_others_before_its_own_paging_is_done() -> None:
+    server = MetricsServer(BIG, mode="ignore")
+    small_asked = asyncio.Event()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/big") and request.url.params["offset"] == "0":
+            await asyncio.sleep(0.05)  # small is waiting for its turn by the time big's first answer comes
+        if request.url.path.endswith("/big") and request.url.params["offset"] != "0":
+            # Were the turn held for the whole of big's paging, small could not ask: this would time out.
+            await asyncio.wait_for(small_asked.wait(), timeout=2)
+        if request.url.path.endswith("/small"):
+            small_asked.set()
+        return server(request)
+
+    choice = FilterChoice("eventKeys")
+
+    async def action(ld: LaunchDarklyClient) -> list[list[LdMetric]]:
+        return list(
+            await asyncio.gather(*(ld.list_event_metrics(k, "sentry-errors", choice) for k in ["big", "small"]))
+        )
+
+    with respx.mock(base_url=BASE) as router:
+        router.get(url__regex=r"/api/v2/metrics/[^/]+$").mock(side_effect=answer)
+        results = run(action)
+    assert [len(r) for r in results] == [121, 1]
