@@ -16,6 +16,7 @@ Everything runs on loopback: the emulator is a separate process on 127.0.0.1 wit
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -311,7 +312,6 @@ def median_time(command: list[str], env: dict[str, str], cwd: Path, runs: int) -
 
 def bare_client_cpu_per_request(url: str, requests: int, concurrency: int) -> float:
     """CPU seconds per request of a bare httpx.AsyncClient (httpx's own transport, as ldsentry uses)."""
-    import asyncio
 
     async def run() -> float:
         async with httpx.AsyncClient(base_url=url) as client:
