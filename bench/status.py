@@ -1,10 +1,12 @@
-"""Benchmark `ldsentry status` at scale against the emulator, and ldsentry's start-up.
+"""Benchmark `ldsentry status` at scale against the emulator, on both request paths, and ldsentry's start-up.
 
-    python bench/status.py            # about two minutes on a 2-core machine; prints Markdown
+    python bench/status.py            # about five minutes on a 2-core machine; prints Markdown
 
 What it measures (BENCHMARKS.md explains the method and records the figures):
-- requests made by one `status` run against the minimum the APIs allow;
-- wall time against the lower bound and against a naive serial client;
+- requests made by one `status` run against the fewest the APIs allow on its path: LaunchDarkly's
+  `keys` and `eventKeys` filters honoured, or ignored (the emulator's switches), at 40 and 150 ms;
+- wall time against the lower bound, against the same requests from a bare script on the same
+  stack, and against a naive serial client;
 - peak memory of the `status` process;
 - start-up: `ldsentry --version` and `ldsentry validate` (1,000 mappings) against `import typer`.
 
@@ -14,6 +16,7 @@ Everything runs on loopback: the emulator is a separate process on 127.0.0.1 wit
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -35,7 +38,19 @@ SENTRY_TOKEN = "sandbox-sentry-token"
 ORG = "acme"
 EVENT_KEY = "sentry-errors"
 METRICS_PAGE = 50  # LaunchDarkly's cap on `limit` for metrics
+PROJECTS_PAGE = 20  # LaunchDarkly's documented default page of projects: ldsentry's group of keys
 SENTRY_PAGE = 100  # Sentry's maximum per_page for the project list
+PATHS = {
+    # The emulator's switches (sandbox README): what LaunchDarkly does with the list filters.
+    "honoured": {},
+    "ignored": {"project_keys_filter": "ignored", "event_keys_filter": "ignored"},
+}
+EVENT_FILTER = f'eventKeys anyOf ["{EVENT_KEY}"]'
+
+Request = tuple[str, dict[str, Any]]  # path, query
+Group = list[Request]  # sent at once
+Chain = list[Group]  # one group after the other
+Step = list[Chain]  # chains at once; a service's steps one after the other
 
 
 @dataclass(frozen=True)
@@ -44,7 +59,9 @@ class World:
 
     scenario: dict[str, Any]
     config: str
-    metric_counts: dict[str, int]  # LaunchDarkly project -> number of metrics
+    metric_counts: dict[str, int]  # LaunchDarkly project -> number of metrics, in account order
+    with_metric: frozenset[str]  # LaunchDarkly projects that have the metric
+    ld_keys: list[str]  # distinct LaunchDarkly projects in mapping order (the order ldsentry asks)
     sentry_projects: list[str]
     expected_red: int
     mappings: int
@@ -68,6 +85,9 @@ def build_world(ld_projects: int, sentry_projects: int, mappings: int, seed: int
             project["filler_metrics"] = count - 1
             project["metrics"] = [{"key": EVENT_KEY, "kind": "custom", "event_key": EVENT_KEY}]
         projects.append(project)
+    # Mappings name the projects in another order than the account lists them, as a real config
+    # would: an ignored `keys` filter's page is then not by chance the group that asked.
+    order = rng.sample(range(ld_projects), ld_projects)
     environments_per_project = math.ceil(mappings / sentry_projects)
     sentry = [
         {
@@ -79,8 +99,11 @@ def build_world(ld_projects: int, sentry_projects: int, mappings: int, seed: int
     ]
     lines = [f'[sentry]\norganization = "{ORG}"\n\n[metric]\nevent_key = "{EVENT_KEY}"\n']
     red = 0
+    ld_keys: list[str] = []
     for i in range(mappings):
-        ld_key = projects[i % ld_projects]["key"]
+        ld_key = projects[order[i % ld_projects]]["key"]
+        if ld_key not in ld_keys:
+            ld_keys.append(ld_key)
         red += ld_key in without_metric
         lines.append(
             "[[mapping]]\n"
@@ -99,19 +122,86 @@ def build_world(ld_projects: int, sentry_projects: int, mappings: int, seed: int
             "projects": sentry,
         },
     }
-    return World(scenario, "\n".join(lines), metric_counts, [p["slug"] for p in sentry], red, mappings)
+    return World(
+        scenario,
+        "\n".join(lines),
+        metric_counts,
+        frozenset(metric_counts) - without_metric,
+        ld_keys,
+        [p["slug"] for p in sentry],
+        red,
+        mappings,
+    )
 
 
-def minimum_requests(world: World) -> tuple[int, int]:
-    """The fewest requests that can answer `status`: (LaunchDarkly, Sentry).
+def request_plan(world: World, path: str) -> dict[str, list[Step]]:
+    """The fewest requests `status` can make on a path, with their dependencies, per service.
 
-    Per LaunchDarkly project: one project request (with environments) and ceil(metrics / 50) metric
-    pages. Sentry: the organization's project list (pages of 100) and one environments request per
-    Sentry project.
+    LaunchDarkly, filters honoured: the projects list filtered by key, a page per group of 20 keys
+    (the first group's answer decides the run, so it goes first); one metrics request per project,
+    filtered by event key (the first one decides the run, so it goes first); then the project's
+    experimentation settings if it has the metric. Filters ignored: the first group's answer holds
+    20 of the account's projects and each other project is asked on its own; each project's metrics
+    are paged in full (the ignored filter's first page is a valid first page; the rest at once once
+    `totalCount` is known), then its settings. Sentry, either way: the organization's project list
+    (pages of 100) and its hidden environments, both at once; no project's environments needed.
     """
-    launchdarkly = sum(1 + math.ceil(count / METRICS_PAGE) for count in world.metric_counts.values())
-    sentry = math.ceil(len(world.sentry_projects) / SENTRY_PAGE) + len(world.sentry_projects)
-    return launchdarkly, sentry
+    keys = world.ld_keys
+    ld_filter = {"expand": "environments", "limit": PROJECTS_PAGE, "offset": 0}
+    groups = [keys[start : start + PROJECTS_PAGE] for start in range(0, len(keys), PROJECTS_PAGE)]
+
+    def projects(group: list[str]) -> Request:
+        return "/api/v2/projects", {"filter": "keys:" + "|".join(group), **ld_filter}
+
+    def metrics(key: str, offset: int, filtered: bool) -> Request:
+        query: dict[str, Any] = {"limit": METRICS_PAGE, "offset": offset}
+        return f"/api/v2/metrics/{key}", ({"filter": EVENT_FILTER, **query} if filtered else query)
+
+    def settings(key: str) -> Chain:
+        return [[(f"/api/v2/projects/{key}/experimentation-settings", {})]] if key in world.with_metric else []
+
+    def rest_of_metrics(key: str) -> Chain:
+        rest = [metrics(key, offset, False) for offset in range(METRICS_PAGE, world.metric_counts[key], METRICS_PAGE)]
+        return [rest] if rest else []
+
+    first, others = keys[0], keys[1:]
+    if path == "honoured":
+        ld_steps: list[Step] = [
+            [[[projects(groups[0])]], [[metrics(first, 0, True)]]],
+            [[[projects(group)]] for group in groups[1:]]
+            + [settings(first)]
+            + [[[metrics(key, 0, True)], *settings(key)] for key in others],
+        ]
+    else:
+        given = set(list(world.metric_counts)[:PROJECTS_PAGE])  # the account's first page
+        ld_steps = [
+            [[[projects(groups[0])]], [[metrics(first, 0, True)]]],
+            [[[(f"/api/v2/projects/{key}", {"expand": "environments"})]] for key in keys if key not in given]
+            + [rest_of_metrics(first) + settings(first)]
+            + [[[metrics(key, 0, False)], *rest_of_metrics(key), *settings(key)] for key in others],
+        ]
+    sentry_pages = [
+        (f"/api/0/organizations/{ORG}/projects/", {"per_page": SENTRY_PAGE})
+        for _ in range(math.ceil(len(world.sentry_projects) / SENTRY_PAGE))
+    ]
+    hidden = (f"/api/0/organizations/{ORG}/environments/", {"visibility": "hidden"})
+    sentry_steps: list[Step] = [[[[page] for page in sentry_pages[:1]], [[hidden]]]]
+    if len(sentry_pages) > 1:
+        sentry_steps.append([[[page] for page in sentry_pages[1:]]])
+    return {"ld": [step for step in ld_steps if step], "sentry": sentry_steps}
+
+
+def plan_size(plan: dict[str, list[Step]]) -> dict[str, int]:
+    """Requests per service in a plan."""
+    return {
+        service: sum(len(group) for step in steps for chain in step for group in chain)
+        for service, steps in plan.items()
+    }
+
+
+def plan_chain(plan: dict[str, list[Step]]) -> int:
+    """The longest run of requests that wait for one another, across services."""
+    return max(sum(max((len(chain) for chain in step), default=0) for step in steps) for steps in plan.values())
 
 
 def ldsentry() -> str:
@@ -143,10 +233,13 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> Timing:
     return Timing(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, output, started_epoch)
 
 
-def start_emulator(scenario_path: Path, latency_ms: float) -> tuple[subprocess.Popen[str], str]:
-    """The emulator in its own process (its own core), with latency added to every request."""
-    text = scenario_path.read_text(encoding="utf-8")
-    scenario_path.write_text(text + f"\n[faults]\nlatency_ms = {latency_ms}\n", encoding="utf-8")
+def start_emulator(world: World, path: str, latency_ms: float, folder: Path) -> tuple[subprocess.Popen[str], str]:
+    """The emulator in its own process (its own core), on a path's switches, with latency added to every request."""
+    scenario = json.loads(json.dumps(world.scenario))
+    scenario["launchdarkly"].update(PATHS[path])
+    scenario["faults"] = {"latency_ms": latency_ms}
+    scenario_path = folder / f"scenario-{path}-{latency_ms:.0f}.toml"
+    scenario_path.write_text(tomlkit.dumps(scenario), encoding="utf-8")
     process = subprocess.Popen(
         [sys.executable, "-m", "ld_sentry_cli.sandbox", "--scenario", str(scenario_path)],
         stdout=subprocess.PIPE,
@@ -158,72 +251,58 @@ def start_emulator(scenario_path: Path, latency_ms: float) -> tuple[subprocess.P
     return process, url
 
 
-def naive_serial(url: str, world: World) -> float:
-    """One request at a time over the same minimal request set (a shell loop, or a plan at concurrency 1)."""
+HEADERS = {
+    "ld": {"Authorization": LD_TOKEN, "LD-API-Version": "20240415"},
+    "sentry": {"Authorization": f"Bearer {SENTRY_TOKEN}"},
+}
+
+
+def naive_serial(url: str, plan: dict[str, list[Step]]) -> float:
+    """One request at a time over the same plan (a shell loop, or ldsentry at concurrency 1)."""
     started = time.perf_counter()
     with httpx.Client(base_url=url, timeout=30) as client:
-        ld = {"Authorization": LD_TOKEN, "LD-API-Version": "20240415"}
-        for key, count in world.metric_counts.items():
-            client.get(f"/api/v2/projects/{key}", params={"expand": "environments"}, headers=ld).raise_for_status()
-            for offset in range(0, max(count, 1), METRICS_PAGE):
-                params = {"limit": METRICS_PAGE, "offset": offset}
-                client.get(f"/api/v2/metrics/{key}", params=params, headers=ld).raise_for_status()
-        sentry = {"Authorization": f"Bearer {SENTRY_TOKEN}"}
-        client.get(f"/api/0/organizations/{ORG}/projects/", params={"per_page": SENTRY_PAGE}, headers=sentry)
-        for slug in world.sentry_projects:
-            path = f"/api/0/projects/{ORG}/{slug}/environments/"
-            client.get(path, params={"visibility": "all"}, headers=sentry).raise_for_status()
+        for service, steps in plan.items():
+            for step in steps:
+                for chain in step:
+                    for group in chain:
+                        for path, params in group:
+                            client.get(path, params=params, headers=HEADERS[service]).raise_for_status()
     return time.perf_counter() - started
 
 
-# The same minimal requests as `status`, as concurrently (8 per service, a project's first metrics page
-# before the others, the Sentry project list before the environments), from a fresh interpreter that
-# imports only the stack (typer, httpx as ldsentry imports it, asyncio, ldsentry's transport) and
-# parses nothing: the wall time any command on this stack needs on this machine.
+# The same plan as `status`, as concurrently (8 per service, each service's steps in order, each chain's
+# groups in order), from a fresh interpreter that imports only the stack (typer, httpx as ldsentry
+# imports it, asyncio) and parses nothing: the wall time any command on this stack needs on this machine.
 STACK_FLOOR = """
 import sys, types
 sys.modules.setdefault("httpx._main", types.ModuleType("httpx._main"))
 import asyncio, json, typer, httpx
-from ld_sentry_cli.http_transport import Http11Transport
-url, concurrency, world = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
-ld_token, sentry_token, org = world["ld_token"], "Bearer " + world["sentry_token"], world["org"]
+url, concurrency, plan, headers = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4])
 
 async def main():
-    ld_limit, sentry_limit = asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(base_url=url, transport=Http11Transport()) as client:
-        async def get(limit, path, params, token):
-            async with limit:
-                response = await client.get(path, params=params, headers={"Authorization": token})
+    limits = {service: asyncio.Semaphore(concurrency) for service in plan}
+    async with httpx.AsyncClient(base_url=url) as client:
+        async def get(service, path, params):
+            async with limits[service]:
+                response = await client.get(path, params=params, headers=headers[service])
                 response.raise_for_status()
                 return response.content
-        async def metrics(key, count):
-            await get(ld_limit, f"/api/v2/metrics/{key}", {"limit": 50, "offset": 0}, ld_token)
-            await asyncio.gather(*(get(ld_limit, f"/api/v2/metrics/{key}", {"limit": 50, "offset": offset},
-                                       ld_token) for offset in range(50, count, 50)))
-        async def sentry():
-            await get(sentry_limit, f"/api/0/organizations/{org}/projects/", {"per_page": 100}, sentry_token)
-            await asyncio.gather(*(get(sentry_limit, f"/api/0/projects/{org}/{slug}/environments/",
-                                       {"visibility": "all"}, sentry_token) for slug in world["sentry"]))
-        ld = [get(ld_limit, f"/api/v2/projects/{key}", {"expand": "environments"}, ld_token)
-              for key in world["ld"]]
-        await asyncio.gather(sentry(), *ld, *(metrics(key, count) for key, count in world["ld"].items()))
+        async def chain(service, groups):
+            for group in groups:
+                await asyncio.gather(*(get(service, path, params) for path, params in group))
+        async def steps(service):
+            for step in plan[service]:
+                await asyncio.gather(*(chain(service, groups) for groups in step))
+        await asyncio.gather(*(steps(service) for service in plan))
 
 asyncio.run(main())
 """
 
 
-def stack_floor(url: str, world: World, concurrency: int, env: dict[str, str], cwd: Path) -> Timing:
+def stack_floor(url: str, plan: dict[str, list[Step]], concurrency: int, env: dict[str, str], cwd: Path) -> Timing:
     """One run of STACK_FLOOR against the emulator."""
-    plan = json.dumps(
-        {
-            "ld": world.metric_counts,
-            "sentry": world.sentry_projects,
-            "ld_token": LD_TOKEN,
-            "sentry_token": SENTRY_TOKEN,
-            "org": ORG,
-        }
-    )
-    return timed([sys.executable, "-c", STACK_FLOOR, url, str(concurrency), plan], env, cwd)
+    command = [sys.executable, "-c", STACK_FLOOR, url, str(concurrency), json.dumps(plan), json.dumps(HEADERS)]
+    return timed(command, env, cwd)
 
 
 def median_time(command: list[str], env: dict[str, str], cwd: Path, runs: int) -> float:
@@ -231,14 +310,11 @@ def median_time(command: list[str], env: dict[str, str], cwd: Path, runs: int) -
     return statistics.median(timed(command, env, cwd).wall for _ in range(runs))
 
 
-def bare_client_cpu_per_request(url: str, requests: int, concurrency: int, *, lean: bool) -> float:
-    """CPU seconds per request of a bare httpx.AsyncClient with httpx's transport or ldsentry's (`lean`)."""
-    import asyncio
-
-    from ld_sentry_cli.http_transport import Http11Transport
+def bare_client_cpu_per_request(url: str, requests: int, concurrency: int) -> float:
+    """CPU seconds per request of a bare httpx.AsyncClient (httpx's own transport, as ldsentry uses)."""
 
     async def run() -> float:
-        async with httpx.AsyncClient(base_url=url, transport=Http11Transport() if lean else None) as client:
+        async with httpx.AsyncClient(base_url=url) as client:
             limit = asyncio.Semaphore(concurrency)
 
             async def one() -> None:
@@ -263,13 +339,93 @@ def server_time_bound(url: str, concurrency: int) -> tuple[float, float]:
     return max(per_service.values()) / concurrency, min(record["started_at"] for record in records)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One path at one latency: medians over the runs, and what the plan allows."""
+
+    path: str
+    latency_ms: float
+    requests: float
+    plan: dict[str, int]
+    chain: int
+    wall: float
+    bound: float
+    floor: float
+    server_bound: float
+    first_request: float
+    cpu: float
+    peak_kib: float
+    naive: float | None
+    bare_cpu: float | None
+    document: Any
+
+
+def measure(
+    world: World, path: str, latency_ms: float, *, args: argparse.Namespace, work: Path, env: dict[str, str], full: bool
+) -> Measured:
+    """Run `status` and the bare script `args.runs` times each against a fresh emulator for one path and latency."""
+    plan = request_plan(world, path)
+    emulator, url = start_emulator(world, path, latency_ms, work)
+    env = {**env, "LD_BASE_URI": url, "SENTRY_URL": url}
+    try:
+        status = [ldsentry(), "status", "--output", "json", "--concurrency", str(args.concurrency)]
+        timed(status, env, work)  # warm the page cache and the emulator
+        runs, counts, server_bounds, first_requests, documents = [], [], [], [], []
+        for _ in range(args.runs):
+            httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
+            run = timed(status, env, work)
+            document = json.loads(run.output)
+            if document["summary"]["red"] != world.expected_red:
+                raise SystemExit(f"wrong answer on {path}: {document['summary']} (expected {world.expected_red} red)")
+            documents.append(document)
+            counts.append(httpx.get(f"{url}/_sandbox/counters", timeout=10).json()["total"])
+            bound_from_server, first_request = server_time_bound(url, args.concurrency)
+            server_bounds.append(bound_from_server)
+            first_requests.append(first_request - run.started)
+            runs.append(run)
+        if any(document != documents[0] for document in documents):
+            raise SystemExit(f"status answered differently from run to run on {path}")
+        floors = []
+        for _ in range(args.runs):
+            httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
+            floors.append(stack_floor(url, plan, args.concurrency, env, work).wall)
+        naive = statistics.median(naive_serial(url, plan) for _ in range(args.naive_runs)) if full else None
+        bare_cpu = bare_client_cpu_per_request(url, sum(plan_size(plan).values()), args.concurrency) if full else None
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    sizes = plan_size(plan)
+    latency = latency_ms / 1000
+    chain = plan_chain(plan)
+    # Each service has its own `--concurrency` requests in flight.
+    bound = max(chain * latency, max(sizes.values()) / args.concurrency * latency)
+    return Measured(
+        path=path,
+        latency_ms=latency_ms,
+        requests=statistics.median(counts),
+        plan=sizes,
+        chain=chain,
+        wall=statistics.median(run.wall for run in runs),
+        bound=bound,
+        floor=statistics.median(floors),
+        server_bound=statistics.median(server_bounds),
+        first_request=statistics.median(first_requests),
+        cpu=statistics.median(run.cpu for run in runs),
+        peak_kib=statistics.median(run.peak_kib for run in runs),
+        naive=naive,
+        bare_cpu=bare_cpu,
+        document=documents[0],
+    )
+
+
 def main() -> int:
     """Run every measurement and print the results as Markdown."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="status runs (median reported)")
+    parser.add_argument("--runs", type=int, default=5, help="status runs per path and latency (median reported)")
     parser.add_argument("--naive-runs", type=int, default=3)
     parser.add_argument("--startup-runs", type=int, default=15)
-    parser.add_argument("--latency-ms", type=float, default=40.0)
+    parser.add_argument("--latency-ms", type=float, default=40.0, help="latency of the main table")
+    parser.add_argument("--path-latencies", default="40,150", help="latencies (ms) of the paths table")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
@@ -280,80 +436,70 @@ def main() -> int:
         work = Path(folder)
         (work / "ldsentry.toml").write_text(world.config, encoding="utf-8")
         (work / "big.toml").write_text(big.config, encoding="utf-8")
-        scenario_path = work / "scenario.toml"
-        scenario_path.write_text(tomlkit.dumps(world.scenario), encoding="utf-8")
-        emulator, url = start_emulator(scenario_path, args.latency_ms)
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": folder,
-            "LD_BASE_URI": url,
-            "SENTRY_URL": url,
             "LD_ACCESS_TOKEN": LD_TOKEN,
             "SENTRY_AUTH_TOKEN": SENTRY_TOKEN,
             "SENTRY_ORG": ORG,
         }
-        try:
-            status = [ldsentry(), "status", "--output", "json", "--concurrency", str(args.concurrency)]
-            timed(status, env, work)  # warm the page cache and the emulator
-            runs, counts, server_bounds, first_requests = [], [], [], []
-            for _ in range(args.runs):
-                httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
-                run = timed(status, env, work)
-                summary = json.loads(run.output)["summary"]
-                if summary["red"] != world.expected_red:
-                    raise SystemExit(f"wrong answer: {summary} (expected {world.expected_red} red)")
-                counts.append(httpx.get(f"{url}/_sandbox/counters", timeout=10).json()["total"])
-                bound_from_server, first_request = server_time_bound(url, args.concurrency)
-                server_bounds.append(bound_from_server)
-                first_requests.append(first_request - run.started)
-                runs.append(run)
-            floors = []
-            for _ in range(args.runs):
-                httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
-                floors.append(stack_floor(url, world, args.concurrency, env, work).wall)
-            naive = statistics.median(naive_serial(url, world) for _ in range(args.naive_runs))
-            bare_cpu = bare_client_cpu_per_request(url, 351, args.concurrency, lean=False)
-            lean_cpu = bare_client_cpu_per_request(url, 351, args.concurrency, lean=True)
-        finally:
-            emulator.terminate()
-            emulator.wait(timeout=10)
+        main_run = measure(world, "honoured", args.latency_ms, args=args, work=work, env=env, full=True)
+        paths = []
+        for latency_ms in (float(text) for text in args.path_latencies.split(",") if text.strip()):
+            for path in PATHS:
+                if path == "honoured" and latency_ms == args.latency_ms:
+                    paths.append(main_run)
+                else:
+                    paths.append(measure(world, path, latency_ms, args=args, work=work, env=env, full=False))
+        for measured in paths:
+            if measured.document != main_run.document:
+                raise SystemExit(f"{measured.path} at {measured.latency_ms:.0f} ms graded differently")
         version = median_time([ldsentry(), "--version"], env, work, args.startup_runs)
         typer_import = median_time([sys.executable, "-c", "import typer"], env, work, args.startup_runs)
         validate = median_time([ldsentry(), "validate", "--config", "big.toml"], env, work, args.startup_runs)
 
-    ld_min, sentry_min = minimum_requests(world)
-    latency = args.latency_ms / 1000
-    chain = 2  # a metrics page 1 before the others; the Sentry project list before environments
-    bound = max(chain * latency, max(ld_min, sentry_min) / args.concurrency * latency)
-    wall = statistics.median(run.wall for run in runs)
-    cpu = statistics.median(run.cpu for run in runs)
-    requests = statistics.median(counts)
+    m = main_run
+    metrics = sum(world.metric_counts.values())
     print(
         f"Scenario: {world.mappings} mappings, {len(world.metric_counts)} LaunchDarkly projects "
-        f"({sum(world.metric_counts.values())} metrics), {len(world.sentry_projects)} Sentry projects; "
-        f"{args.latency_ms:.0f} ms added latency; --concurrency {args.concurrency}; {args.runs} runs.\n"
+        f"({metrics} metrics; {len(world.with_metric)} with the metric), {len(world.sentry_projects)} Sentry "
+        f"projects; --concurrency {args.concurrency}; {args.runs} runs per row; every run graded identically.\n"
     )
+    print(f"Filters honoured, {args.latency_ms:.0f} ms added latency:\n")
     print("| measure | value |")
     print("|---|---|")
-    print(f"| requests made (median) | {requests:.0f} |")
-    print(f"| minimum requests | {ld_min + sentry_min} ({ld_min} LaunchDarkly + {sentry_min} Sentry) |")
-    print(f"| `status` wall time (median) | {wall:.2f} s |")
-    print(f"| lower bound from added latency | {bound:.2f} s |")
-    print(f"| wall time / lower bound | {wall / bound:.2f}× |")
-    print(f"| lower bound from the emulator's measured service times | {statistics.median(server_bounds):.2f} s |")
-    floor = statistics.median(floors)
-    print(f"| the same requests from a bare script on the same stack (median) | {floor:.2f} s, {floor / bound:.2f}× |")
-    print(f"| time from launch to the first request (median) | {statistics.median(first_requests):.2f} s |")
-    print(f"| CPU time of `status` (user + sys, median) | {cpu:.2f} s |")
-    print(f"| bare httpx client, CPU per request: httpx's transport | {bare_cpu * 1000:.2f} ms |")
-    print(f"| bare httpx client, CPU per request: ldsentry's transport | {lean_cpu * 1000:.2f} ms |")
-    print(f"| naive serial client (median of {args.naive_runs}) | {naive:.2f} s |")
-    print(f"| naive serial / `status` | {naive / wall:.1f}× |")
-    print(f"| peak RSS of `status` (median) | {statistics.median(run.peak_kib for run in runs) / 1024:.0f} MiB |")
+    print(f"| requests made (median) | {m.requests:.0f} |")
+    fewest = f"{sum(m.plan.values())} ({m.plan['ld']} LaunchDarkly + {m.plan['sentry']} Sentry)"
+    print(f"| fewest requests the APIs allow | {fewest} |")
+    print(f"| `status` wall time (median) | {m.wall:.2f} s |")
+    print(f"| lower bound from added latency (chain of {m.chain}) | {m.bound:.2f} s |")
+    print(f"| wall time / lower bound | {m.wall / m.bound:.2f}× |")
+    print(f"| lower bound from the emulator's measured service times | {m.server_bound:.2f} s |")
+    floor = f"{m.floor:.2f} s, {m.floor / m.bound:.2f}×"
+    print(f"| the same requests from a bare script on the same stack (median) | {floor} |")
+    print(f"| time from launch to the first request (median) | {m.first_request:.2f} s |")
+    print(f"| CPU time of `status` (user + sys, median) | {m.cpu:.2f} s |")
+    assert m.bare_cpu is not None and m.naive is not None
+    print(f"| bare httpx client, CPU per request | {m.bare_cpu * 1000:.2f} ms |")
+    print(f"| naive serial client (median of {args.naive_runs}) | {m.naive:.2f} s |")
+    print(f"| naive serial / `status` | {m.naive / m.wall:.1f}× |")
+    print(f"| peak RSS of `status` (median) | {m.peak_kib / 1024:.0f} MiB |")
     print(f"| `ldsentry --version` (median of {args.startup_runs}) | {version * 1000:.0f} ms |")
     print(f"| `python -c 'import typer'` | {typer_import * 1000:.0f} ms |")
     print(f"| `--version` / `import typer` | {version / typer_import:.2f}× |")
     print(f"| `ldsentry validate`, 1,000 mappings | {validate * 1000:.0f} ms |")
+    print("\nBoth paths (LaunchDarkly's `keys` and `eventKeys` filters honoured, or ignored by the server):\n")
+    print(
+        "| path | latency | requests made | fewest allowed (LD + Sentry) | wall | bound | wall / bound "
+        "| bare script / bound |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for p in paths:
+        print(
+            f"| {p.path} | {p.latency_ms:.0f} ms | {p.requests:.0f} | {sum(p.plan.values())} "
+            f"({p.plan['ld']} + {p.plan['sentry']}) | {p.wall:.2f} s | {p.bound:.2f} s | {p.wall / p.bound:.2f}× "
+            f"| {p.floor / p.bound:.2f}× |"
+        )
     return 0
 
 

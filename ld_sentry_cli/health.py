@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -28,6 +28,8 @@ from .problems import Problem, Severity, problem
 from .suggest import did_you_mean
 
 CREATE_HINT = "run `ldsentry metric create`"
+# `dataSource.key` of metrics on events sent to LaunchDarkly itself (launchdarkly-api.md §1.7).
+HOSTED_DATA_SOURCE = "launchdarkly-hosted"
 
 
 @functools.total_ordering
@@ -98,7 +100,9 @@ def _is_usable(metric: LdMetric) -> bool:
     return not metric.is_numeric and not metric.archived
 
 
-def _amber_problems(metric: LdMetric, settings: MetricSettings) -> list[Problem]:
+def _amber_problems(
+    metric: LdMetric, settings: MetricSettings, available_units: Collection[str] | None = None
+) -> list[Problem]:
     found = []
     if metric.success_criteria == "HigherThanBaseline":
         found.append(
@@ -110,7 +114,7 @@ def _amber_problems(metric: LdMetric, settings: MetricSettings) -> list[Problem]
         )
     expected = settings.kind.unit_aggregation_type
     actual = metric.unit_aggregation_type
-    # An absent aggregation is unknown, not a contradiction.
+    # An absent aggregation is unknown, not a contradiction; a new value (count_distinct, §1.7) is one.
     if actual is not None and actual != expected:
         other = {kind.unit_aggregation_type: kind for kind in MetricKind}.get(actual)
         alternative = f' or set `[metric] kind = "{other.value}"`' if other else ""
@@ -122,6 +126,29 @@ def _amber_problems(metric: LdMetric, settings: MetricSettings) -> list[Problem]
                 f"{alternative}.",
             )
         )
+    if metric.data_source is not None and metric.data_source != HOSTED_DATA_SOURCE:
+        where = f" (environment '{metric.data_source_environment}')" if metric.data_source_environment else ""
+        found.append(
+            problem(
+                "metric_data_source",
+                f"Metric '{metric.key}' reads data source '{metric.data_source}'{where}, not events sent to "
+                "LaunchDarkly, so the errors the Sentry integration sends never reach it; in LaunchDarkly, "
+                f"create a metric on LaunchDarkly-hosted events with event key '{settings.event_key}'.",
+            )
+        )
+    if available_units is not None:
+        missing = [unit for unit in metric.analysis_units if unit not in available_units]
+        if missing:
+            offered = _quoted(available_units) or "none"
+            found.append(
+                problem(
+                    "metric_units_unavailable",
+                    f"Metric '{metric.key}' is analysed by context kind {_quoted(missing)}, which its project "
+                    f"does not make available for experiments (available: {offered}); mark the kind "
+                    "\"Available for experiments\" in the project's Contexts settings, or change the metric's "
+                    "units in LaunchDarkly.",
+                )
+            )
     return found
 
 
@@ -161,15 +188,21 @@ def _red_problems(matching: Sequence[LdMetric], metrics: Sequence[LdMetric], set
     return found
 
 
-def grade_metrics(metrics: Sequence[LdMetric], settings: MetricSettings) -> MetricVerdict:
-    """Grade one project's metrics for `settings.event_key`; the best of several matches wins."""
+def grade_metrics(
+    metrics: Sequence[LdMetric], settings: MetricSettings, available_units: Collection[str] | None = None
+) -> MetricVerdict:
+    """Grade one project's metrics for `settings.event_key`; the best of several matches wins.
+
+    `available_units` are the project's context kinds available for experiments (None: unknown).
+    A `kind` other than custom, known or not (pageview, click, trace, newer ones), never matches.
+    """
     # Event keys are case-sensitive, and only custom metrics receive custom events.
     matching = [m for m in metrics if m.kind == "custom" and m.event_key == settings.event_key]
     usable = [m for m in matching if _is_usable(m)]
     rejected = tuple(m for m in matching if not _is_usable(m))
     if not usable:
         return MetricVerdict(Status.RED, (), rejected, tuple(_red_problems(matching, metrics, settings)))
-    graded = [(m, _amber_problems(m, settings)) for m in usable]
+    graded = [(m, _amber_problems(m, settings, available_units)) for m in usable]
     # Fewest problems first; on a tie the metric under the configured key; then API order (stable).
     graded.sort(key=lambda pair: (len(pair[1]), pair[0].key != settings.key))
     best_problems = tuple(graded[0][1])
@@ -187,6 +220,8 @@ class LdFacts:
     project: LdProject | None
     metrics: tuple[LdMetric, ...] = ()
     metrics_error: ServiceError | None = None
+    # Context kinds available for experiments; None when not fetched (no metric to grade) or unknown.
+    experiment_units: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -312,7 +347,7 @@ def _ld_problems(
         return found, None
     verdict = verdicts.get(facts.key)
     if verdict is None:  # graded once per project, however many mappings point at it
-        verdict = verdicts[facts.key] = grade_metrics(facts.metrics, settings)
+        verdict = verdicts[facts.key] = grade_metrics(facts.metrics, settings, facts.experiment_units)
     return found + list(verdict.problems), verdict.metric
 
 

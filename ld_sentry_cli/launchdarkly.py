@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
+import logging
 import os
-from collections.abc import Mapping
-from typing import Any
+import re
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 from ld_sentry_cli.constants import LD_TOKEN_ENV_VARS
 from ld_sentry_cli.errors import ApiError, MissingTokenError, NotFoundError, ServiceConflictError
+from ld_sentry_cli.filter_choice import FilterChoice, FilterVerdict
 from ld_sentry_cli.http import (
     ApiSession,
     Headers,
@@ -35,6 +39,11 @@ BASE_URL_ENV_VAR = "LD_BASE_URI"  # ldcli's name (launchdarkly-api.md §5.1)
 URL_SETTING = "LD_BASE_URI or [launchdarkly] base_url"
 METRICS_PAGE_LIMIT = 50  # the server's maximum for GET /metrics (§1.1); never ask for more
 PAGE_LIMIT = 20  # projects and environments: the documented default, no maximum published (§2.2, §2.3)
+# Project keys are letters, digits, dots, underscores and hyphens; anything else stays out of `filter=keys:`.
+_FILTERABLE_KEY = re.compile(r"[A-Za-z0-9._-]+")
+
+logger = logging.getLogger("ldsentry.launchdarkly")
+T = TypeVar("T")
 
 _NEW_CREDENTIAL_HINT = (
     "Create a personal or service access token (api-…) in LaunchDarkly under Organization settings → "
@@ -91,10 +100,28 @@ async def paginate(
     Advances by the items actually received, so a server capping `limit` below `page_size` loses
     nothing; `_links.next.href` supplies the next offset when present. `limit` is never above `page_size`.
     """
+    first = await _offset_page(session, path, params, page_size, start_offset)
+    return await _continue_pages(
+        session, path, first, page_size=page_size, params=params, offset=start_offset, max_pages=max_pages
+    )
+
+
+async def _continue_pages(
+    session: ApiSession,
+    path: str,
+    first: tuple[list[Any], Any, int | None],
+    *,
+    page_size: int,
+    params: Params | None,
+    offset: int,
+    max_pages: int = 1000,
+) -> list[Any]:
+    """The items of `first`, the page at `offset`, and of every page after it."""
     items: list[Any] = []
-    offset = start_offset
+    page, total, linked = first
     for number in range(max_pages):
-        page, total, linked = await _offset_page(session, path, params, page_size, offset)
+        if number:
+            page, total, linked = await _offset_page(session, path, params, page_size, offset)
         items.extend(page)
         next_offset = offset + len(page)
         if linked is not None and linked > offset:
@@ -128,6 +155,31 @@ async def _offset_page(
     if not isinstance(page, list):
         raise ApiError(f"{SERVICE} sent a collection without 'items' (GET {path})")
     return page, body.get("totalCount"), _next_link_offset(body)
+
+
+async def _all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """Await all concurrently (the session bounds requests in flight); on a failure, cancel the rest."""
+    tasks = [asyncio.ensure_future(aw) for aw in awaitables]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def _keys_params(chunk: list[str]) -> dict[str, str]:
+    """The projects list's query for one group of keys, environments embedded (launchdarkly-api.md §2.2)."""
+    return {"filter": "keys:" + "|".join(chunk), "expand": "environments"}
+
+
+def _page_keys(items: list[Any]) -> set[Any]:
+    return {item.get("key") for item in items if isinstance(item, Mapping)}
+
+
+def _all_have_event_key(items: list[Any], event_key: str) -> bool:
+    return all(isinstance(item, Mapping) and item.get("eventKey") == event_key for item in items)
 
 
 def _next_link_offset(body: Mapping[str, Any]) -> int | None:
@@ -213,7 +265,7 @@ def launchdarkly_events_base_url(base_url: str, configured: str | None = None) -
 
 
 def metric_post_body(settings: MetricSettings) -> dict[str, Any]:
-    """The `MetricPost` body for the Sentry errors metric (launchdarkly-api.md §1.3), keys in stable order."""
+    """The `MetricPost` body for the Sentry errors metric (launchdarkly-api.md §1.3, §1.7), keys in stable order."""
     return {
         "key": settings.key,
         "name": settings.name,
@@ -224,9 +276,24 @@ def metric_post_body(settings: MetricSettings) -> dict[str, Any]:
         "unitAggregationType": settings.kind.unit_aggregation_type,
         # Custom metrics default to HigherThanBaseline (§5.2); more errors must read as worse.
         "successCriteria": "LowerThanBaseline",
-        "randomizationUnits": list(settings.units),
+        # `randomizationUnits` is deprecated in favour of `analysisUnits` (§1.7); an older instance
+        # that refuses the new name gets the old one on a retry (LaunchDarklyClient.create_metric).
+        "analysisUnits": list(settings.units),
+        # Units that sent no error count as 0, so the rate is over every exposed unit whatever the
+        # server's default (Terraform 3.x sends it explicitly too, §1.7).
+        "eventDefault": {"disabled": False, "value": 0},
         "tags": ["sentry"],
     }
+
+
+def with_randomization_units(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The same body for an instance older than `analysisUnits`: the units under `randomizationUnits`."""
+    return {("randomizationUnits" if key == "analysisUnits" else key): value for key, value in body.items()}
+
+
+def _refuses_analysis_units(error: ApiError, body: Mapping[str, Any]) -> bool:
+    # An instance that predates the rename answers 400 naming the field it does not know.
+    return error.status == 400 and "analysisUnits" in body and "analysisunits" in error.message.lower()
 
 
 def _segment(value: str) -> str:
@@ -276,14 +343,24 @@ def parse_project(payload: Any, environments: tuple[LdEnvironment, ...]) -> LdPr
     return LdProject(key=key, name=_opt_str(project, "name") or key, environments=environments)
 
 
+def _strings(value: Any) -> tuple[str, ...] | None:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else None
+
+
 def parse_metric(payload: Any) -> LdMetric:
-    """A metric (`MetricListingRep`/`MetricRep`, launchdarkly-api.md §1.4), unknown fields ignored."""
+    """A metric (`MetricListingRep`/`MetricRep`, launchdarkly-api.md §1.4, §1.7), unknown fields and values ignored.
+
+    Enums are kept as the strings LaunchDarkly sent (`kind` trace, `unitAggregationType`
+    count_distinct, or values newer still): grading decides what they mean, parsing never fails on them.
+    """
     metric = _object(payload, "a metric")
     key = _key(metric, "a metric")
-    # [v24] renamed randomizationUnits to analysisUnits (§1.6); accept either.
-    units = metric.get("randomizationUnits")
-    if not isinstance(units, list):
-        units = metric.get("analysisUnits")
+    # `analysisUnits` replaced `randomizationUnits` (§1.7); GET mirrors both, and the new name wins.
+    units = _strings(metric.get("analysisUnits"))
+    if units is None:
+        units = _strings(metric.get("randomizationUnits"))
+    source = metric.get("dataSource")
+    source = source if isinstance(source, Mapping) else {}
     last_seen = metric.get("lastSeen")
     return LdMetric(
         key=key,
@@ -295,8 +372,24 @@ def parse_metric(payload: Any) -> LdMetric:
         unit_aggregation_type=_opt_str(metric, "unitAggregationType"),
         archived=metric.get("archived") is True,
         last_seen=last_seen if isinstance(last_seen, int) and not isinstance(last_seen, bool) else None,
-        randomization_units=tuple(u for u in units if isinstance(u, str)) if isinstance(units, list) else (),
+        analysis_units=units or (),
+        data_source=_opt_str(source, "key") or None,
+        data_source_environment=_opt_str(source, "environmentKey") or None,
     )
+
+
+def parse_experiment_units(payload: Any) -> tuple[str, ...]:
+    """The context kinds available for experiments (`RandomizationSettingsRep.randomizationUnits`, §1.7).
+
+    Every listed kind counts as available: what `_hidden` means for a metric is not documented, and
+    reading it as "unavailable" could only raise false alarms.
+    """
+    settings = _object(payload, "experimentation settings")
+    units = settings.get("randomizationUnits")
+    if not isinstance(units, list):
+        return ()
+    kinds = (unit.get("randomizationUnit") for unit in units if isinstance(unit, Mapping))
+    return tuple(dict.fromkeys(kind for kind in kinds if isinstance(kind, str) and kind))
 
 
 def parse_caller(payload: Any) -> LdCaller:
@@ -327,6 +420,7 @@ class LaunchDarklyClient:
             headers={"LD-API-Version": API_VERSION},
             options=options,
         )
+        self._units_field = "analysisUnits"  # until an older instance refuses it (create_metric)
 
     @classmethod
     def from_env(
@@ -362,7 +456,12 @@ class LaunchDarklyClient:
             body = await self.session.get_json(f"/api/v2/projects/{_segment(key)}", params={"expand": "environments"})
         except NotFoundError:
             return None
-        project = _object(body, "a project")
+        return await self._with_all_environments(body)
+
+    async def _with_all_environments(self, payload: Any) -> LdProject:
+        """A project from its expanded payload; the rest of its environments are fetched only when incomplete."""
+        project = _object(payload, "a project")
+        key = _key(project, "a project")
         items, total = _environment_items(project.get("environments"))
         if total is not None and total > len(items):
             # The embedded collection is itself paginated (§2.1): fetch the rest by offset.
@@ -378,6 +477,83 @@ class LaunchDarklyClient:
             seen.setdefault(env.key, env)
         return parse_project(project, tuple(seen.values()))
 
+    async def get_projects(
+        self, keys: Sequence[str], choice: FilterChoice | None = None
+    ) -> dict[str, LdProject | None]:
+        """Projects by key with all their environments (None: no such project), through the list's `keys` filter.
+
+        `GET /api/v2/projects?filter=keys:a|b|c&expand=environments` (launchdarkly-api.md §2.2), a page at
+        a time, instead of one request per project; a project the answer leaves out does not exist. Keys
+        go in groups of one page, so the groups need no round trip after another. A server that ignores
+        the filter (it sends projects nobody asked for) or refuses it gets one request per project instead.
+        """
+        choice = choice or FilterChoice("keys")
+        wanted = list(dict.fromkeys(keys))
+        # A key with the filter's own separators (never valid in LaunchDarkly, but config is user text)
+        # could only widen the filter: ask for it on its own.
+        alone = [key for key in wanted if not _FILTERABLE_KEY.fullmatch(key)]
+        groups = [key for key in wanted if key not in alone]
+        found: dict[str, LdProject | None] = {}
+
+        async def group(chunk: list[str]) -> list[str]:
+            # Only the first page waits for its turn; paging on and completing environments need no verdict.
+            async with choice.turn() as use_filter:
+                first = await self._first_filtered_page(chunk, choice) if use_filter else None
+            if first is None:
+                return chunk
+            return await self._filtered_projects(chunk, first, found, set(wanted))
+
+        chunks = [groups[start : start + PAGE_LIMIT] for start in range(0, len(groups), PAGE_LIMIT)]
+        rests = await _all(group(chunk) for chunk in chunks)
+        # What an ignored filter's page already gave need not be asked again, whichever group asked.
+        leftover = [key for key in alone + [key for rest in rests for key in rest] if key not in found]
+        singles = await _all(self.get_project(key) for key in leftover)
+        found.update(zip(leftover, singles, strict=True))
+        return {key: found.get(key) for key in wanted}
+
+    async def _first_filtered_page(
+        self, chunk: list[str], choice: FilterChoice
+    ) -> tuple[list[Any], Any, int | None] | None:
+        """The first page of the list filtered to `chunk`, recording the run's verdict; None when refused."""
+        try:
+            first = await _offset_page(self.session, "/api/v2/projects", _keys_params(chunk), PAGE_LIMIT, 0)
+        except ApiError as exc:
+            if exc.status != 400:
+                raise
+            choice.record(FilterVerdict.REJECTED)
+            logger.debug("%s refused filter=keys (%s); reading projects one at a time", SERVICE, exc.message)
+            return None
+        honoured = _page_keys(first[0]) <= set(chunk)
+        choice.record(FilterVerdict.HONOURED if honoured else FilterVerdict.IGNORED)
+        if not honoured:
+            logger.debug("%s ignored filter=keys (it sent other projects); reading projects one at a time", SERVICE)
+        return first
+
+    async def _filtered_projects(
+        self,
+        chunk: list[str],
+        first: tuple[list[Any], Any, int | None],
+        found: dict[str, LdProject | None],
+        wanted: set[str],
+    ) -> list[str]:
+        """Read one group from its filtered first page into `found`; return the keys still to ask one by one."""
+        asked = set(chunk)
+        if not _page_keys(first[0]) <= asked:
+            # Ignored: what it did send of ours (this group's or another's) is complete, not to be asked again.
+            kept = [item for item in first[0] if isinstance(item, Mapping) and item.get("key") in wanted]
+            for project in await _all(self._with_all_environments(item) for item in kept):
+                found[project.key] = project
+            return [key for key in chunk if key not in found]
+        path, params = "/api/v2/projects", _keys_params(chunk)
+        items = await _continue_pages(self.session, path, first, page_size=PAGE_LIMIT, params=params, offset=0)
+        projects = await _all(self._with_all_environments(item) for item in items)
+        for project in projects:
+            if project.key in asked:
+                found[project.key] = project
+        for key in chunk:
+            found.setdefault(key, None)
+        return []
+
     async def list_projects(self) -> list[LdProject]:
         """Every project in the account, without environments (for "did you mean" suggestions)."""
         items = await paginate(self.session, "/api/v2/projects", page_size=PAGE_LIMIT)
@@ -391,6 +567,53 @@ class LaunchDarklyClient:
         )
         return [parse_metric(item) for item in items]
 
+    async def list_event_metrics(
+        self, project_key: str, event_key: str, choice: FilterChoice | None = None
+    ) -> list[LdMetric]:
+        """The project's metrics with `event_key`, or all its metrics; NotFoundError when the project does not exist.
+
+        Asks with `filter=eventKeys anyOf ["<event key>"]` (launchdarkly-api.md §1.7): when every item
+        has the event key, the filter was honoured and one request answers, whatever the number of
+        metrics. A server that ignores it sends an ordinary first page, so full paging goes on from there
+        at no extra cost; one that refuses it (400) is asked again without it. Callers must grade only
+        the metrics with the event key: the others may or may not be in the list.
+        """
+        choice = choice or FilterChoice("eventKeys")
+        path = f"/api/v2/metrics/{_segment(project_key)}"
+        params = {"filter": f"eventKeys anyOf {json.dumps([event_key])}"}
+        first = None
+        # Only the first request waits for its turn: the rest of a project's pages need no one's verdict.
+        async with choice.turn() as use_filter:
+            if use_filter:
+                try:
+                    first = await _offset_page(self.session, path, params, METRICS_PAGE_LIMIT, 0)
+                except ApiError as exc:
+                    if exc.status != 400:
+                        raise
+                    choice.record(FilterVerdict.REJECTED)
+                    logger.debug("%s refused filter=eventKeys (%s); paging through all metrics", SERVICE, exc.message)
+                else:
+                    honoured = _all_have_event_key(first[0], event_key)
+                    choice.record(FilterVerdict.HONOURED if honoured else FilterVerdict.IGNORED)
+                    if not honoured:
+                        logger.debug("%s ignored filter=eventKeys; paging through all metrics", SERVICE)
+        if first is None:
+            return await self.list_metrics(project_key)
+        # An ignored filter's first page is the list's first page: go on from it unfiltered.
+        rest_params = params if _all_have_event_key(first[0], event_key) else None
+        items = await _continue_pages(
+            self.session, path, first, page_size=METRICS_PAGE_LIMIT, params=rest_params, offset=0
+        )
+        return [parse_metric(item) for item in items]
+
+    async def experiment_units(self, project_key: str) -> tuple[str, ...] | None:
+        """The context kinds available for experiments in a project (launchdarkly-api.md §1.7); None on 404."""
+        try:
+            body = await self.session.get_json(f"/api/v2/projects/{_segment(project_key)}/experimentation-settings")
+        except NotFoundError:
+            return None
+        return parse_experiment_units(body)
+
     async def get_metric(self, project_key: str, metric_key: str) -> LdMetric | None:
         """One metric by metric key (not event key), or None when it does not exist."""
         try:
@@ -400,7 +623,27 @@ class LaunchDarklyClient:
         return parse_metric(body)
 
     async def create_metric(self, project_key: str, body: Mapping[str, Any]) -> LdMetric:
-        """Create a metric (never retried here: the caller re-checks before retrying); conflicts raise."""
+        """Create a metric (never retried blindly: the caller re-checks before retrying); conflicts raise.
+
+        An instance older than `analysisUnits` answers 400 naming it: the same body is sent once more
+        with `randomizationUnits` (a 400 was not applied), and later creates in this client use that name.
+        """
+        if self._units_field == "randomizationUnits":
+            body = with_randomization_units(body)
+        try:
+            return await self._post_metric(project_key, body)
+        except ApiError as exc:
+            if not _refuses_analysis_units(exc, body):
+                raise
+            logger.debug(
+                "%s refused analysisUnits (%s), so it predates the rename; retrying once with randomizationUnits",
+                SERVICE,
+                exc.message,
+            )
+            self._units_field = "randomizationUnits"
+            return await self._post_metric(project_key, with_randomization_units(body))
+
+    async def _post_metric(self, project_key: str, body: Mapping[str, Any]) -> LdMetric:
         key = body.get("key")
         try:
             response = await self.session.request(

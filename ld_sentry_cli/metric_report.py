@@ -62,7 +62,7 @@ def project_row(
     if facts.metrics_error is not None:
         unavailable = unavailable_metrics(facts.key, facts.metrics_error)
         return ProjectRow(facts.key, problems=(unavailable,), lines=lines)
-    verdict = grade_metrics(facts.metrics, settings)
+    verdict = grade_metrics(facts.metrics, settings, facts.experiment_units)
     return ProjectRow(facts.key, verdict.metrics, verdict.problems, lines)
 
 

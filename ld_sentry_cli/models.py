@@ -150,7 +150,9 @@ class LdMetric:
     unit_aggregation_type: str | None = None
     archived: bool = False
     last_seen: int | None = None  # Unix ms, one-hour fidelity
-    randomization_units: tuple[str, ...] = ()
+    analysis_units: tuple[str, ...] = ()  # `analysisUnits` (formerly `randomizationUnits`): context kinds
+    data_source: str | None = None  # `dataSource.key`; None when LaunchDarkly sent none
+    data_source_environment: str | None = None  # `dataSource.environmentKey`
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,9 @@ class SentryProject:
     id: str
     slug: str
     name: str = ""
+    # The environment names the organization's project list carries (hidden ones left out, as far
+    # as Sentry's serializer shows); None when the summary has none (older self-hosted Sentry).
+    environments: tuple[str, ...] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,16 @@ REGISTRY: tuple[ProblemCode, ...] = (
         "The metric's unitAggregationType contradicts `[metric] kind` (average = binary, sum = count).",
     ),
     ProblemCode(
+        "metric_data_source",
+        Severity.AMBER,
+        "The metric reads another data source (a warehouse), not the events the integration sends.",
+    ),
+    ProblemCode(
+        "metric_units_unavailable",
+        Severity.AMBER,
+        "The metric's analysis units are context kinds its project does not make available for experiments.",
+    ),
+    ProblemCode(
         "integration_unavailable",
         Severity.NOTE,
         "The LaunchDarkly instance (EU or federal) does not offer the native Sentry integration.",

@@ -11,7 +11,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import AuthFailedError, NetworkError, ServiceConflictError, ServiceError
+from .errors import (
+    ApiError,
+    AuthFailedError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceConflictError,
+    ServiceError,
+    UsageError,
+)
 from .gather import Counter, ProgressCallback, run_all
 from .health import Status, grade_metrics
 from .models import LdMetric, LdProject, MetricSettings
@@ -32,6 +41,9 @@ class MetricStore(Protocol):
 
     async def create_metric(self, project_key: str, body: dict[str, Any]) -> LdMetric:
         """Create a metric; raises ServiceConflictError when the key exists."""
+
+    async def experiment_units(self, project_key: str) -> tuple[str, ...] | None:
+        """The context kinds available for experiments, or None on 404."""
 
 
 class RepairAction(str, enum.Enum):
@@ -104,6 +116,7 @@ class _Repair:
         self.body = body
         self.project = project_key
         self.metric_key = str(body.get("key", settings.key))
+        self.available_units: tuple[str, ...] | None = None
 
     def result(self, action: RepairAction, message: str, metric: LdMetric | None = None) -> RepairResult:
         return RepairResult(self.project, action, message, metric, self.body)
@@ -148,7 +161,11 @@ class _Repair:
             error,
         )
 
-    async def run(self, dry_run: bool) -> RepairResult:
+    async def plan(self, dry_run: bool) -> RepairResult | None:
+        """What to do without writing anything: a final result, or None when the metric must be created.
+
+        A project that needs the metric also has its experiment units read, for `check_units`.
+        """
         if await self.client.get_project(self.project) is None:
             return self.result(
                 RepairAction.SKIPPED_PROJECT_MISSING,
@@ -162,13 +179,27 @@ class _Repair:
         holder = next((m for m in metrics if m.key == self.metric_key), None)
         if holder is not None:
             return self.conflict(holder)
+        try:
+            self.available_units = await self.client.experiment_units(self.project)
+        except (NotFoundError, PermissionDeniedError):
+            self.available_units = None  # unknown: LaunchDarkly's own answer to the POST will say
+        except ApiError as error:
+            if not 400 <= (error.status or 0) < 500:
+                raise
+            self.available_units = None  # an instance without experimentation settings: the same
         if dry_run:
             return self.result(
                 RepairAction.WOULD_CREATE,
                 f"Would create metric '{self.metric_key}' with event key '{self.settings.event_key}' "
                 f"in LaunchDarkly project '{self.project}'.",
             )
-        return await self.create(retry=True)
+        return None
+
+    def unavailable_units(self) -> list[str]:
+        """The configured units this project does not make available for experiments (none when unknown)."""
+        if self.available_units is None:
+            return []
+        return [unit for unit in self.settings.units if unit not in self.available_units]
 
     async def create(self, retry: bool) -> RepairResult:
         try:
@@ -202,6 +233,23 @@ class _Repair:
         return self.conflict(existing)
 
 
+def check_units(repairs: Sequence[_Repair]) -> None:
+    """Refuse to create metrics whose `[metric] units` a project does not offer (exit 2, before any POST)."""
+    refused = [(repair.project, repair.unavailable_units(), repair.available_units) for repair in repairs]
+    lines = [
+        f"LaunchDarkly project '{project}' does not make {', '.join(repr(u) for u in missing)} available for "
+        f"experiments (available: {', '.join(repr(u) for u in available or ()) or 'none'})"
+        for project, missing, available in refused
+        if missing
+    ]
+    if lines:
+        raise UsageError(
+            "`[metric] units` names context kinds the metric cannot use: " + "; ".join(lines) + ".",
+            'Set `[metric] units` to kinds the projects offer, or mark the kind "Available for experiments" '
+            "in each project's Contexts settings in LaunchDarkly.",
+        )
+
+
 async def repair_metrics(
     project_keys: Sequence[str],
     settings: MetricSettings,
@@ -211,18 +259,39 @@ async def repair_metrics(
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
 ) -> RepairReport:
-    """Create the metric (`body`, from launchdarkly.metric_post_body) in each project lacking one."""
+    """Create the metric (`body`, from launchdarkly.metric_post_body) in each project lacking one.
+
+    Every project is planned first (reads only), so that `[metric] units` a project does not offer
+    stop the run with a usage error before anything is created.
+    """
     keys = list(dict.fromkeys(project_keys))
     counter = Counter(len(keys), progress)
+    repairs = [_Repair(client, settings, body, key) for key in keys]
 
-    async def one(key: str) -> RepairResult:
+    async def plan(repair: _Repair) -> RepairResult | None:
         try:
-            result = await _Repair(client, settings, body, key).run(dry_run)
+            result = await repair.plan(dry_run)
         except AuthFailedError:
             raise  # a rejected token fails every project alike: stop with exit 3
         except ServiceError as error:
-            result = _Repair(client, settings, body, key).failed(error)
+            result = repair.failed(error)
+        if result is not None:
+            counter.advance()
+        return result
+
+    planned = await run_all(plan(repair) for repair in repairs)
+    check_units([repair for repair, result in zip(repairs, planned, strict=True) if result is None or dry_run])
+
+    async def create(repair: _Repair, result: RepairResult | None) -> RepairResult:
+        if result is not None:
+            return result
+        try:
+            result = await repair.create(retry=True)
+        except AuthFailedError:
+            raise
+        except ServiceError as error:
+            result = repair.failed(error)
         counter.advance()
         return result
 
-    return RepairReport(tuple(await run_all(one(key) for key in keys)))
+    return RepairReport(tuple(await run_all(create(r, p) for r, p in zip(repairs, planned, strict=True))))

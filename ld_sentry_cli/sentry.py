@@ -196,14 +196,18 @@ def parse_auth(payload: Any) -> SentryAuth:
 
 
 def parse_project(payload: Any) -> SentryProject:
-    """A project: numeric id (as a string), slug and name."""
+    """A project: numeric id (as a string), slug, name, and the environment names a project list carries."""
     project = _object(payload, "a project")
     project_id = _id_string(project.get("id"))
     slug = project.get("slug")
     if project_id is None or not isinstance(slug, str) or not slug:
         raise ApiError(f"{SERVICE} sent a project without an id or slug.")
     name = project.get("name")
-    return SentryProject(id=project_id, slug=slug, name=name if isinstance(name, str) else slug)
+    names = project.get("environments")
+    environments = tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else None
+    return SentryProject(
+        id=project_id, slug=slug, name=name if isinstance(name, str) else slug, environments=environments
+    )
 
 
 def parse_environment(payload: Any) -> SentryEnvironment:
@@ -303,6 +307,17 @@ class SentryClient:
         if not isinstance(body, list):
             raise ApiError(f"{SERVICE} sent environments that are not a list (project {project_slug!r}).")
         return [parse_environment(item) for item in body]
+
+    async def hidden_environment_names(self) -> frozenset[str]:
+        """Names of the environments hidden in at least one project of the organization (sentry-api.md §3)."""
+        body = await self.session.get_json(
+            f"/api/0/organizations/{self._org}/environments/", params={"visibility": "hidden"}
+        )
+        if not isinstance(body, list):
+            raise ApiError(f"{SERVICE} sent organization environments that are not a list.")
+        return frozenset(
+            item["name"] for item in body if isinstance(item, Mapping) and isinstance(item.get("name"), str)
+        )
 
     async def project_id(self, project_slug_or_id: str) -> str:
         """The numeric id of a project given its slug (or its id); NotFoundError when unknown."""

@@ -18,7 +18,8 @@ METRIC_POST_BODY: dict[str, Any] = {
     "isNumeric": False,
     "unitAggregationType": "average",
     "successCriteria": "LowerThanBaseline",
-    "randomizationUnits": ["user"],
+    "analysisUnits": ["user"],
+    "eventDefault": {"disabled": False, "value": 0},
     "tags": ["sentry"],
 }
 

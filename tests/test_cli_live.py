@@ -54,22 +54,21 @@ def test_status_red_then_create_then_green(runner: CliRunner, emulator: Emulator
 def test_status_minimum_requests(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
     result = runner.invoke(app, ["status", "-o", "json"])
 
-    routes = sorted(f"{r.method} {r.path}" for r in emulator.sandbox.requests())
+    routes = sorted(f"{r.method} {r.path}?{r.query}" for r in emulator.sandbox.requests())
     assert result.exit_code == 1
-    # One project request per LaunchDarkly project, ceil(metrics/50) pages (checkout: 120 -> 3),
-    # the Sentry project list (11 projects, 100 a page), one environments request per Sentry project.
+    # The mapped projects through the list's `keys` filter; one metrics request per project filtered by
+    # event key (checkout's 120 metrics included); experimentation settings where a metric is graded;
+    # Sentry's project list and hidden environments, which settle every mapped environment.
+    event_keys = "filter=eventKeys+anyOf+%5B%22sentry-errors%22%5D&limit=50&offset=0"
     assert routes == sorted(
         [
-            "GET /api/v2/projects/default",
-            "GET /api/v2/projects/checkout",
-            "GET /api/v2/projects/mobile",
-            "GET /api/v2/metrics/default",
-            "GET /api/v2/metrics/mobile",
-            *["GET /api/v2/metrics/checkout"] * 3,
-            "GET /api/0/organizations/acme/projects/",
-            "GET /api/0/projects/acme/web-frontend/environments/",
-            "GET /api/0/projects/acme/checkout-api/environments/",
-            "GET /api/0/projects/acme/mobile-app/environments/",
+            "GET /api/v2/projects?filter=keys%3Adefault%7Ccheckout%7Cmobile&expand=environments&limit=20&offset=0",
+            f"GET /api/v2/metrics/default?{event_keys}",
+            f"GET /api/v2/metrics/checkout?{event_keys}",
+            f"GET /api/v2/metrics/mobile?{event_keys}",
+            "GET /api/v2/projects/checkout/experimentation-settings?",
+            "GET /api/0/organizations/acme/projects/?per_page=100",
+            "GET /api/0/organizations/acme/environments/?visibility=hidden",
         ]
     )
 
@@ -138,10 +137,13 @@ def test_status_auth_failure_is_exit_3_without_token(
     as_json = runner.invoke(app, ["status", "-o", "json"])
 
     assert result.exit_code == 3
-    assert (
-        "error: LaunchDarkly rejected the token (HTTP 401 on GET /api/v2/projects/default): "
-        "Invalid access token (unauthorized)" in result.stderr
-    )
+    # The project list and the first metrics request go at once: either may be the one refused first.
+    assert re.search(
+        r"^error: LaunchDarkly rejected the token \(HTTP 401 on GET /api/v2/(projects|metrics/default)\): "
+        r"Invalid access token \(unauthorized\)$",
+        result.stderr,
+        re.MULTILINE,
+    ), result.stderr
     assert "api-00000000-1111-2222-3333-444444444444" not in result.stdout + result.stderr
     assert json.loads(as_json.stdout)["error"]["code"] == "auth_failed"
 
@@ -421,7 +423,10 @@ def test_no_token_or_sdk_key_reaches_any_output(runner: CliRunner, emulator: Emu
         outputs.append(result.stdout + result.stderr)
     everything = "\n".join(outputs)
 
-    assert "debug: ldsentry.http: GET /api/v2/projects/default?expand=environments -> 200" in everything
+    assert (
+        "debug: ldsentry.http: GET /api/v2/projects?filter=keys%3Adefault%7Ccheckout%7Cmobile&expand=environments"
+        in everything
+    )
     assert "sandbox-ld-token" not in everything
     assert "sandbox-sentry-token" not in everything
     # The emulator's environments carry SDK and mobile keys; the client drops them at the boundary,
@@ -466,12 +471,13 @@ def test_permanent_server_errors_exit_3_with_one_line(
     assert result.exit_code == 3
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert re.fullmatch(
-        r"error: LaunchDarkly had a server error after 5 attempts \(HTTP 50[0-4] on GET /api/v2/projects/checkout\)"
-        r": .+",
+    failed = re.fullmatch(
+        r"error: LaunchDarkly had a server error after 5 attempts "
+        r"\(HTTP 50[0-4] on GET (/api/v2/projects|/api/v2/metrics/checkout)\): .+",
         lines[0],
-    ), lines[0]
+    )
+    assert failed, lines[0]
     assert "Traceback" not in result.stderr
-    assert [r.path for r in emulator.sandbox.requests()].count("/api/v2/projects/checkout") == 5
+    assert [r.path for r in emulator.sandbox.requests()].count(failed.group(1)) == 5
     # Exponential backoff between the attempts (the metrics request retries alongside), none of it waited for.
     assert sorted(set(instant_backoff.sleeps)) == [0.2, 0.4, 0.8, 1.6]

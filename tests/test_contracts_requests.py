@@ -28,7 +28,7 @@ from contracts import (
 )
 from support import FakeTime
 
-from ld_sentry_cli.launchdarkly import LaunchDarklyClient, metric_post_body
+from ld_sentry_cli.launchdarkly import LaunchDarklyClient, metric_post_body, with_randomization_units
 from ld_sentry_cli.models import MetricKind, MetricSettings
 from ld_sentry_cli.sentry import SentryClient
 
@@ -118,6 +118,16 @@ LD_FIXTURES: list[tuple[str, str, int, Any]] = [
     ("GET", "/api/v2/metrics/default/sentry-errors", 200, ld_metric("sentry-errors")),
     ("POST", "/api/v2/metrics/default", 201, ld_metric("sentry-errors")),
     ("GET", "/api/v2/caller-identity", 200, {"accountId": "acc", "tokenName": "ci", "tokenKind": "service"}),
+    (
+        "GET",
+        "/api/v2/projects/default/experimentation-settings",
+        200,
+        {
+            "_projectKey": "default",
+            "randomizationUnits": [{"randomizationUnit": "user", "default": True, "_displayName": "User"}],
+            "_links": ld_links("/api/v2/projects/default/experimentation-settings"),
+        },
+    ),
 ]
 
 
@@ -142,6 +152,11 @@ def sentry_fixtures() -> list[tuple[str, Any, dict[str, str]]]:
         (
             "/api/0/projects/acme/web/environments/",
             sentry_example("/api/0/projects/{organization_id_or_slug}/{project_id_or_slug}/environments/"),
+            {},
+        ),
+        (
+            "/api/0/organizations/acme/environments/",
+            sentry_example("/api/0/organizations/{organization_id_or_slug}/environments/"),
             {},
         ),
         ("/api/0/organizations/acme/events/", events, {"Link": next_page}),
@@ -202,6 +217,9 @@ COUNT = metric_post_body(MetricSettings(key="errors-count", kind=MetricKind.COUN
 
 LD_ACTIONS: dict[str, tuple[Callable[[LaunchDarklyClient], Awaitable[Any]], list[str]]] = {
     "get_project": (lambda ld: ld.get_project("default"), ["getProject", "getEnvironmentsByProject"]),
+    "get_projects": (lambda ld: ld.get_projects(["default", "other"]), ["getProjects"]),
+    "list_event_metrics": (lambda ld: ld.list_event_metrics("default", "sentry-errors"), ["getMetrics"]),
+    "experiment_units": (lambda ld: ld.experiment_units("default"), ["getExperimentationSettings"]),
     "list_projects": (lambda ld: ld.list_projects(), ["getProjects"]),
     "list_metrics": (lambda ld: ld.list_metrics("default"), ["getMetrics"]),
     "list_metrics_custom": (lambda ld: ld.list_metrics("default", custom_only=True), ["getMetrics"]),
@@ -228,6 +246,7 @@ SENTRY_ACTIONS: dict[str, tuple[Callable[[SentryClient], Awaitable[Any]], list[s
     "auth_info": (lambda s: s.auth_info(), []),  # only the allowlisted API root
     "list_projects": (lambda s: s.list_projects(), ["listOrganizationProjects"]),
     "list_environments": (lambda s: s.list_environments("web"), ["listProjectEnvironments"]),
+    "hidden_environment_names": (lambda s: s.hidden_environment_names(), ["listOrganizationEnvironments"]),
     "list_error_event_ids": (
         lambda s: s.list_error_event_ids("web", "production", "24h", 5),
         ["listOrganizationProjects", "listOrganizationEvents"],
@@ -250,10 +269,46 @@ def test_the_allowlisted_sentry_root_is_really_outside_the_document() -> None:
         match_operation("sentry", "GET", "/api/0/")
 
 
-@pytest.mark.parametrize("body", [BINARY, COUNT], ids=["binary", "count"])
+def closed_schema(name: str) -> dict[str, Any]:
+    """A schema of the trimmed contract (overlay fields included) that refuses any field it does not name.
+
+    MetricPost declares no `additionalProperties: false`, so the document alone would accept a
+    misspelled field; the overlay (tests/contracts/overlay.json) types the newer ones.
+    """
+    schema = copy.deepcopy(load_spec("launchdarkly")["components"]["schemas"][name])
+    schema["additionalProperties"] = False
+    return schema
+
+
+@pytest.mark.parametrize(
+    "body",
+    [BINARY, COUNT, with_randomization_units(BINARY)],
+    ids=["binary", "count", "older-instance-retry"],
+)
 def test_metric_post_bodies_match_metric_post(body: dict[str, Any]) -> None:
-    schema = load_spec("launchdarkly")["components"]["schemas"]["MetricPost"]
-    validate_schema("launchdarkly", schema, body, "MetricPost")
+    validate_schema("launchdarkly", closed_schema("MetricPost"), body, "MetricPost")
+    validate_request("launchdarkly", "POST", "/api/v2/metrics/default", body=body)
+
+
+def test_the_closed_schema_refuses_unknown_and_mistyped_fields() -> None:
+    with pytest.raises(ContractError, match=r"'analysisUnit' was unexpected"):
+        validate_schema("launchdarkly", closed_schema("MetricPost"), {**BINARY, "analysisUnit": ["user"]}, "x")
+    with pytest.raises(ContractError, match=r"'user' is not of type 'array' at analysisUnits"):
+        validate_schema("launchdarkly", closed_schema("MetricPost"), {**BINARY, "analysisUnits": "user"}, "x")
+
+
+def test_filtered_reads_send_the_documented_filters() -> None:
+    (projects,) = capture_launchdarkly(lambda ld: ld.get_projects(["default", "other"]))
+    assert dict(projects.url.params) == {
+        "filter": "keys:default|other",
+        "expand": "environments",
+        "limit": "20",
+        "offset": "0",
+    }
+    (metrics,) = capture_launchdarkly(lambda ld: ld.list_event_metrics("default", "sentry-errors"))
+    # httpx writes the spaces as `+`, which a query string reads as the documented `%20`.
+    assert metrics.url.params["filter"] == 'eventKeys anyOf ["sentry-errors"]'
+    assert "filter=eventKeys+anyOf+%5B%22sentry-errors%22%5D&" in str(metrics.url)
 
 
 # --- the helper can fail ------------------------------------------------------------------------

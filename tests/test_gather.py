@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
 from ld_sentry_cli.errors import (
+    ApiError,
     AuthFailedError,
     NetworkError,
     NotFoundError,
     PermissionDeniedError,
     ServiceError,
 )
+from ld_sentry_cli.filter_choice import FilterChoice
 from ld_sentry_cli.gather import gather_facts, gather_ld_facts, run_all
 from ld_sentry_cli.health import LdFacts, SentryFacts
 from ld_sentry_cli.models import (
     LdEnvironment,
     LdMetric,
     LdProject,
+    MetricSettings,
     ProjectMapping,
     SentryEnvironment,
     SentryProject,
@@ -37,17 +41,23 @@ class FakeLaunchDarkly:
         metrics: dict[str, list[LdMetric]] | None = None,
         metric_errors: dict[str, Exception] | None = None,
         list_error: Exception | None = None,
+        units: dict[str, tuple[str, ...]] | None = None,
+        unit_errors: dict[str, Exception] | None = None,
     ) -> None:
+        self.units = units or {}
+        self.unit_errors = unit_errors or {}
         self.projects = projects
         self.metrics = metrics or {}
         self.metric_errors = metric_errors or {}
         self.list_error = list_error
         self.calls: list[tuple[str, ...]] = []
 
-    async def get_project(self, key: str) -> LdProject | None:
-        self.calls.append(("get_project", key))
+    async def get_projects(
+        self, keys: Sequence[str], choice: FilterChoice | None = None
+    ) -> dict[str, LdProject | None]:
+        self.calls.append(("get_projects", *keys))
         await asyncio.sleep(0)
-        return self.projects.get(key)
+        return {key: self.projects.get(key) for key in keys}
 
     async def list_projects(self) -> list[LdProject]:
         self.calls.append(("list_projects",))
@@ -62,6 +72,22 @@ class FakeLaunchDarkly:
             raise self.metric_errors[project_key]
         return self.metrics.get(project_key, [])
 
+    async def list_event_metrics(
+        self, project_key: str, event_key: str, choice: FilterChoice | None = None
+    ) -> list[LdMetric]:
+        self.calls.append(("list_event_metrics", project_key, event_key))
+        await asyncio.sleep(0)
+        if project_key in self.metric_errors:
+            raise self.metric_errors[project_key]
+        return [m for m in self.metrics.get(project_key, []) if m.event_key == event_key]
+
+    async def experiment_units(self, project_key: str) -> tuple[str, ...] | None:
+        self.calls.append(("experiment_units", project_key))
+        await asyncio.sleep(0)
+        if project_key in self.unit_errors:
+            raise self.unit_errors[project_key]
+        return self.units.get(project_key, ("user",))
+
 
 class FakeSentry:
     """Implements gather.SentryReader; records every call."""
@@ -71,10 +97,12 @@ class FakeSentry:
         projects: list[SentryProject],
         environments: dict[str, list[SentryEnvironment] | None],
         error: Exception | None = None,
+        hidden: frozenset[str] | Exception = frozenset(),
     ) -> None:
         self.projects = projects
         self.environments = environments
         self.error = error
+        self.hidden = hidden
         self.calls: list[tuple[str, ...]] = []
 
     async def list_projects(self) -> list[SentryProject]:
@@ -83,6 +111,13 @@ class FakeSentry:
         if self.error:
             raise self.error
         return self.projects
+
+    async def hidden_environment_names(self) -> frozenset[str]:
+        self.calls.append(("hidden_environment_names",))
+        await asyncio.sleep(0)
+        if isinstance(self.hidden, Exception):
+            raise self.hidden
+        return self.hidden
 
     async def list_environments(self, project_slug: str) -> list[SentryEnvironment] | None:
         self.calls.append(("list_environments", project_slug))
@@ -107,10 +142,11 @@ def test_three_mappings_sharing_one_ld_project_make_the_minimum_calls() -> None:
     ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]})
     sentry = FakeSentry([WEB, API, SentryProject("3", "unused")], {"web": ENVS, "api": ENVS})
     facts = asyncio.run(gather_facts(MAPPINGS, ld, sentry))
-    assert ld.calls == [("get_project", "default"), ("list_metrics", "default")]
-    assert sentry.calls[0] == ("list_projects",)
-    assert sorted(sentry.calls[1:]) == [("list_environments", "api"), ("list_environments", "web")]
-    assert len(sentry.calls) == 3
+    assert ld.calls == [("get_projects", "default"), ("list_metrics", "default")]
+    # These summaries carry no environments (an older Sentry): each mapped project is asked.
+    assert sorted(sentry.calls[:2]) == [("hidden_environment_names",), ("list_projects",)]
+    assert sorted(sentry.calls[2:]) == [("list_environments", "api"), ("list_environments", "web")]
+    assert len(sentry.calls) == 4
     assert facts.ld == {"default": LdFacts("default", DEFAULT, (METRIC,))}
     assert facts.ld_project_keys is None
     assert facts.sentry.projects is not None
@@ -127,8 +163,7 @@ def test_missing_ld_project_ignores_its_metrics_404_and_lists_projects_once_for_
     ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]})
     facts = asyncio.run(gather_facts(mappings, ld, None))
     assert sorted(ld.calls) == [
-        ("get_project", "default"),
-        ("get_project", "defualt"),
+        ("get_projects", "defualt", "default"),
         ("list_metrics", "default"),
         ("list_metrics", "defualt"),
         ("list_projects",),
@@ -143,7 +178,7 @@ def test_suggestions_can_be_turned_off() -> None:
     facts = asyncio.run(
         gather_facts(MAPPINGS[:1], ld, None, suggest_projects=False),
     )
-    assert ld.calls == [("get_project", "default"), ("list_metrics", "default")]
+    assert ld.calls == [("get_projects", "default"), ("list_metrics", "default")]
     assert facts.ld_project_keys is None
 
 
@@ -171,13 +206,15 @@ def test_sentry_failure_cancels_the_launchdarkly_half() -> None:
     cancelled = []
 
     class SlowLaunchDarkly(FakeLaunchDarkly):
-        async def get_project(self, key: str) -> LdProject | None:
+        async def get_projects(
+            self, keys: Sequence[str], choice: FilterChoice | None = None
+        ) -> dict[str, LdProject | None]:
             try:
                 await asyncio.sleep(10)
             except asyncio.CancelledError:
-                cancelled.append(key)
+                cancelled.append(keys[0])
                 raise
-            return None
+            return {}
 
     sentry = FakeSentry([], {}, error=AuthFailedError("bad token", status=401))
     with pytest.raises(AuthFailedError):
@@ -199,7 +236,7 @@ def test_sentry_environments_only_for_existing_projects() -> None:
     ld = FakeLaunchDarkly({"default": DEFAULT})
     sentry = FakeSentry([WEB], {"web": ENVS})
     facts = asyncio.run(gather_facts(mappings, ld, sentry))
-    assert sentry.calls == [("list_projects",), ("list_environments", "web")]
+    assert sorted(sentry.calls) == [("hidden_environment_names",), ("list_environments", "web"), ("list_projects",)]
     assert facts.sentry.environments == {"web": tuple(ENVS)}
 
 
@@ -213,11 +250,13 @@ def test_launchdarkly_and_sentry_run_concurrently() -> None:
     order: list[str] = []
 
     class TracingLaunchDarkly(FakeLaunchDarkly):
-        async def get_project(self, key: str) -> LdProject | None:
+        async def get_projects(
+            self, keys: Sequence[str], choice: FilterChoice | None = None
+        ) -> dict[str, LdProject | None]:
             order.append("ld start")
             await asyncio.sleep(0.01)
             order.append("ld end")
-            return DEFAULT
+            return {"default": DEFAULT}
 
     class TracingSentry(FakeSentry):
         async def list_projects(self) -> list[SentryProject]:
@@ -236,13 +275,13 @@ def test_distinct_ld_projects_are_fetched_concurrently() -> None:
     peak = 0
 
     class Counting(FakeLaunchDarkly):
-        async def get_project(self, key: str) -> LdProject | None:
+        async def list_metrics(self, project_key: str) -> list[LdMetric]:
             nonlocal in_flight, peak
             in_flight += 1
             peak = max(peak, in_flight)
             await asyncio.sleep(0.01)
             in_flight -= 1
-            return None
+            return []
 
     mappings = [ProjectMapping("web", "production", f"p{i}", "production") for i in range(5)]
     asyncio.run(gather_facts(mappings, Counting({}), None, suggest_projects=False))
@@ -285,11 +324,95 @@ def test_gather_ld_facts_alone() -> None:
     assert facts == {"default": LdFacts("default", DEFAULT, (METRIC,)), "gone": LdFacts("gone", None)}
     assert known == ("default",)
     assert sorted(ld.calls) == [
-        ("get_project", "default"),
-        ("get_project", "gone"),
+        ("get_projects", "default", "gone"),
         ("list_metrics", "default"),
         ("list_metrics", "gone"),
         ("list_projects",),
     ]
     assert seen[0] == (0, 2)
     assert seen[-1] == (2, 2)
+
+
+# --- the fewest requests: event-key metrics, units only where graded, Sentry's organization lists ---
+
+
+def test_with_metric_settings_only_event_metrics_are_read_and_units_only_where_a_metric_is_graded() -> None:
+    other = LdProject("other", "Other", (PRODUCTION,))
+    ld = FakeLaunchDarkly(
+        {"default": DEFAULT, "other": other},
+        {"default": [METRIC], "other": [LdMetric("signup", "Signup", "custom", "signup")]},
+        units={"default": ("user", "request")},
+    )
+    mappings = (*MAPPINGS, ProjectMapping("web", "production", "other", "production"))
+    facts = asyncio.run(gather_facts(mappings, ld, None, metric=MetricSettings()))
+    assert sorted(ld.calls) == [
+        ("experiment_units", "default"),
+        ("get_projects", "default", "other"),
+        ("list_event_metrics", "default", "sentry-errors"),
+        ("list_event_metrics", "other", "sentry-errors"),
+    ]
+    assert facts.ld["default"] == LdFacts("default", DEFAULT, (METRIC,), experiment_units=("user", "request"))
+    assert facts.ld["other"] == LdFacts("other", other, ())
+
+
+@pytest.mark.parametrize(
+    "error", [PermissionDeniedError("no", status=403), ApiError("gone", status=405), NotFoundError("x", status=404)]
+)
+def test_units_that_cannot_be_read_stay_unknown(error: ServiceError) -> None:
+    ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]}, unit_errors={"default": error})
+    facts, _ = asyncio.run(gather_ld_facts(["default"], ld, metric=MetricSettings()))
+    assert facts["default"] == LdFacts("default", DEFAULT, (METRIC,), experiment_units=None)
+
+
+def test_a_server_error_on_units_fails_the_run() -> None:
+    failure = ApiError("down", status=503)
+    ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]}, unit_errors={"default": failure})
+    with pytest.raises(ApiError):
+        asyncio.run(gather_ld_facts(["default"], ld, metric=MetricSettings()))
+
+
+LISTED_WEB = SentryProject("1", "web", environments=("production", "staging"))
+LISTED_API = SentryProject("2", "api", environments=("production",))
+
+
+def test_listed_environments_hidden_nowhere_settle_every_mapping_in_two_requests() -> None:
+    sentry = FakeSentry([LISTED_WEB, LISTED_API], {})
+    facts = asyncio.run(gather_facts(MAPPINGS, FakeLaunchDarkly({"default": DEFAULT}), sentry))
+    assert sorted(sentry.calls) == [("hidden_environment_names",), ("list_projects",)]
+    assert facts.sentry.environments == {
+        "web": (SentryEnvironment("production"), SentryEnvironment("staging")),
+        "api": (SentryEnvironment("production"),),
+    }
+
+
+def test_an_environment_neither_listed_nor_hidden_anywhere_is_missing_without_asking() -> None:
+    mappings = (ProjectMapping("api", "staging", "default", "production"),)
+    sentry = FakeSentry([LISTED_API], {}, hidden=frozenset({"qa"}))
+    facts = asyncio.run(gather_facts(mappings, FakeLaunchDarkly({"default": DEFAULT}), sentry))
+    assert ("list_environments", "api") not in sentry.calls
+    assert facts.sentry.environments == {"api": (SentryEnvironment("production"),)}
+
+
+def test_only_a_project_whose_mapped_environment_is_hidden_somewhere_is_asked() -> None:
+    hidden_staging = [SentryEnvironment("production"), SentryEnvironment("staging", is_hidden=True)]
+    sentry = FakeSentry(
+        [SentryProject("1", "web", environments=("production",)), LISTED_API],
+        {"web": hidden_staging},
+        hidden=frozenset({"staging"}),
+    )
+    facts = asyncio.run(gather_facts(MAPPINGS, FakeLaunchDarkly({"default": DEFAULT}), sentry))
+    assert sorted(sentry.calls) == [("hidden_environment_names",), ("list_environments", "web"), ("list_projects",)]
+    assert facts.sentry.environments["web"] == tuple(hidden_staging)
+
+
+@pytest.mark.parametrize(
+    "failure", [ApiError("bad", status=400), NotFoundError("old", status=404), PermissionDeniedError("no", status=403)]
+)
+def test_without_the_hidden_list_every_mapped_project_is_asked(failure: ServiceError) -> None:
+    sentry = FakeSentry([LISTED_WEB, LISTED_API], {"web": ENVS, "api": ENVS}, hidden=failure)
+    facts = asyncio.run(gather_facts(MAPPINGS, FakeLaunchDarkly({"default": DEFAULT}), sentry))
+    assert sorted(c for c in sentry.calls if c[0] == "list_environments") == [
+        ("list_environments", "api"),
+        ("list_environments", "web"),
+    ]
+    assert facts.sentry.environments == {"web": tuple(ENVS), "api": tuple(ENVS)}

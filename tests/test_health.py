@@ -18,6 +18,7 @@ from ld_sentry_cli.health import (
     problems_ok,
     status_of,
 )
+from ld_sentry_cli.metric_report import build_metric_check
 from ld_sentry_cli.models import (
     Config,
     LdEnvironment,
@@ -520,3 +521,88 @@ def test_report_without_mappings() -> None:
 def test_report_needs_facts_for_every_ld_project() -> None:
     with pytest.raises(KeyError):
         build_report(config(ProjectMapping("web", "production", "unfetched", "production")), facts())
+
+
+# --- what LaunchDarkly returns now: data sources, new enum values, analysis units -------------------
+
+
+def test_amber_metric_on_a_warehouse_data_source() -> None:
+    warehouse = LdMetric(
+        "sentry-errors", "E", "custom", "sentry-errors", data_source="snowflake-prod", data_source_environment="prod"
+    )
+    verdict = grade_metrics([warehouse], SETTINGS)
+    assert verdict.status is Status.AMBER
+    assert verdict.problems == (
+        Problem(
+            "metric_data_source",
+            Severity.AMBER,
+            "Metric 'sentry-errors' reads data source 'snowflake-prod' (environment 'prod'), not events sent to "
+            "LaunchDarkly, so the errors the Sentry integration sends never reach it; in LaunchDarkly, create a "
+            "metric on LaunchDarkly-hosted events with event key 'sentry-errors'.",
+        ),
+    )
+
+
+def test_hosted_or_absent_data_source_is_green_and_a_hosted_metric_beats_a_warehouse_one() -> None:
+    hosted = LdMetric("hosted", "H", "custom", "sentry-errors", data_source="launchdarkly-hosted")
+    warehouse = LdMetric("sentry-errors", "W", "custom", "sentry-errors", data_source="bigquery")
+    assert grade_metrics([hosted], SETTINGS).status is Status.GREEN
+    assert grade_metrics([metric()], SETTINGS).status is Status.GREEN
+    verdict = grade_metrics([warehouse, hosted], SETTINGS)
+    assert verdict.status is Status.GREEN
+    assert verdict.metric == hosted
+
+
+@pytest.mark.parametrize("kind", ["trace", "experiment-v9", ""])
+def test_a_kind_other_than_custom_known_or_not_is_never_the_metric(kind: str) -> None:
+    verdict = grade_metrics([metric(kind=kind)], SETTINGS)
+    assert codes(verdict.problems) == ["metric_missing"]
+
+
+@pytest.mark.parametrize("aggregation", ["count_distinct", "median-of-tomorrow"])
+def test_a_new_aggregation_is_a_kind_mismatch_without_a_kind_to_suggest(aggregation: str) -> None:
+    verdict = grade_metrics([metric(aggregation=aggregation)], SETTINGS)
+    assert verdict.problems == (
+        Problem(
+            "metric_kind_mismatch",
+            Severity.AMBER,
+            f"Metric 'sentry-errors' has unitAggregationType '{aggregation}' but `[metric] kind = \"binary\"` "
+            "expects 'average'; change the metric in LaunchDarkly.",
+        ),
+    )
+
+
+def test_amber_metric_units_unavailable_in_the_project() -> None:
+    units = LdMetric("sentry-errors", "E", "custom", "sentry-errors", analysis_units=("user", "request"))
+    verdict = grade_metrics([units], SETTINGS, ("user", "organization"))
+    assert verdict.problems == (
+        Problem(
+            "metric_units_unavailable",
+            Severity.AMBER,
+            "Metric 'sentry-errors' is analysed by context kind 'request', which its project does not make "
+            "available for experiments (available: 'user', 'organization'); mark the kind \"Available for "
+            "experiments\" in the project's Contexts settings, or change the metric's units in LaunchDarkly.",
+        ),
+    )
+    assert grade_metrics([units], SETTINGS, ("user", "request")).status is Status.GREEN
+    assert grade_metrics([units], SETTINGS, None).status is Status.GREEN  # unknown: not graded
+
+
+def test_report_grades_units_from_the_facts() -> None:
+    units = LdMetric("sentry-errors", "E", "custom", "sentry-errors", analysis_units=("request",))
+    ld = {"default": LdFacts("default", DEFAULT, (units,), experiment_units=())}
+    row = only_row(build_report(config(WEB), facts(ld=ld)))
+    assert codes(row.problems) == ["metric_units_unavailable"]
+    assert "(available: none)" in row.problems[0].message
+
+
+def test_metric_check_grades_data_source_and_units_per_project() -> None:
+    warehouse = LdMetric("sentry-errors", "E", "custom", "sentry-errors", data_source="bigquery")
+    units = LdMetric("sentry-errors", "E", "custom", "sentry-errors", analysis_units=("device",))
+    ld = {
+        "a": LdFacts("a", DEFAULT, (warehouse,), experiment_units=("user",)),
+        "b": LdFacts("b", BACKEND, (units,), experiment_units=("user",)),
+    }
+    report = build_metric_check(["a", "b"], ld, SETTINGS, ())
+    assert [codes(row.problems) for row in report.rows] == [["metric_data_source"], ["metric_units_unavailable"]]
+    assert report.ok() and not report.ok(strict=True)

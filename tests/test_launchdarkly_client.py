@@ -149,7 +149,8 @@ def test_metric_post_body_binary_and_count() -> None:
         MetricSettings(event_key="errs", key="errs-count", kind=MetricKind.COUNT, units=("request", "user"))
     )
     assert (count["key"], count["eventKey"], count["unitAggregationType"]) == ("errs-count", "errs", "sum")
-    assert count["randomizationUnits"] == ["request", "user"]
+    assert count["analysisUnits"] == ["request", "user"]
+    assert "randomizationUnits" not in count
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -314,7 +315,7 @@ def test_get_metric_parses_fields_and_returns_none_on_404(respx_mock: respx.Mock
         is_numeric=True,
         success_criteria="HigherThanBaseline",
         archived=True,
-        randomization_units=("user", "request"),
+        analysis_units=("user", "request"),
     )
     assert run(call("get_metric", "default", "missing")) is None
 

@@ -17,6 +17,8 @@ EXPECTED = {
     "metric_archived": Severity.RED,
     "metric_wrong_direction": Severity.AMBER,
     "metric_kind_mismatch": Severity.AMBER,
+    "metric_data_source": Severity.AMBER,
+    "metric_units_unavailable": Severity.AMBER,
     "integration_unavailable": Severity.NOTE,
     "sentry_project_missing": Severity.RED,
     "sentry_environment_missing": Severity.RED,

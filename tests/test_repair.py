@@ -11,9 +11,11 @@ from support import METRIC_POST_BODY
 from ld_sentry_cli.errors import (
     ApiError,
     AuthFailedError,
+    ExitCode,
     NetworkError,
     PermissionDeniedError,
     ServiceConflictError,
+    UsageError,
 )
 from ld_sentry_cli.models import LdMetric, LdProject, MetricSettings
 from ld_sentry_cli.repair import RepairAction, RepairReport, RepairResult, repair_metrics
@@ -67,8 +69,11 @@ class FakeLaunchDarkly:
         outcomes: list[str] | None = None,
         unlisted: dict[tuple[str, str], LdMetric] | None = None,
         relist_error: Exception | None = None,
+        units: dict[str, tuple[str, ...] | None] | None = None,
     ) -> None:
         self.metrics = metrics
+        self.units = units or {}  # context kinds available for experiments; default ("user", "request")
+        self.unit_calls: list[str] = []
         self.outcomes = outcomes or []
         self.unlisted = unlisted or {}  # metrics get_metric finds that the listing missed (a race)
         self.relist_error = relist_error
@@ -83,6 +88,10 @@ class FakeLaunchDarkly:
         if self.relist_error and any(call[0] == "create_metric" for call in self.calls):
             raise self.relist_error
         return list(self.metrics[project_key])
+
+    async def experiment_units(self, project_key: str) -> tuple[str, ...] | None:
+        self.unit_calls.append(project_key)
+        return self.units.get(project_key, ("user", "request"))
 
     async def get_metric(self, project_key: str, metric_key: str) -> LdMetric | None:
         self.calls.append(("get_metric", project_key, metric_key))
@@ -412,3 +421,40 @@ def test_metric_key_comes_from_the_body() -> None:
     result = single(asyncio.run(repair_metrics(["web"], SETTINGS, client, body)))
     assert result.action is RepairAction.CREATED
     assert client.calls[-1] == ("create_metric", "web", "errors-v2")
+
+
+# --- `[metric] units` against each project's experimentation settings ------------------------------
+
+
+def test_units_a_project_does_not_offer_stop_the_run_before_any_post() -> None:
+    client = FakeLaunchDarkly({"web": [], "api": [], "ok": [metric()]}, units={"web": ("user",), "api": ()})
+    settings = MetricSettings(units=("request",))
+    with pytest.raises(UsageError) as caught:
+        run(client, ["web", "api", "ok"], settings=settings)
+    assert caught.value.message == (
+        "`[metric] units` names context kinds the metric cannot use: LaunchDarkly project 'web' does not make "
+        "'request' available for experiments (available: 'user'); LaunchDarkly project 'api' does not make "
+        "'request' available for experiments (available: none)."
+    )
+    assert caught.value.hint == (
+        'Set `[metric] units` to kinds the projects offer, or mark the kind "Available for experiments" in each '
+        "project's Contexts settings in LaunchDarkly."
+    )
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert client.posts() == 0
+    assert sorted(client.unit_calls) == ["api", "web"]  # "ok" has its metric: nothing to create there
+
+
+def test_units_are_checked_in_a_dry_run_too() -> None:
+    client = FakeLaunchDarkly({"web": []}, units={"web": ("user",)})
+    with pytest.raises(UsageError, match="does not make 'request' available"):
+        run(client, ["web"], dry_run=True, settings=MetricSettings(units=("request",)))
+
+
+def test_unknown_units_leave_the_post_to_decide() -> None:
+    class Denied(FakeLaunchDarkly):
+        async def experiment_units(self, project_key: str) -> tuple[str, ...] | None:
+            raise PermissionDeniedError("no", status=403)
+
+    client = Denied({"web": []})
+    assert single(run(client, ["web"], settings=MetricSettings(units=("request",)))).action is RepairAction.CREATED

@@ -23,6 +23,7 @@ from ld_sentry_cli.sentry import (
     sentry_organization,
     sentry_token,
 )
+from ld_sentry_cli.sentry_environments import settled_environments
 
 T = TypeVar("T")
 BASE = "https://sentry.io"
@@ -349,3 +350,39 @@ def test_parse_iso_ms() -> None:
     assert parse_iso_ms("2020-06-17T22:26:56") == 1592432816000
     assert parse_iso_ms(None) is None
     assert parse_iso_ms("yesterday") is None
+
+
+# --- the organization's lists that settle most environments (sentry-api.md §3) ---------------------
+
+
+@respx.mock(base_url=BASE)
+def test_project_summaries_carry_their_environment_names_or_none(respx_mock: respx.MockRouter) -> None:
+    respx_mock.get("/api/0/organizations/acme/projects/").respond(
+        json=[
+            {"id": "1", "slug": "web", "name": "Web", "environments": ["production", 3, "staging"]},
+            {"id": "2", "slug": "old", "name": "Old"},
+        ]
+    )
+    projects = run(client().list_projects())
+    assert [p.environments for p in projects] == [("production", "staging"), None]
+
+
+@respx.mock(base_url=BASE)
+def test_hidden_environment_names_asks_the_organization_once(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.get("/api/0/organizations/acme/environments/").respond(
+        json=[{"id": "3", "name": "qa"}, {"id": "4"}, "junk"]
+    )
+    assert run(client().hidden_environment_names()) == frozenset({"qa"})
+    assert dict(route.calls.last.request.url.params) == {"visibility": "hidden"}
+
+
+def test_settled_environments_reads_both_lists_and_leaves_the_rest_to_the_project() -> None:
+    web = SentryProject("1", "web", environments=("production",))
+    listed = (SentryEnvironment("production"),)
+    assert settled_environments(web, {"production"}, frozenset()) == listed
+    assert settled_environments(web, {"staging"}, frozenset({"qa"})) == listed  # staging: missing
+    # Hidden somewhere: listed or not, only the project's own list says whether it is hidden here.
+    assert settled_environments(web, {"production"}, frozenset({"production"})) is None
+    assert settled_environments(web, {"staging"}, frozenset({"staging"})) is None
+    assert settled_environments(SentryProject("2", "old"), {"production"}, frozenset()) is None
+    assert settled_environments(web, {"production"}, None) is None

@@ -73,7 +73,7 @@ def check(
     async def fetch() -> tuple[dict[str, LdFacts], tuple[str, ...] | None, str]:
         async with live.session(loaded.config, concurrency, progress="Checking metrics") as clients:
             client = clients.launchdarkly()
-            facts, known = await gather_ld_facts(keys, client, progress=clients.progress)
+            facts, known = await gather_ld_facts(keys, client, progress=clients.progress, metric=loaded.config.metric)
             return facts, known, client.base_url
 
     facts, known, ld_base_url = live.run(fetch())

@@ -44,6 +44,7 @@ def status(
                 sentry,
                 progress=clients.progress,
                 sentry_unchecked_reason=skipped_because,
+                metric=loaded.config.metric,
             )
             return facts, ld.base_url
 

@@ -16,7 +16,7 @@ import msgspec
 from ld_sentry_cli.sandbox.durations import from_epoch_ms, iso_utc
 from ld_sentry_cli.sandbox.ids import hex_id
 from ld_sentry_cli.sandbox.ld_world import LdEnvironmentState, LdProjectState, LdWorld, MetricRecord
-from ld_sentry_cli.sandbox.scenario import LdToken
+from ld_sentry_cli.sandbox.scenario import HOSTED_DATA_SOURCE, LdToken
 
 JSON = dict[str, Any]
 
@@ -153,7 +153,7 @@ def metric_rep(project: LdProjectState, metric: MetricRecord) -> JSON:
         "tags": list(metric.tags),
         "_creationDate": metric.created_ms,
         "lastModified": {"date": _ld_date(metric.created_ms)},
-        "dataSource": {"key": "launchdarkly-hosted", "_name": "LaunchDarkly"},
+        "dataSource": _data_source(metric),
         "eventDefault": {"disabled": False, "value": 0},
         "archived": metric.archived,
     }
@@ -166,6 +166,10 @@ def metric_rep(project: LdProjectState, metric: MetricRecord) -> JSON:
         "unit": metric.unit,
         "unitAggregationType": metric.unit_aggregation_type,
         "randomizationUnits": list(metric.randomization_units) if metric.kind == "custom" else None,
+        # Newer instances mirror both names on GET (launchdarkly-api.md §1.7); older ones know only the first.
+        "analysisUnits": list(metric.randomization_units)
+        if metric.kind == "custom" and not project.older_instance
+        else None,
         "analysisType": "mean" if metric.kind == "custom" else None,
         "lastSeen": metric.last_seen_ms,
         "archivedAt": metric.archived_at_ms,
@@ -174,6 +178,32 @@ def metric_rep(project: LdProjectState, metric: MetricRecord) -> JSON:
     }
     rep.update({key: value for key, value in optional.items() if value is not None})
     return rep
+
+
+def _data_source(metric: MetricRecord) -> JSON:
+    """`MetricDataSourceRefRep`: LaunchDarkly-hosted events, or a warehouse named by the scenario."""
+    if metric.data_source == HOSTED_DATA_SOURCE:
+        return {"key": HOSTED_DATA_SOURCE, "_name": "LaunchDarkly"}
+    source: JSON = {"key": metric.data_source, "_name": metric.data_source.replace("-", " ").title()}
+    if metric.data_source_environment:
+        source["environmentKey"] = metric.data_source_environment
+    return source
+
+
+def experimentation_settings_rep(project: LdProjectState) -> JSON:
+    """A `RandomizationSettingsRep`: the context kinds available for experiments (launchdarkly-api.md §1.7)."""
+    units = [
+        {"randomizationUnit": kind, "default": position == 0, "_hidden": False, "_displayName": kind.title()}
+        for position, kind in enumerate(project.experiment_units)
+    ]
+    base = f"/api/v2/projects/{quote(project.key)}/experimentation-settings"
+    return {
+        "_projectId": project.id,
+        "_projectKey": project.key,
+        "randomizationUnits": units,
+        "_creationDate": project.created_ms,
+        "_links": {"self": link(base)},
+    }
 
 
 # Seeded metrics repeat across projects (filler-metric-001 is created at the same hour in each),

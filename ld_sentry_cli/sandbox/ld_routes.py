@@ -22,13 +22,20 @@ from ld_sentry_cli.sandbox.ld_payloads import (
     caller_identity_rep,
     environment_rep,
     environments_collection,
+    experimentation_settings_rep,
     metric_json,
     metrics_collection_json,
     page_links,
     project_rep,
 )
 from ld_sentry_cli.sandbox.ld_world import LdProjectState, LdWorld, MetricRecord
-from ld_sentry_cli.sandbox.scenario import METRIC_KINDS, SUCCESS_CRITERIA, UNIT_AGGREGATION_TYPES, LdToken
+from ld_sentry_cli.sandbox.scenario import (
+    HOSTED_DATA_SOURCE,
+    METRIC_KINDS,
+    SUCCESS_CRITERIA,
+    UNIT_AGGREGATION_TYPES,
+    LdToken,
+)
 from ld_sentry_cli.sandbox.state import SandboxState
 
 DEFAULT_LIMIT = 20
@@ -125,6 +132,11 @@ class LaunchDarklyApi:
             Route("/api/v2/projects/{projectKey}", self.get_project, methods=["GET"]),
             Route("/api/v2/projects/{projectKey}/environments", self.list_environments, methods=["GET"]),
             Route(
+                "/api/v2/projects/{projectKey}/experimentation-settings",
+                self.experimentation_settings,
+                methods=["GET"],
+            ),
+            Route(
                 "/api/v2/projects/{projectKey}/environments/{environmentKey}",
                 self.get_environment,
                 methods=["GET"],
@@ -169,8 +181,12 @@ class LaunchDarklyApi:
                 wanted = {tag for tag in value.split("+") if tag}
                 projects = [p for p in projects if wanted <= set(p.tags)]
             elif field == "keys":
-                keys = set(value.split("|"))
-                projects = [p for p in projects if p.key in keys]
+                # The scenario decides what this server does with the filter (scenario.FILTER_BEHAVIOURS).
+                if self.world.project_keys_filter == "rejected":
+                    raise _invalid("Unsupported filter field 'keys': use query or tags")
+                if self.world.project_keys_filter == "honoured":
+                    keys = set(value.split("|"))
+                    projects = [p for p in projects if p.key in keys]
             else:
                 raise _invalid(f"Unsupported filter field {field!r}: use query, tags or keys")
         _sort(projects, request.query_params.get("sort"), "createdOn", "name or createdOn")
@@ -215,12 +231,27 @@ class LaunchDarklyApi:
         offset = _int_param(request, "offset", 0)
         metrics = list(project.metrics.values())
         # Split once per request, and skip the scan when there is nothing to match (the usual case).
-        terms = _split_filters(request.query_params.get("filter", ""))
+        terms = self._event_keys_terms(_split_filters(request.query_params.get("filter", "")))
         if terms:
             metrics = [m for m in metrics if all(_matches(m, term) for term in terms)]
         _sort(metrics, request.query_params.get("sort"), "createdAt", "createdAt or name")
         params = _kept_params(request, "filter", "sort", "expand")
         return _json_response(metrics_collection_json(project, metrics, offset, limit, params))
+
+    def _event_keys_terms(self, terms: list[str]) -> list[str]:
+        """The filter terms this server applies: `eventKeys` as the scenario says (scenario.FILTER_BEHAVIOURS)."""
+        behaviour = self.world.event_keys_filter
+        if behaviour == "honoured":
+            return terms
+        event_keys = [term for term in terms if term.strip().startswith("eventKeys ")]
+        if event_keys and behaviour == "rejected":
+            raise _invalid("Unsupported filter eventKeys anyOf")
+        return [term for term in terms if term not in event_keys]
+
+    async def experimentation_settings(self, request: Request) -> Response:
+        """GET /api/v2/projects/{projectKey}/experimentation-settings: the kinds available for experiments."""
+        self._authorise(request)
+        return JSONResponse(experimentation_settings_rep(self._project(request)))
 
     async def get_metric(self, request: Request) -> Response:
         """GET /api/v2/metrics/{projectKey}/{metricKey} (the metric key, not the event key)."""
@@ -239,6 +270,9 @@ class LaunchDarklyApi:
             body = json.loads(await request.body() or b"null")
         except ValueError:
             raise _invalid("Invalid request body: not JSON") from None
+        if self.world.older_instance and isinstance(body, dict) and "analysisUnits" in body:
+            # An instance older than the rename (launchdarkly-api.md §1.7) knows only randomizationUnits.
+            raise _invalid("Invalid field analysisUnits: unknown property")
         record = _metric_from_post(project.key, body)
         record.maintainer_id = token.member_id
         if not self.world.add_metric(project, record):
@@ -317,8 +351,14 @@ def _metric_from_post(project_key: str, body: Any) -> MetricRecord:
         raise _invalid(f"successCriteria must be one of {', '.join(SUCCESS_CRITERIA)}")
     if body.get("unitAggregationType", UNIT_AGGREGATION_TYPES[0]) not in UNIT_AGGREGATION_TYPES:
         raise _invalid(f"unitAggregationType must be one of {', '.join(UNIT_AGGREGATION_TYPES)}")
-    # The v24 rename: accept analysisUnits too, report randomizationUnits (launchdarkly-api.md §1.6).
-    units = body.get("randomizationUnits") or body.get("analysisUnits") or (["user"] if kind == "custom" else [])
+    # The v24 rename: accept analysisUnits too, the new name winning (launchdarkly-api.md §1.7).
+    units = body.get("analysisUnits") or body.get("randomizationUnits") or (["user"] if kind == "custom" else [])
+    source = body.get("dataSource")
+    if source is not None and not (isinstance(source, dict) and isinstance(source.get("key"), str)):
+        raise _invalid("dataSource must be an object with a key")
+    default = body.get("eventDefault")
+    if default is not None and not (isinstance(default, dict) and isinstance(default.get("disabled", False), bool)):
+        raise _invalid("eventDefault must be an object {disabled, value}")
     now = utc_now()
     return MetricRecord(
         key=key,
@@ -337,4 +377,6 @@ def _metric_from_post(project_key: str, body: Any) -> MetricRecord:
         unit=body.get("unit"),
         selector=body.get("selector"),
         urls=tuple(url for url in body.get("urls", []) if isinstance(url, dict)),
+        data_source=source["key"] if source else HOSTED_DATA_SOURCE,
+        data_source_environment=source.get("environmentKey") if source else None,
     )

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from ld_sentry_cli.sandbox.durations import epoch_ms
 from ld_sentry_cli.sandbox.ids import hex_id, uuid_from
 from ld_sentry_cli.sandbox.scenario import (
+    HOSTED_DATA_SOURCE,
     LaunchDarklyScenario,
     LdMetricSpec,
     LdProjectSpec,
@@ -60,6 +61,8 @@ class MetricRecord:
     selector: str | None = None
     urls: tuple[dict[str, str], ...] = ()
     version: int = 1
+    data_source: str = HOSTED_DATA_SOURCE
+    data_source_environment: str | None = None
 
 
 @dataclass
@@ -73,6 +76,8 @@ class LdProjectState:
     created_ms: int
     environments: list[LdEnvironmentState]
     metrics: dict[str, MetricRecord] = field(default_factory=dict)
+    experiment_units: tuple[str, ...] = ("user",)
+    older_instance: bool = False  # metrics served without `analysisUnits` (ld_payloads.metric_rep)
     # MetricRep JSON by (id, version, archived), filled by ld_payloads.metric_json.
     metric_json_cache: dict[tuple[str, int, bool], bytes] = field(default_factory=dict, repr=False, compare=False)
 
@@ -89,9 +94,12 @@ class LdWorld:
         self.now = now
         self.tokens: dict[str, LdToken] = {token.value: token for token in scenario.tokens}
         self.projects: dict[str, LdProjectState] = {}
+        self.project_keys_filter = scenario.project_keys_filter
+        self.event_keys_filter = scenario.event_keys_filter
+        self.older_instance = scenario.older_instance
         self._lock = threading.Lock()
         for index, spec in enumerate(scenario.projects):
-            self.projects[spec.key] = _project_state(spec, now, index)
+            self.projects[spec.key] = _project_state(spec, now, index, older_instance=scenario.older_instance)
 
     def project(self, key: str) -> LdProjectState | None:
         """The project with this key, if any."""
@@ -106,7 +114,7 @@ class LdWorld:
             return True
 
 
-def _project_state(spec: LdProjectSpec, now: datetime, index: int) -> LdProjectState:
+def _project_state(spec: LdProjectSpec, now: datetime, index: int, *, older_instance: bool) -> LdProjectState:
     created = now - timedelta(days=700 - index)
     environments = [
         LdEnvironmentState(
@@ -129,6 +137,8 @@ def _project_state(spec: LdProjectSpec, now: datetime, index: int) -> LdProjectS
         tags=spec.tags,
         created_ms=epoch_ms(created),
         environments=environments,
+        experiment_units=spec.experiment_units,
+        older_instance=older_instance,
     )
     first_metric = now - timedelta(days=365)
     seeded = [filler_metric(i) for i in range(spec.filler_metrics)] + list(spec.metrics)
@@ -152,6 +162,8 @@ def _record(project_key: str, spec: LdMetricSpec, created_ms: int, now: datetime
         created_ms=created_ms,
         event_key=spec.event_key,
         is_numeric=spec.is_numeric if spec.kind == "custom" else None,
+        data_source=spec.data_source,
+        data_source_environment=spec.data_source_environment,
         success_criteria=spec.success_criteria,
         unit_aggregation_type=spec.unit_aggregation_type,
         randomization_units=spec.randomization_units,

@@ -19,9 +19,13 @@ from ld_sentry_cli.sandbox.faults import FaultPlan
 # 403 on writes, "none" gets 403 on every route that can answer 403 (the "forbidden token").
 TOKEN_ACCESS_LEVELS = ("writer", "reader", "none")
 TOKEN_KINDS = ("personal", "service")
-METRIC_KINDS = ("pageview", "click", "custom")  # launchdarkly-api.md §1.3
+METRIC_KINDS = ("pageview", "click", "custom", "trace")  # launchdarkly-api.md §1.3, §1.7
 SUCCESS_CRITERIA = ("HigherThanBaseline", "LowerThanBaseline")
-UNIT_AGGREGATION_TYPES = ("average", "sum")
+UNIT_AGGREGATION_TYPES = ("average", "sum", "count_distinct")
+HOSTED_DATA_SOURCE = "launchdarkly-hosted"  # `dataSource.key` of events sent to LaunchDarkly (§1.7)
+# How a server treats a list filter it is sent: honoured, ignored (answers as if it were not
+# there) or rejected (400). Which one the live service does is unverified (launchdarkly-api.md §1.7).
+FILTER_BEHAVIOURS = ("honoured", "ignored", "rejected")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class LdMetricSpec:
     unit: str | None = None
     archived: bool = False
     last_seen: timedelta | None = None  # age of the last event received, if any
+    data_source: str = HOSTED_DATA_SOURCE
+    data_source_environment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class LdProjectSpec:
     environments: tuple[LdEnvironmentSpec, ...] = ()
     metrics: tuple[LdMetricSpec, ...] = ()
     filler_metrics: int = 0
+    experiment_units: tuple[str, ...] = ("user",)  # context kinds available for experiments
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,9 @@ class LaunchDarklyScenario:
     tokens: tuple[LdToken, ...] = ()
     projects: tuple[LdProjectSpec, ...] = ()
     rate_limit: LdRateLimit = field(default_factory=LdRateLimit)
+    project_keys_filter: str = "honoured"  # GET /api/v2/projects?filter=keys:… (honoured | ignored | rejected)
+    event_keys_filter: str = "honoured"  # GET /api/v2/metrics/{p}?filter=eventKeys anyOf […] (same choices)
+    older_instance: bool = False  # predates `analysisUnits`: a POST naming it gets 400; GETs send only the old name
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,7 @@ class SentryScenario:
     projects_page_size: int = 10  # real default is 100; small so that clients must page
     events_page_size: int = 100
     rate_limit: SentryRateLimit = field(default_factory=SentryRateLimit)
+    older_instance: bool = False  # project summaries carry no `environments` (older self-hosted Sentry)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ typos surface; README.md in this package has a worked example)::
     name = "ldsentry sandbox"                # tokenName in caller-identity
     kind = "service"                         # service | personal
     access = "writer"                        # writer | reader (403 on writes) | none (403 everywhere)
+    project_keys_filter = "honoured"         # projects list filter=keys: honoured | ignored | rejected (400)
+    event_keys_filter = "honoured"           # metrics list filter=eventKeys: honoured | ignored | rejected (400)
+    older_instance = false                   # true: predates analysisUnits (POST naming it gets 400)
     [launchdarkly.rate_limit]                # advertised limits per window (headers only
     global_limit = 2000                      #   unless enforce = true)
     route_limit = 500
@@ -24,15 +27,18 @@ typos surface; README.md in this package has a worked example)::
     tags = ["team-a"]
     environments = ["production", "staging"] # or tables {key, name, color, critical, tags}
     filler_metrics = 118                     # unrelated metrics listed before `metrics`
+    experiment_units = ["user"]              # context kinds available for experiments
     [[launchdarkly.projects.metrics]]
     key = "sentry-errors"                    # *required*
     name = "Sentry errors"                   # default: the key
-    kind = "custom"                          # custom | pageview | click
+    kind = "custom"                          # custom | pageview | click | trace
     event_key = "sentry-errors"              # required for custom metrics
     is_numeric = false
     success_criteria = "LowerThanBaseline"   # required for numeric metrics
-    unit_aggregation_type = "average"        # average (binary) | sum (count)
-    randomization_units = ["user"]
+    unit_aggregation_type = "average"        # average (binary) | sum (count) | count_distinct
+    randomization_units = ["user"]           # served as analysisUnits and randomizationUnits
+    data_source = "launchdarkly-hosted"      # dataSource.key; anything else is a warehouse
+    data_source_environment = "prod"         # dataSource.environmentKey
     tags = ["sentry"]
     archived = false
     last_seen = "3h"                         # age of the last event received
@@ -42,6 +48,7 @@ typos surface; README.md in this package has a worked example)::
     organization_id = 1
     projects_page_size = 10                  # default per_page of the project list
     events_page_size = 100                   # default per_page of event lists
+    older_instance = false                   # true: project summaries carry no `environments`
     [sentry.rate_limit]
     limit = 40
     window_s = 1
@@ -98,6 +105,8 @@ from tomlkit.exceptions import TOMLKitError
 from ld_sentry_cli.sandbox.durations import parse_duration
 from ld_sentry_cli.sandbox.faults import FaultPlan, FaultRule
 from ld_sentry_cli.sandbox.scenario import (
+    FILTER_BEHAVIOURS,
+    HOSTED_DATA_SOURCE,
     METRIC_KINDS,
     SUCCESS_CRITERIA,
     TOKEN_ACCESS_LEVELS,
@@ -310,6 +319,9 @@ def _launchdarkly(table: _Table) -> LaunchDarklyScenario:
         tokens=tokens,
         projects=projects,
         rate_limit=rate_limit,
+        project_keys_filter=table.text("project_keys_filter", defaults.project_keys_filter, choices=FILTER_BEHAVIOURS),
+        event_keys_filter=table.text("event_keys_filter", defaults.event_keys_filter, choices=FILTER_BEHAVIOURS),
+        older_instance=table.flag("older_instance", defaults.older_instance),
     )
     table.done()
     return result
@@ -343,6 +355,7 @@ def _ld_project(table: _Table) -> LdProjectSpec:
         environments=environments,
         metrics=metrics,
         filler_metrics=filler,
+        experiment_units=table.text_list("experiment_units", ("user",)),
     )
     table.done()
     return project
@@ -386,13 +399,15 @@ def _ld_metric(table: _Table) -> LdMetricSpec:
         unit=table.text("unit", None),
         archived=table.flag("archived", False),
         last_seen=table.duration("last_seen", None),
+        data_source=table.text("data_source", HOSTED_DATA_SOURCE),
+        data_source_environment=table.text("data_source_environment", None),
     )
     # The same rules the API applies to a POST (launchdarkly-api.md §1.3).
     if kind == "custom" and metric.event_key is None:
         table.fail('a custom metric needs "event_key"')
     if kind == "custom" and is_numeric and metric.success_criteria is None:
         table.fail('a numeric metric needs "success_criteria"')
-    if kind != "custom" and metric.event_key is not None:
+    if kind in ("click", "pageview") and metric.event_key is not None:
         table.fail(f'a {kind} metric cannot have "event_key"')
     table.done()
     return metric
@@ -421,6 +436,7 @@ def _sentry(table: _Table) -> SentryScenario:
         projects_page_size=table.integer("projects_page_size", base.projects_page_size, minimum=1),
         events_page_size=table.integer("events_page_size", base.events_page_size, minimum=1),
         rate_limit=rate_limit,
+        older_instance=table.flag("older_instance", base.older_instance),
     )
     if result.projects_page_size > 100 or result.events_page_size > 100:
         table.fail("page sizes cannot exceed 100, Sentry's maximum per_page")

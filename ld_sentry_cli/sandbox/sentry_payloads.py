@@ -50,8 +50,8 @@ def _first_event(project: SentryProjectState) -> str | None:
     return iso_utc(project.events[-1].timestamp) if project.events else None
 
 
-def project_summary(project: SentryProjectState) -> JSON:
-    """An item of listOrganizationProjects."""
+def project_summary(project: SentryProjectState, *, with_environments: bool = True) -> JSON:
+    """An item of listOrganizationProjects; an older self-hosted Sentry sends no `environments`."""
     rep: JSON = {
         "id": project.id,
         "slug": project.slug,
@@ -68,11 +68,13 @@ def project_summary(project: SentryProjectState) -> JSON:
         "team": dict(_TEAM),
         "teams": [dict(_TEAM)],
         "platforms": [project.platform] if project.platform else [],
-        # Names only, hidden ones included, as the list endpoint returns them (Sentry notes §3).
-        "environments": [env.name for env in project.environments],
+        # Names only, hidden ones left out, as Sentry's project serializer lists them (Sentry notes §3).
+        "environments": [env.name for env in project.environments if not env.is_hidden],
         "latestRelease": None,
     }
     rep.update(dict.fromkeys(_PROJECT_FLAGS, False))
+    if not with_environments:
+        del rep["environments"]
     return rep
 
 

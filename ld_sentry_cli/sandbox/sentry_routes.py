@@ -126,13 +126,14 @@ class SentryApi:
         if query:
             projects = [p for p in projects if query in p.slug.lower() or query in p.name.lower()]
         page, next_, previous = _paginated(offset_paginate, projects, cursor, per_page)
-        return self._paged(request, [project_summary(p) for p in page], previous, next_)
+        summaries = [project_summary(p, with_environments=not self.world.older_instance) for p in page]
+        return self._paged(request, summaries, previous, next_)
 
     async def list_organization_environments(self, request: Request) -> Response:
         """listOrganizationEnvironments with `visibility` (default visible)."""
         self._organization(request, ORG_READ)
         visibility = self._visibility(request)
-        environments = [e for e in self.world.organization_environments() if _visible(e.is_hidden, visibility)]
+        environments = self.world.organization_environments(visibility)
         return JSONResponse([environment_item(e, with_hidden_flag=False) for e in environments])
 
     async def get_project(self, request: Request) -> Response:

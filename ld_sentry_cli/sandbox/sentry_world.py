@@ -85,6 +85,7 @@ class SentryWorld:
 
     def __init__(self, scenario: SentryScenario, now: datetime) -> None:
         self.organization = scenario.organization
+        self.older_instance = scenario.older_instance
         self.organization_id = str(scenario.organization_id)
         self.organization_name = scenario.organization_name
         self.now = now
@@ -108,12 +109,24 @@ class SentryWorld:
             return self.projects[id_or_slug]
         return next((p for p in self.projects.values() if p.id == id_or_slug), None)
 
-    def organization_environments(self) -> list[SentryEnvironmentState]:
-        """Every environment in the org, in id order; hidden only where hidden in every project."""
-        visible_somewhere = {e.name for p in self.projects.values() for e in p.environments if not e.is_hidden}
+    def organization_environments(self, visibility: str = "all") -> list[SentryEnvironmentState]:
+        """The org's environments in id order, filtered per project link as Sentry does (Sentry notes §3).
+
+        Sentry filters the environment-project links, then lists their environments: `hidden` names
+        those hidden in at least one project, `visible` those visible in at least one, so one
+        environment can be in both. Each item's `is_hidden` says whether it is hidden everywhere.
+        """
+        links = [env for project in self.projects.values() for env in project.environments]
+        if visibility == "hidden":
+            links = [env for env in links if env.is_hidden]
+        elif visibility == "visible":
+            links = [env for env in links if not env.is_hidden]
+        chosen = {env.name for env in links}
+        visible_somewhere = {env.name for p in self.projects.values() for env in p.environments if not env.is_hidden}
         return [
             SentryEnvironmentState(id=env_id, name=name, is_hidden=name not in visible_somewhere)
             for name, env_id in self.environment_ids.items()
+            if name in chosen
         ]
 
     def _environment_id(self, name: str) -> str:

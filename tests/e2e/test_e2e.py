@@ -112,7 +112,7 @@ def test_red_create_green_flow(served: tuple[Sandbox, str], workdir: Path) -> No
     assert {r.ld_api_version for r in sandbox.requests(service="launchdarkly")} == {"20240415"}
 
 
-def test_matching_metric_on_page_three(served: tuple[Sandbox, str], workdir: Path) -> None:
+def test_matching_metric_on_page_three_in_one_filtered_request(served: tuple[Sandbox, str], workdir: Path) -> None:
     sandbox, url = served
 
     run = ldsentry(workdir, url, "metric", "check", "--ld-project", "checkout", "--output", "json")
@@ -120,7 +120,27 @@ def test_matching_metric_on_page_three(served: tuple[Sandbox, str], workdir: Pat
     pages = [r.query for r in sandbox.requests() if r.path == "/api/v2/metrics/checkout"]
     assert run.code == 0
     assert run.json()["projects"][0]["metrics"][0]["key"] == "sentry-errors"  # type: ignore[index]
-    assert sorted(pages) == ["limit=50&offset=0", "limit=50&offset=100", "limit=50&offset=50"]
+    assert pages == ["filter=eventKeys+anyOf+%5B%22sentry-errors%22%5D&limit=50&offset=0"]
+
+
+def test_matching_metric_on_page_three_when_the_filter_is_ignored(workdir: Path) -> None:
+    scenario = load_demo_scenario()
+    scenario = dataclasses.replace(
+        scenario, launchdarkly=dataclasses.replace(scenario.launchdarkly, event_keys_filter="ignored")
+    )
+    sandbox = build_app(scenario)
+    with serve_in_thread(sandbox) as server:
+        run = ldsentry(workdir, server.url, "metric", "check", "--ld-project", "checkout", "--output", "json")
+
+    pages = [r.query for r in sandbox.requests() if r.path == "/api/v2/metrics/checkout"]
+    assert run.code == 0
+    assert run.json()["projects"][0]["metrics"][0]["key"] == "sentry-errors"  # type: ignore[index]
+    # The ignored filter's answer is the first page; the rest are asked without it.
+    assert sorted(pages) == [
+        "filter=eventKeys+anyOf+%5B%22sentry-errors%22%5D&limit=50&offset=0",
+        "limit=50&offset=100",
+        "limit=50&offset=50",
+    ]
 
 
 @pytest.mark.parametrize(

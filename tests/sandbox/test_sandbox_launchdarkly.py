@@ -6,10 +6,11 @@ import re
 
 import httpx
 import pytest
-from sandbox_helpers import LD_HEADERS
+from sandbox_helpers import LD_HEADERS, SyncAsgiTransport, in_process_client
 from support import METRIC_POST_BODY
 
-from ld_sentry_cli.sandbox import Sandbox
+from ld_sentry_cli.sandbox import Sandbox, build_app
+from ld_sentry_cli.sandbox.scenario_parser import scenario_from_dict
 from ld_sentry_cli.secrets import looks_like_credential
 
 
@@ -234,3 +235,88 @@ def test_unknown_paths_and_methods_answer_in_launchdarkly_style(client: httpx.Cl
     wrong_method = client.delete("/api/v2/projects/alpha", headers=LD_HEADERS)
     assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "method_not_allowed"
     assert client.get("/api/v2/projects/", headers=LD_HEADERS).status_code == 404  # no slash redirects
+
+
+# --- switches: filters honoured, ignored or refused; an instance older than analysisUnits --------------
+
+
+def ld_scenario(*, new_enums: bool = False, **launchdarkly: object) -> Sandbox:
+    metrics = [
+        {"key": "sentry-errors", "event_key": "sentry-errors", "randomization_units": ["request"]},
+        {"key": "warehouse", "event_key": "sentry-errors", "data_source": "snowflake", "data_source_environment": "p"},
+    ]
+    if new_enums:  # values the 2026-03 document's enums lack (launchdarkly-api.md §1.7)
+        metrics.append(
+            {"key": "traced", "kind": "trace", "event_key": "sentry-errors", "unit_aggregation_type": "count_distinct"}
+        )
+    return build_app(
+        scenario_from_dict(
+            {
+                "launchdarkly": {
+                    "tokens": [{"value": "ld-token"}],
+                    "projects": [
+                        {"key": "a", "filler_metrics": 3, "metrics": metrics, "experiment_units": ["user", "request"]},
+                        {"key": "b"},
+                    ],
+                    **launchdarkly,
+                }
+            }
+        )
+    )
+
+
+TOKEN = {"Authorization": "ld-token"}
+EVENT_KEYS = "?filter=eventKeys%20anyOf%20%5B%22sentry-errors%22%5D"
+
+
+@pytest.mark.parametrize(("behaviour", "expected"), [("honoured", ["a"]), ("ignored", ["a", "b"])])
+def test_the_projects_keys_filter_honoured_or_ignored(behaviour: str, expected: list[str]) -> None:
+    with in_process_client(ld_scenario(project_keys_filter=behaviour)) as unit:
+        body = unit.get("/api/v2/projects?filter=keys:a|zzz", headers=TOKEN).json()
+    assert [p["key"] for p in body["items"]] == expected
+
+
+def test_the_projects_keys_filter_refused() -> None:
+    with in_process_client(ld_scenario(project_keys_filter="rejected")) as unit:
+        response = unit.get("/api/v2/projects?filter=keys:a", headers=TOKEN)
+    assert response.status_code == 400
+    assert response.json()["message"] == "Unsupported filter field 'keys': use query or tags"
+
+
+@pytest.mark.parametrize(("behaviour", "count"), [("honoured", 2), ("ignored", 5)])
+def test_the_event_keys_filter_honoured_or_ignored(behaviour: str, count: int) -> None:
+    with in_process_client(ld_scenario(event_keys_filter=behaviour)) as unit:
+        body = unit.get(f"/api/v2/metrics/a{EVENT_KEYS}", headers=TOKEN).json()
+    assert body["totalCount"] == count
+
+
+def test_the_event_keys_filter_refused_but_others_still_apply() -> None:
+    with in_process_client(ld_scenario(event_keys_filter="rejected")) as unit:
+        refused = unit.get(f"/api/v2/metrics/a{EVENT_KEYS}", headers=TOKEN)
+        custom = unit.get("/api/v2/metrics/a?filter=eventKind%20equals%20custom", headers=TOKEN).json()
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "Unsupported filter eventKeys anyOf"
+    assert custom["totalCount"] == 3  # one filler is custom too
+
+
+def test_metrics_carry_data_source_both_unit_names_and_new_enum_values() -> None:
+    # Not the contract-checking client: `trace` and `count_distinct` are newer than the 2026-03 document.
+    with httpx.Client(transport=SyncAsgiTransport(ld_scenario(new_enums=True)), base_url="http://sandbox.test") as unit:
+        items = {m["key"]: m for m in unit.get(f"/api/v2/metrics/a{EVENT_KEYS}", headers=TOKEN).json()["items"]}
+        settings = unit.get("/api/v2/projects/a/experimentation-settings", headers=TOKEN).json()
+    assert items["sentry-errors"]["analysisUnits"] == items["sentry-errors"]["randomizationUnits"] == ["request"]
+    assert items["sentry-errors"]["dataSource"] == {"key": "launchdarkly-hosted", "_name": "LaunchDarkly"}
+    assert items["warehouse"]["dataSource"] == {"key": "snowflake", "_name": "Snowflake", "environmentKey": "p"}
+    assert (items["traced"]["kind"], items["traced"]["unitAggregationType"]) == ("trace", "count_distinct")
+    assert [u["randomizationUnit"] for u in settings["randomizationUnits"]] == ["user", "request"]
+
+
+def test_an_older_instance_refuses_analysis_units_and_sends_only_the_old_name() -> None:
+    body = {"key": "new", "kind": "custom", "eventKey": "sentry-errors", "isNumeric": False}
+    with in_process_client(ld_scenario(older_instance=True)) as unit:
+        refused = unit.post("/api/v2/metrics/a", json={**body, "analysisUnits": ["user"]}, headers=TOKEN)
+        created = unit.post("/api/v2/metrics/a", json={**body, "randomizationUnits": ["user"]}, headers=TOKEN)
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "Invalid field analysisUnits: unknown property"
+    assert created.status_code == 201
+    assert created.json()["randomizationUnits"] == ["user"] and "analysisUnits" not in created.json()

@@ -143,7 +143,7 @@ dropped = 0.5
         ),
         (
             {"launchdarkly": {"projects": [{"key": "a", "metrics": [{"key": "m", "kind": "banana"}]}]}},
-            "launchdarkly.projects[0].metrics[0].kind: must be one of pageview, click, custom (got 'banana')",
+            "launchdarkly.projects[0].metrics[0].kind: must be one of pageview, click, custom, trace (got 'banana')",
         ),
         (
             {

@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import SENTRY_HEADERS, SENTRY_TOKEN
+from sandbox_helpers import SENTRY_HEADERS, SENTRY_TOKEN, SyncAsgiTransport, in_process_client
 
 from ld_sentry_cli.sandbox import Sandbox, build_app
 from ld_sentry_cli.sandbox.scenario import Scenario
+from ld_sentry_cli.sandbox.scenario_parser import scenario_from_dict
 
 LINK = re.compile(
     r'<(?P<url>[^>]*)>; rel="(?P<rel>\w+)"; results="(?P<results>true|false)"; cursor="(?P<cursor>[^"]*)"'
@@ -81,7 +82,8 @@ def test_project_list_per_page_query_and_errors(demo_client: httpx.Client) -> No
     everything = demo_client.get("/api/0/organizations/acme/projects/?per_page=100", headers=SENTRY_HEADERS)
     assert len(everything.json()) == 11 and links(everything)["next"]["results"] == "false"
     project = next(p for p in everything.json() if p["slug"] == "web-frontend")
-    assert project["id"] == "4505278496" and project["environments"] == ["production", "staging", "qa"]
+    # Hidden environments are left out of the summary, as Sentry's project serializer does.
+    assert project["id"] == "4505278496" and project["environments"] == ["production", "staging"]
     found = demo_client.get("/api/0/organizations/acme/projects/?query=checkout", headers=SENTRY_HEADERS)
     assert [p["slug"] for p in found.json()] == ["checkout-api"]
     for bad in ("per_page=101", "per_page=x", "cursor=nonsense"):
@@ -118,6 +120,49 @@ def test_organization_environments(client: httpx.Client) -> None:
     assert [e["name"] for e in body] == ["production", "staging", "qa"]
     hidden = client.get("/api/0/organizations/acme/environments/?visibility=hidden", headers=SENTRY_HEADERS).json()
     assert [e["name"] for e in hidden] == ["qa"]
+
+
+def test_organization_environments_filter_per_project_link() -> None:
+    # "shared" is visible in one project and hidden in another: Sentry lists it under both filters.
+    scenario = scenario_from_dict(
+        {
+            "sentry": {
+                "tokens": [{"value": "sentry-token"}],
+                "projects": [
+                    {"slug": "a", "id": 1, "environments": ["shared", "prod"]},
+                    {"slug": "b", "id": 2, "environments": ["prod"], "hidden_environments": ["shared", "qa"]},
+                ],
+            }
+        }
+    )
+    headers = {"Authorization": "Bearer sentry-token"}
+    with in_process_client(build_app(scenario)) as unit:
+
+        def names(visibility: str) -> list[str]:
+            url = f"/api/0/organizations/acme/environments/?visibility={visibility}"
+            return [e["name"] for e in unit.get(url, headers=headers).json()]
+
+        assert names("hidden") == ["shared", "qa"]
+        assert names("visible") == ["shared", "prod"]
+        assert names("all") == ["shared", "prod", "qa"]
+
+
+def test_an_older_sentry_sends_project_summaries_without_environments() -> None:
+    scenario = scenario_from_dict(
+        {
+            "sentry": {
+                "older_instance": True,
+                "tokens": [{"value": "sentry-token"}],
+                "projects": [{"slug": "a", "id": 1, "environments": ["prod"]}],
+            }
+        }
+    )
+    # Not the contract-checking client: an older Sentry leaves out a field the current document requires.
+    with httpx.Client(transport=SyncAsgiTransport(build_app(scenario)), base_url="http://sandbox.test") as unit:
+        (summary,) = unit.get(
+            "/api/0/organizations/acme/projects/", headers={"Authorization": "Bearer sentry-token"}
+        ).json()
+    assert "environments" not in summary and summary["slug"] == "a"
 
 
 def query(client: httpx.Client, **params: Any) -> httpx.Response:
