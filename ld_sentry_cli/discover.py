@@ -157,13 +157,7 @@ def discover(
     by_key = {ld.key: ld for ld in ld_projects}
     for facts in sentry_projects:
         project = facts.project
-        project_names = [project.slug, *([project.name] if project.name and project.name != project.slug else [])]
-        candidates = (
-            (found, ld.key)
-            for ld in ld_projects
-            if (found := match_names(project_names, [ld.key, ld.name], environment=False)) is not None
-        )
-        chosen = _best(candidates)
+        chosen = _project_match(project, ld_projects, mappings)
         for env in facts.environments:
             pair = (project.slug, env.name)
             if pair in mapped:
@@ -186,6 +180,35 @@ def discover(
         (ld.key, env.key) for ld in ld_projects for env in ld.environments if (ld.key, env.key) not in used_ld
     )
     return DiscoverReport(tuple(proposals), tuple(unmatched), tuple(hidden), already, unused)
+
+
+def _project_names(project: SentryProject) -> list[str]:
+    return [project.slug, *([project.name] if project.name and project.name != project.slug else [])]
+
+
+def _project_match(
+    project: SentryProject, ld_projects: Sequence[LdProject], mappings: Sequence[ProjectMapping]
+) -> tuple[NameMatch, str] | str | None:
+    """The LaunchDarkly project for a Sentry project: the one its mappings already use, else the best name match.
+
+    A Sentry project whose other environments are mapped to one LaunchDarkly project keeps to it,
+    however unlike the names are (`web-frontend` mapped to `default`).
+    """
+    existing = {m.ld_project for m in mappings if m.sentry_project == project.slug}
+    known = {ld.key for ld in ld_projects}
+    if len(existing) == 1 and (key := next(iter(existing))) in known:
+        return NameMatch(Confidence.EXACT, f"{project.slug!r} is already mapped to {key!r}"), key
+    names = _project_names(project)
+    return _best(
+        (found, ld.key)
+        for ld in ld_projects
+        if (found := match_names(names, [ld.key, ld.name], environment=False)) is not None
+    )
+
+
+def could_match(project: SentryProject, ld_projects: Sequence[LdProject], mappings: Sequence[ProjectMapping]) -> bool:
+    """Whether any LaunchDarkly project could take this Sentry project's environments (worth reading them all)."""
+    return isinstance(_project_match(project, ld_projects, mappings), tuple)
 
 
 def _environment_proposal(

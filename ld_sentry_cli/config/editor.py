@@ -33,16 +33,17 @@ def check_mapping_values(mapping: ProjectMapping) -> list[str]:
     return messages
 
 
-def render_mapping(mapping: ProjectMapping, newline: str = "\n") -> str:
-    """The `[[mapping]]` table for mapping, as ldsentry writes it."""
+def render_mapping(mapping: ProjectMapping, newline: str = "\n", comment: str | None = None) -> str:
+    """The `[[mapping]]` table for mapping, as ldsentry writes it, after a one-line `# comment` if given."""
     import tomlkit
 
-    lines = ["[[mapping]]"]
+    lines = [f"# {' '.join(comment.split())}"] if comment and comment.strip() else []
+    lines.append("[[mapping]]")
     lines += [f"{name} = {tomlkit.string(getattr(mapping, name)).as_string()}" for name in MAPPING_FIELDS]
     return newline.join(lines) + newline
 
 
-def append_mapping_text(text: str, mapping: ProjectMapping) -> str:
+def append_mapping_text(text: str, mapping: ProjectMapping, comment: str | None = None) -> str:
     """Text with a `[[mapping]]` table appended after one blank line; every other byte unchanged."""
     newline = "\r\n" if "\r\n" in text else "\n"
     if not text:
@@ -51,7 +52,7 @@ def append_mapping_text(text: str, mapping: ProjectMapping) -> str:
         separator = newline
     else:
         separator = newline * 2
-    return text + separator + render_mapping(mapping, newline)
+    return text + separator + render_mapping(mapping, newline, comment)
 
 
 def remove_mapping_text(text: str, index: LineIndex, header_line: int) -> str:
@@ -79,8 +80,8 @@ def _is_blank_or_comment(line: str) -> bool:
     return not stripped or stripped.startswith("#")
 
 
-def add_mapping(path: Path, display: str, mapping: ProjectMapping) -> ProjectMapping:
-    """Append mapping to the file under the lock; return it with its line. Refuses conflicts."""
+def add_mapping(path: Path, display: str, mapping: ProjectMapping, *, comment: str | None = None) -> ProjectMapping:
+    """Append mapping (after a `# comment` line if given) under the lock; return it with its line. Refuses conflicts."""
     problems = check_mapping_values(mapping)
     if problems:
         raise UsageError("; ".join(problems))
@@ -94,7 +95,7 @@ def add_mapping(path: Path, display: str, mapping: ProjectMapping) -> ProjectMap
                 f"{display}: the mappings are written as an inline array (mapping = [...]); "
                 "rewrite them as [[mapping]] tables to let ldsentry edit them"
             )
-        new_text = append_mapping_text(current.text, mapping)
+        new_text = append_mapping_text(current.text, mapping, comment)
         saved = _save_checked(current, new_text)
     return next(m for m in saved.config.mappings if m == mapping)
 
