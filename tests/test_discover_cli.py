@@ -8,7 +8,6 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
-from conftest import emulator_env
 from contracts import validate_request
 from emulator_support import Emulator
 from typer.testing import CliRunner
@@ -90,6 +89,17 @@ sentry_environment = "staging"
 ld_project = "web"
 ld_environment = "staging"
 """
+
+
+def emulator_env(url: str) -> dict[str, str]:
+    """The variables that point ldsentry at an emulator (conftest's own helper is not importable beside tests/sandbox)."""
+    return {
+        "LD_BASE_URI": url,
+        "SENTRY_URL": url,
+        "LD_ACCESS_TOKEN": LD_TOKEN["value"],
+        "SENTRY_AUTH_TOKEN": SENTRY_TOKEN["value"],
+        "SENTRY_ORG": "acme",
+    }
 
 
 @pytest.fixture

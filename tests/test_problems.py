@@ -27,6 +27,9 @@ EXPECTED = {
     "events_misnamed_context": Severity.AMBER,
     "events_invalid_context": Severity.AMBER,
     "low_usable_share": Severity.RED,
+    "context_scrubbed": Severity.RED,
+    "context_at_risk": Severity.AMBER,
+    "scrubbing_unchecked": Severity.NOTE,
 }
 
 
