@@ -92,7 +92,7 @@ ld_environment = "staging"
 
 
 def emulator_env(url: str) -> dict[str, str]:
-    """The variables that point ldsentry at an emulator (conftest's own helper is not importable beside tests/sandbox)."""
+    """The variables that point ldsentry at an emulator (conftest is shadowed beside tests/sandbox)."""
     return {
         "LD_BASE_URI": url,
         "SENTRY_URL": url,
