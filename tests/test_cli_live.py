@@ -244,6 +244,7 @@ def test_doctor_all_good(runner: CliRunner, emulator: Emulator, demo_config: Pat
         ("Hosted Sentry integration", "ok"),
         ("Sentry instance", "ok"),
         ("Sentry token", "ok"),
+        ("Data scrubbing", "ok"),
     ]
 
 

@@ -182,3 +182,28 @@ def test_table_and_markdown_show_the_flags_column(runner: CliRunner, scrubbed: E
         in (markdown.stdout)
     )
     assert "| ✓ GREEN | exempt/production | app/production | 2 | 100% | 0% |" in markdown.stdout
+
+
+def test_doctor_fails_the_scrubbing_row_when_kind_or_key_would_be_filtered(
+    runner: CliRunner, scrubbed: Emulator
+) -> None:
+    result = runner.invoke(app, ["doctor", "--output", "json"])
+
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert result.exit_code == 1
+    assert checks["Data scrubbing"] == {
+        "name": "Data scrubbing",
+        "status": "fail",
+        "message": "Sentry would filter launchdarklyContext's kind or key: keys: key by sensitiveFields",
+        "hint": "Run `ldsentry events check` for the exact setting and fix per mapping.",
+    }
+
+
+def test_doctor_scrubbing_row_is_ok_on_the_demo(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
+    result = runner.invoke(app, ["doctor", "--output", "json"])
+
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert result.exit_code == 0
+    assert checks["Data scrubbing"]["message"] == (
+        "no setting filters launchdarklyContext's kind or key in 3 mapped projects"
+    )

@@ -18,13 +18,24 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
     from rich.text import Text
 
     from ld_sentry_cli.cli import live
+    from ld_sentry_cli.cli.progress import progress_bar
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.doctor import Check, CheckStatus, all_ok, check_launchdarkly, check_sentry, failed
+    from ld_sentry_cli.doctor import (
+        Check,
+        CheckStatus,
+        all_ok,
+        check_launchdarkly,
+        check_scrubbing,
+        check_sentry,
+        failed,
+    )
     from ld_sentry_cli.errors import ConfigInvalidError, ExitCode, LdsentryError
+    from ld_sentry_cli.gather import ProgressCallback
     from ld_sentry_cli.launchdarkly import launchdarkly_instance
     from ld_sentry_cli.models import Config
     from ld_sentry_cli.sentry import SentryClient, sentry_base_url, sentry_organization, sentry_token
+    from ld_sentry_cli.sentry_settings import ScrubbingReader
 
     checks: list[Check] = []
     path, display = locate_config(config)
@@ -84,8 +95,26 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
             sentry = SentryClient(token, organization, base_url=base_url)
             closers.append(sentry.aclose)
             work.append(check_sentry(sentry, base_url, organization))
+
+            async def scrubbing() -> list[Check]:
+                reader = ScrubbingReader(sentry.session, organization or "")
+                return [await check_scrubbing(reader, list(settings.sentry_projects))]
+
+            work.append(scrubbing())
+        done = 0
+
+        async def counted(check: Awaitable[list[Check]], progress: ProgressCallback | None) -> list[Check]:
+            nonlocal done
+            result = await check
+            done += 1
+            if progress is not None:
+                progress(done, len(work))
+            return result
+
         try:
-            results = await asyncio.gather(*work)
+            # The scrubbing row reads every mapped project's settings: long enough to show progress.
+            with progress_bar("Checking") as progress:
+                results = await asyncio.gather(*(counted(check, progress) for check in work))
         finally:
             for close in closers:
                 await close()
