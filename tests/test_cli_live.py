@@ -285,7 +285,9 @@ def test_demo_runs_and_cleans_up(runner: CliRunner, monkeypatch: pytest.MonkeyPa
     result = runner.invoke(app, ["demo"])
 
     assert result.exit_code == 0, result.output
-    assert "Step 6 of 6: ldsentry events check" in result.stdout
+    assert "Step 6 of 7: ldsentry events check" in result.stdout
+    assert "Step 7 of 7: ldsentry mappings discover" in result.stdout
+    assert "mobile-app/staging" in result.stdout
     assert "5 green, 0 amber, 0 red" in result.stdout
     assert result.stdout.rstrip().endswith("to try commands by hand against the emulator.")
     folder = result.stdout.split("a copy of sample-config.toml is at ")[1].split("/ldsentry.toml")[0]

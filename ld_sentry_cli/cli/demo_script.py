@@ -65,6 +65,13 @@ STEPS = (
         "which misname it and which carry an unusable one (exit 1 here, by design of the demo data).",
         ExitCode.PROBLEMS,
     ),
+    Step(
+        ("mappings", "discover"),
+        "The organization has more Sentry projects than the file maps. `mappings discover` matches Sentry's "
+        "projects and environments to LaunchDarkly's by name (exact, aliased, similar), lists what stays "
+        "unmatched and what Sentry hides, and `--write` appends the sure ones to the file with a comment each.",
+        ExitCode.OK,
+    ),
 )
 
 

@@ -225,5 +225,5 @@ def test_demo_exits_zero(tmp_path: Path) -> None:
     )
 
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-    assert "Step 6 of 6" in done.stdout
+    assert "Step 7 of 7" in done.stdout
     assert list(tmp_path.iterdir()) == []
