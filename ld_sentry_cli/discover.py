@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,18 +92,31 @@ class DiscoverReport:
         return tuple(p for p in self.proposals if p.confidence >= confidence)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise(name: str) -> str:
-    """Lower case, separators folded to `-`, and one leading or trailing part-of-service word dropped."""
+    """Lower case, separators folded to `-`, and a trailing and a leading part-of-service word dropped.
+
+    Both ends, each once, so that names sharing a prefix word compare alike: `svc-payments-api` and
+    `svc-payments` are both `payments` (dropping only one word, from either end, made them differ).
+    """
     words = [word for word in _SEPARATORS.split(name.strip().lower()) if word]
     if len(words) > 1 and words[-1] in _AFFIXES:
         words = words[:-1]
-    elif len(words) > 1 and words[0] in _AFFIXES:
+    if len(words) > 1 and words[0] in _AFFIXES:
         words = words[1:]
     return "-".join(words)
 
 
 def _similar(left: str, right: str) -> float:
-    return difflib.SequenceMatcher(None, left, right).ratio()
+    """The similarity ratio, or 0 when difflib's cheap upper bounds already fall below the threshold.
+
+    Every Sentry name meets every LaunchDarkly name, so the bounds (as `difflib.get_close_matches`
+    uses them) keep discovery fast in large organizations.
+    """
+    matcher = difflib.SequenceMatcher(None, left, right)
+    if matcher.real_quick_ratio() < SIMILARITY_THRESHOLD or matcher.quick_ratio() < SIMILARITY_THRESHOLD:
+        return 0.0
+    return matcher.ratio()
 
 
 def match_names(sentry_names: Sequence[str], ld_names: Sequence[str], *, environment: bool) -> NameMatch | None:
@@ -206,9 +220,24 @@ def _project_match(
     )
 
 
-def could_match(project: SentryProject, ld_projects: Sequence[LdProject], mappings: Sequence[ProjectMapping]) -> bool:
-    """Whether any LaunchDarkly project could take this Sentry project's environments (worth reading them all)."""
-    return isinstance(_project_match(project, ld_projects, mappings), tuple)
+def could_match(
+    project: SentryProject,
+    ld_projects: Sequence[LdProject],
+    mappings: Sequence[ProjectMapping],
+    environments: Iterable[str] | None = None,
+) -> bool:
+    """Whether a LaunchDarkly project could take this Sentry project's environments (any, or one of these names).
+
+    Discovery reads a project's hidden environments only when one of the organization's hidden names
+    would have been proposed there; elsewhere a hidden environment changes nothing.
+    """
+    chosen = _project_match(project, ld_projects, mappings)
+    if not isinstance(chosen, tuple):
+        return False
+    if environments is None:
+        return True
+    ld_project = next(ld for ld in ld_projects if ld.key == chosen[1])
+    return any(_environment_match(name, env) is not None for name in environments for env in ld_project.environments)
 
 
 def _environment_proposal(

@@ -139,9 +139,12 @@ async def read_inventory(
     organization: str,
     ld_session: ApiSession,
     *,
-    worth_resolving: Callable[[SentryProject, tuple[LdProject, ...]], bool],
+    worth_resolving: Callable[[SentryProject, tuple[LdProject, ...], frozenset[str]], bool],
 ) -> Inventory:
-    """Read both inventories; a project's hidden environments are read only when `worth_resolving` says so."""
+    """Read both inventories; a project's hidden environments are read only when `worth_resolving` says so.
+
+    `worth_resolving` gets the project, the LaunchDarkly projects and the organization's hidden names.
+    """
     sentry_counted, ld_counted = CountingSession(sentry_session), CountingSession(ld_session)
     org = quote(organization, safe="")
     items, hidden, ld_projects = await asyncio.gather(
@@ -154,7 +157,7 @@ async def read_inventory(
     listed = [(sentry.parse_project(item), _listed_environments(item)) for item in items]
 
     async def facts(project: SentryProject, names: tuple[str, ...]) -> SentryProjectFacts:
-        if hidden and worth_resolving(project, ld_projects):
+        if hidden and worth_resolving(project, ld_projects, frozenset(hidden)):
             return SentryProjectFacts(project, await _project_environments(sentry_counted, org, project.slug))
         # Sentry's list names visible environments only; a name hidden elsewhere in the org is still visible here.
         return SentryProjectFacts(project, tuple(SentryEnvironment(name) for name in names))

@@ -28,6 +28,9 @@ def ld(key: str, *envs: str, name: str = "") -> LdProject:
         ("Mobile App", "mobile"),
         ("api", "api"),  # a lone affix is the name itself
         ("  shop..web ", "shop"),
+        ("svc-payments-api", "payments"),  # both ends, so that it matches `svc-payments`
+        ("svc-payments", "payments"),
+        ("web-app", "web"),  # the last word left is kept
     ],
 )
 def test_normalise(name: str, normalised: str) -> None:
@@ -44,6 +47,7 @@ def test_normalise(name: str, normalised: str) -> None:
         ("qa", "test", True, Confidence.ALIAS),
         ("prod", "production", False, None),  # aliases are for environments only
         ("checkout-service", "checkout", False, Confidence.ALIAS),
+        ("svc-payments-api", "svc-payments", False, Confidence.ALIAS),
         ("paymnets", "payments", False, Confidence.SIMILAR),
         ("billing", "shipping", False, None),
     ],
@@ -132,3 +136,6 @@ def test_could_match_says_which_projects_are_worth_reading_hidden_environments_f
     assert could_match(sentry("web").project, ld_projects, existing)
     assert not could_match(sentry("web").project, ld_projects, [])
     assert not could_match(sentry("legacy").project, ld_projects, existing)
+    # Only a hidden name that an environment of the candidate would take makes reading it worthwhile.
+    assert could_match(sentry("checkout-api").project, ld_projects, [], ["prod"])
+    assert not could_match(sentry("checkout-api").project, ld_projects, [], ["old", "canary"])

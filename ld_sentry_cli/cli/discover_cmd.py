@@ -121,8 +121,8 @@ def _read(config: Config, concurrency: int) -> Inventory:
     ld = live.launchdarkly_client(config, concurrency)
     sentry = live.sentry_client(config, concurrency)
 
-    def worth_resolving(project: SentryProject, ld_projects: tuple[LdProject, ...]) -> bool:
-        return could_match(project, ld_projects, config.mappings)
+    def worth_resolving(project: SentryProject, ld_projects: tuple[LdProject, ...], hidden: frozenset[str]) -> bool:
+        return could_match(project, ld_projects, config.mappings, hidden)
 
     async def work() -> Inventory:
         async with ld, sentry:
