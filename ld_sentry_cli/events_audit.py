@@ -171,7 +171,9 @@ def _member_list(risks: Sequence[Risk]) -> str:
 
 
 def _fixes(risks: Sequence[Risk]) -> str:
-    return " ".join(dict.fromkeys(risk.fix for risk in risks))
+    # "Remove 'plan' from them, or: <the safe field>" already says "<the safe field>": say it once.
+    fixes = list(dict.fromkeys(risk.fix for risk in risks))
+    return " ".join(fix for fix in fixes if not any(other != fix and other.endswith(fix) for other in fixes))
 
 
 def scrubbing_problems(result: ScrubbingAudit, project_slug: str) -> list[Problem]:

@@ -133,9 +133,7 @@ def test_each_scrubbed_case_names_the_setting_and_the_fix(runner: CliRunner, scr
             "Under the current data scrubbing settings of project 'attributes', Sentry would filter these "
             "'launchdarklyContext' members: 'authLevel' by dataScrubberDefaults (Sentry's default scrubbing rules "
             "filter every value whose key contains 'auth'); 'plan' by sensitiveFields (the organization's Additional "
-            "Sensitive Fields (sensitiveFields) include 'plan'). "
-            + SAFE.format(slug="attributes")
-            + " Remove 'plan' from them, or: "
+            "Sensitive Fields (sensitiveFields) include 'plan'). Remove 'plan' from them, or: "
             + SAFE.format(slug="attributes")
         )
     }
