@@ -56,7 +56,7 @@ def test_status_minimum_requests(runner: CliRunner, emulator: Emulator, demo_con
     routes = sorted(f"{r.method} {r.path}" for r in emulator.sandbox.requests())
     assert result.exit_code == 1
     # One project request per LaunchDarkly project, ceil(metrics/50) pages (checkout: 120 -> 3),
-    # the Sentry project list (11 projects, 100 a page), one environments request per Sentry project.
+    # the Sentry project list (12 projects, 100 a page), one environments request per Sentry project.
     assert routes == sorted(
         [
             "GET /api/v2/projects/default",

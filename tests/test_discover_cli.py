@@ -285,8 +285,18 @@ def test_markdown_lists_proposals_unmatched_and_hidden(runner: CliRunner, hidden
 def test_discover_on_the_demo_scenario(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
     document = discover_json(runner)
 
-    assert [(p["sentry_project"], p["sentry_environment"], p["confidence"]) for p in document["proposals"]] == [  # type: ignore[union-attr]
-        ("mobile-app", "staging", "exact")
+    proposals = [
+        (p["sentry_project"], p["sentry_environment"], p["ld_project"], p["ld_environment"], p["confidence"])
+        for p in document["proposals"]
+    ]  # type: ignore[union-attr]
+    assert proposals == [
+        ("checkout-web", "prod", "checkout", "production", "alias"),
+        ("checkout-web", "stg", "checkout", "staging", "alias"),
+        ("mobile-app", "staging", "mobile", "staging", "exact"),
     ]
-    # web-frontend's hidden `qa` would go to no environment of `default`, so it is not read.
-    assert document["hidden"] == []
+    # The organization hides `production` (in checkout-web) and `qa`: every project whose LaunchDarkly
+    # match has a production environment is read in full, and the hidden ones found are listed.
+    assert document["hidden"] == [
+        {"sentry_project": "checkout-web", "sentry_environment": "production"},
+        {"sentry_project": "web-frontend", "sentry_environment": "qa"},
+    ]

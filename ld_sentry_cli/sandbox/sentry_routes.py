@@ -139,7 +139,7 @@ class SentryApi:
         """listOrganizationEnvironments with `visibility` (default visible)."""
         self._organization(request, ORG_READ)
         visibility = self._visibility(request)
-        environments = [e for e in self.world.organization_environments() if _visible(e.is_hidden, visibility)]
+        environments = self.world.organization_environments_by_visibility(visibility)
         return JSONResponse([environment_item(e, with_hidden_flag=False) for e in environments])
 
     async def get_project(self, request: Request) -> Response:

@@ -124,6 +124,20 @@ class SentryWorld:
             for name, env_id in self.environment_ids.items()
         ]
 
+    def organization_environments_by_visibility(self, visibility: str) -> list[SentryEnvironmentState]:
+        """listOrganizationEnvironments as Sentry filters it: over each project's link to an environment.
+
+        `hidden` names an environment hidden in any project, `visible` one visible in any project, so one
+        environment can be both (sentry `organization_environments.py` filters EnvironmentProject rows).
+        """
+        links = [e for p in self.projects.values() for e in p.environments]
+        wanted = {e.name for e in links if visibility == "all" or (visibility == "hidden") is e.is_hidden}
+        return [
+            SentryEnvironmentState(id=env_id, name=name, is_hidden=visibility == "hidden")
+            for name, env_id in self.environment_ids.items()
+            if name in wanted
+        ]
+
     def _environment_id(self, name: str) -> str:
         # Environments are org-scoped objects linked to projects (Sentry notes §3).
         return self.environment_ids.setdefault(name, str(len(self.environment_ids) + 1))
