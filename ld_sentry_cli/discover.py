@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,18 +92,31 @@ class DiscoverReport:
         return tuple(p for p in self.proposals if p.confidence >= confidence)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise(name: str) -> str:
-    """Lower case, separators folded to `-`, and one leading or trailing part-of-service word dropped."""
+    """Lower case, separators folded to `-`, and a trailing and a leading part-of-service word dropped.
+
+    Both ends, each once, so that names sharing a prefix word compare alike: `svc-payments-api` and
+    `svc-payments` are both `payments` (dropping only one word, from either end, made them differ).
+    """
     words = [word for word in _SEPARATORS.split(name.strip().lower()) if word]
     if len(words) > 1 and words[-1] in _AFFIXES:
         words = words[:-1]
-    elif len(words) > 1 and words[0] in _AFFIXES:
+    if len(words) > 1 and words[0] in _AFFIXES:
         words = words[1:]
     return "-".join(words)
 
 
 def _similar(left: str, right: str) -> float:
-    return difflib.SequenceMatcher(None, left, right).ratio()
+    """The similarity ratio, or 0 when difflib's cheap upper bounds already fall below the threshold.
+
+    Every Sentry name meets every LaunchDarkly name, so the bounds (as `difflib.get_close_matches`
+    uses them) keep discovery fast in large organizations.
+    """
+    matcher = difflib.SequenceMatcher(None, left, right)
+    if matcher.real_quick_ratio() < SIMILARITY_THRESHOLD or matcher.quick_ratio() < SIMILARITY_THRESHOLD:
+        return 0.0
+    return matcher.ratio()
 
 
 def match_names(sentry_names: Sequence[str], ld_names: Sequence[str], *, environment: bool) -> NameMatch | None:
@@ -157,13 +171,7 @@ def discover(
     by_key = {ld.key: ld for ld in ld_projects}
     for facts in sentry_projects:
         project = facts.project
-        project_names = [project.slug, *([project.name] if project.name and project.name != project.slug else [])]
-        candidates = (
-            (found, ld.key)
-            for ld in ld_projects
-            if (found := match_names(project_names, [ld.key, ld.name], environment=False)) is not None
-        )
-        chosen = _best(candidates)
+        chosen = _project_match(project, ld_projects, mappings)
         for env in facts.environments:
             pair = (project.slug, env.name)
             if pair in mapped:
@@ -186,6 +194,50 @@ def discover(
         (ld.key, env.key) for ld in ld_projects for env in ld.environments if (ld.key, env.key) not in used_ld
     )
     return DiscoverReport(tuple(proposals), tuple(unmatched), tuple(hidden), already, unused)
+
+
+def _project_names(project: SentryProject) -> list[str]:
+    return [project.slug, *([project.name] if project.name and project.name != project.slug else [])]
+
+
+def _project_match(
+    project: SentryProject, ld_projects: Sequence[LdProject], mappings: Sequence[ProjectMapping]
+) -> tuple[NameMatch, str] | str | None:
+    """The LaunchDarkly project for a Sentry project: the one its mappings already use, else the best name match.
+
+    A Sentry project whose other environments are mapped to one LaunchDarkly project keeps to it,
+    however unlike the names are (`web-frontend` mapped to `default`).
+    """
+    existing = {m.ld_project for m in mappings if m.sentry_project == project.slug}
+    known = {ld.key for ld in ld_projects}
+    if len(existing) == 1 and (key := next(iter(existing))) in known:
+        return NameMatch(Confidence.EXACT, f"{project.slug!r} is already mapped to {key!r}"), key
+    names = _project_names(project)
+    return _best(
+        (found, ld.key)
+        for ld in ld_projects
+        if (found := match_names(names, [ld.key, ld.name], environment=False)) is not None
+    )
+
+
+def could_match(
+    project: SentryProject,
+    ld_projects: Sequence[LdProject],
+    mappings: Sequence[ProjectMapping],
+    environments: Iterable[str] | None = None,
+) -> bool:
+    """Whether a LaunchDarkly project could take this Sentry project's environments (any, or one of these names).
+
+    Discovery reads a project's hidden environments only when one of the organization's hidden names
+    would have been proposed there; elsewhere a hidden environment changes nothing.
+    """
+    chosen = _project_match(project, ld_projects, mappings)
+    if not isinstance(chosen, tuple):
+        return False
+    if environments is None:
+        return True
+    ld_project = next(ld for ld in ld_projects if ld.key == chosen[1])
+    return any(_environment_match(name, env) is not None for name in environments for env in ld_project.environments)
 
 
 def _environment_proposal(

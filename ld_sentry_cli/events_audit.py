@@ -15,7 +15,7 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from .contexts import CONTEXT_NAME, ContextClass, ContextVerdict, classify
-from .errors import NotFoundError
+from .errors import NotFoundError, ServiceError
 from .gather import Counter, ProgressCallback, run_all
 from .health import (
     Status,
@@ -27,6 +27,7 @@ from .health import (
 )
 from .models import ProjectMapping, SentryEvent, SentryProject
 from .problems import Problem, problem
+from .scrubbing import Risk, ScrubbingAudit, ScrubbingSettings, audit
 
 T = TypeVar("T")
 
@@ -35,6 +36,7 @@ DEFAULT_STATS_PERIOD = "24h"
 # Some errors happen before an application knows who the user is (start-up, health checks).
 DEFAULT_MIN_USABLE = 0.9
 DEFAULT_CONCURRENCY = 4
+FLAGS_CONTEXT = "flags"  # Sentry's LaunchDarkly SDK integrations put evaluated flags here (sentry-api.md §12)
 
 
 class EventSource(Protocol):
@@ -48,6 +50,16 @@ class EventSource(Protocol):
 
     async def get_event(self, project_slug: str, event_id: str) -> SentryEvent:
         """One event with its contexts; raises NotFoundError when it is gone."""
+
+
+class ScrubbingSource(Protocol):
+    """Where `events check` reads Sentry's data scrubbing settings (sentry_settings.ScrubbingReader)."""
+
+    async def project_settings(self, project_slug: str) -> ScrubbingSettings | None:
+        """A project's settings; None when the project does not exist."""
+
+    async def organization_settings(self) -> ScrubbingSettings | None:
+        """The organization's settings; None when Sentry does not show them."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +76,18 @@ class EventsRow:
     misnamed_names: tuple[str, ...] = ()
     invalid_reasons: Mapping[str, int] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    with_flags: int = 0  # sampled events that carry Sentry's `flags` context (evaluation tracking)
+    scrubbing: ScrubbingAudit | None = None  # None: the settings were not read
 
     @property
     def usable_share(self) -> float | None:
         """Usable events over sampled events, or None when nothing was sampled."""
         return self.usable / self.sampled if self.sampled else None
+
+    @property
+    def flags_share(self) -> float | None:
+        """Events carrying a `flags` context over sampled events (informational), or None when nothing was sampled."""
+        return self.with_flags / self.sampled if self.sampled else None
 
     @property
     def status(self) -> Status:
@@ -100,6 +119,8 @@ class EventsReport:
 class _Sample:
     verdicts: tuple[tuple[ContextVerdict, str | None], ...] = ()  # (verdict, web_url) in id order
     problems: tuple[Problem, ...] = ()
+    contexts: tuple[Mapping[str, object], ...] = ()  # the launchdarklyContext objects, for the scrubbing audit
+    with_flags: int = 0
 
 
 def _row_problems(row: EventsRow, min_usable: float) -> list[Problem]:
@@ -145,6 +166,42 @@ def _row_problems(row: EventsRow, min_usable: float) -> list[Problem]:
     return found
 
 
+def _member_list(risks: Sequence[Risk]) -> str:
+    return "; ".join(f"'{risk.member}' by {risk.setting} ({risk.why})" for risk in risks)
+
+
+def _fixes(risks: Sequence[Risk]) -> str:
+    # "Remove 'plan' from them, or: <the safe field>" already says "<the safe field>": say it once.
+    fixes = list(dict.fromkeys(risk.fix for risk in risks))
+    return " ".join(fix for fix in fixes if not any(other != fix and other.endswith(fix) for other in fixes))
+
+
+def scrubbing_problems(result: ScrubbingAudit, project_slug: str) -> list[Problem]:
+    """`context_scrubbed` for kind/key seen filtered; `context_at_risk` for what the settings filter otherwise."""
+    seen = [r for r in result.risks if r.seen and r.essential]
+    rest = [r for r in result.risks if r not in seen]
+    found = []
+    if seen:
+        found.append(
+            problem(
+                "context_scrubbed",
+                f"Sentry's data scrubbing in project '{project_slug}' filtered the '{CONTEXT_NAME}' members "
+                f"LaunchDarkly needs in sampled events: {_member_list(seen)}. {_fixes(seen)}",
+            )
+        )
+    if rest:
+        certain = all(r.certain for r in rest)
+        verb = "filter" if certain else "may filter"
+        found.append(
+            problem(
+                "context_at_risk",
+                f"Under the current data scrubbing settings of project '{project_slug}', Sentry would {verb} "
+                f"these '{CONTEXT_NAME}' members: {_member_list(rest)}. {_fixes(rest)}",
+            )
+        )
+    return found
+
+
 def _build_row(mapping: ProjectMapping, sample: _Sample, stats_period: str, min_usable: float) -> EventsRow:
     if sample.problems:
         return EventsRow(mapping, problems=sample.problems)
@@ -177,8 +234,32 @@ def _build_row(mapping: ProjectMapping, sample: _Sample, stats_period: str, min_
         examples=examples,
         misnamed_names=tuple(dict.fromkeys(misnamed)),
         invalid_reasons=dict(reasons),
+        with_flags=sample.with_flags,
     )
     return replace(row, problems=tuple(_row_problems(row, min_usable)))
+
+
+def _with_scrubbing(
+    row: EventsRow,
+    sample: _Sample,
+    settings: ScrubbingSettings | ServiceError | None,
+    organization: ScrubbingSettings | None,
+) -> EventsRow:
+    """The row with its scrubbing audit: settings apply even when no sampled event showed their effect yet."""
+    if sample.problems:  # the project or environment is missing: nothing to audit
+        return row
+    slug = row.mapping.sentry_project
+    if isinstance(settings, ServiceError):
+        note = problem(
+            "scrubbing_unchecked",
+            f"The data scrubbing settings of Sentry project '{slug}' could not be read ({settings.message}); "
+            "the token needs project:read.",
+        )
+        return replace(row, problems=(*row.problems, note))
+    if settings is None:
+        return row
+    result = audit(settings, organization, sample.contexts, project_slug=slug)
+    return replace(row, scrubbing=result, problems=(*row.problems, *scrubbing_problems(result, slug)))
 
 
 class _Sampler:
@@ -227,10 +308,17 @@ class _Sampler:
                     pass  # deleted or not yet stored: the sample is one smaller
                 else:
                     results[index] = (classify(event.contexts), event.web_url)
+                    contexts[index] = event.contexts
                 self.counter.advance()
 
+        contexts: list[Mapping[str, object] | None] = [None] * len(ids)
         await run_all(worker() for _ in range(min(self.concurrency, len(ids))))
-        return _Sample(tuple(result for result in results if result is not None))
+        fetched = [c for c in contexts if c is not None]
+        return _Sample(
+            tuple(result for result in results if result is not None),
+            contexts=tuple(value for c in fetched if isinstance(value := c.get(CONTEXT_NAME), Mapping)),
+            with_flags=sum(1 for c in fetched if isinstance(c.get(FLAGS_CONTEXT), Mapping)),
+        )
 
 
 async def audit_events(
@@ -242,13 +330,30 @@ async def audit_events(
     min_usable: float = DEFAULT_MIN_USABLE,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: ProgressCallback | None = None,
+    scrubbing: ScrubbingSource | None = None,
 ) -> EventsReport:
-    """Sample up to `sample_size` recent error events per mapping and grade their contexts."""
+    """Sample up to `sample_size` recent error events per mapping, grade their contexts and audit scrubbing.
+
+    With a `scrubbing` source, each distinct Sentry project's settings are read once, and the
+    organization's once per run.
+    """
     pairs = list(dict.fromkeys(m.sentry_pair for m in mappings))
     # Units are events to fetch; pairs that turn out smaller or missing drop theirs from the total.
     counter = Counter(len(pairs) * sample_size, progress)
     sampler = _Sampler(source, sample_size, stats_period, max(1, concurrency), counter)
-    projects = {p.slug: p for p in await sampler.request(source.list_projects)}
+    organization: ScrubbingSettings | None = None
+    if scrubbing is None:
+        projects = {p.slug: p for p in await sampler.request(source.list_projects)}
+    else:
+
+        async def organization_settings() -> ScrubbingSettings | None:
+            try:
+                return await sampler.request(scrubbing.organization_settings)
+            except ServiceError:  # unknown, as when Sentry does not show them: the note below says so
+                return None
+
+        listed, organization = await asyncio.gather(sampler.request(source.list_projects), organization_settings())
+        projects = {p.slug: p for p in listed}
 
     async def sample(pair: tuple[str, str]) -> _Sample:
         slug, environment = pair
@@ -258,7 +363,38 @@ async def audit_events(
             return _Sample(problems=(missing_sentry_project(slug, projects),))
         return await sampler.sample(project, environment)
 
-    # One sample per distinct Sentry pair, however many mappings share it.
-    samples = dict(zip(pairs, await run_all(sample(pair) for pair in pairs), strict=True))
-    rows = tuple(_build_row(m, samples[m.sentry_pair], stats_period, min_usable) for m in mappings)
-    return EventsReport(stats_period, sample_size, min_usable, rows)
+    async def settings(slug: str) -> ScrubbingSettings | ServiceError | None:
+        if scrubbing is None:
+            return None
+        try:
+            return await sampler.request(partial(scrubbing.project_settings, slug))
+        except ServiceError as error:  # a permission or API problem: say so on the row, keep the sample
+            return error
+
+    # One sample per distinct Sentry pair and one settings read per distinct project, however many
+    # mappings share them.
+    slugs = [slug for slug in dict.fromkeys(slug for slug, _ in pairs) if slug in projects]
+    sampled, read = await asyncio.gather(
+        run_all(sample(pair) for pair in pairs), run_all(settings(slug) for slug in slugs)
+    )
+    samples = dict(zip(pairs, sampled, strict=True))
+    project_settings = dict(zip(slugs, read, strict=True))
+    rows = tuple(
+        _with_scrubbing(
+            _build_row(m, samples[m.sentry_pair], stats_period, min_usable),
+            samples[m.sentry_pair],
+            project_settings.get(m.sentry_project),
+            organization,
+        )
+        for m in mappings
+    )
+    notes: tuple[Problem, ...] = ()
+    if scrubbing is not None and organization is None:
+        notes = (
+            problem(
+                "scrubbing_unchecked",
+                "Sentry did not show the organization's data scrubbing settings to this token, so only each "
+                "project's own are audited; organization-wide sensitive fields may filter more.",
+            ),
+        )
+    return EventsReport(stats_period, sample_size, min_usable, rows, notes)

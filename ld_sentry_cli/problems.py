@@ -117,6 +117,22 @@ REGISTRY: tuple[ProblemCode, ...] = (
         Severity.AMBER,
         "The webhook's statements leave out some mapped LaunchDarkly environments.",
     ),
+    # Sentry's data scrubbing (`ldsentry events check`, `ldsentry doctor`).
+    ProblemCode(
+        "context_scrubbed",
+        Severity.RED,
+        "Sampled events show the context's kind or key as [Filtered]: a named scrubbing setting did it.",
+    ),
+    ProblemCode(
+        "context_at_risk",
+        Severity.AMBER,
+        "Under the current scrubbing settings Sentry filters (or may filter) members of the context.",
+    ),
+    ProblemCode(
+        "scrubbing_unchecked",
+        Severity.NOTE,
+        "Sentry's data scrubbing settings (a project's, or the organization's) could not be read.",
+    ),
 )
 
 CODES: dict[str, ProblemCode] = {entry.code: entry for entry in REGISTRY}

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 CONTEXT_PATH = ("contexts", "launchdarklyContext")
 FILTERED = "[Filtered]"
+IP_REPLACED = "[ip]"  # what `scrubIPAddresses` leaves (relay's `@ip:replace`); the other rules leave FILTERED
 # The safe field that exempts the whole context from every rule but advanced ones.
 SAFE_FIELD_FIX = "contexts.launchdarklyContext.**"
 ESSENTIAL_MEMBERS = ("kind", "key")  # without these, LaunchDarkly cannot use the context
@@ -192,15 +193,17 @@ def audit(
     # A selector that covers members of any name, at any depth, exempts the whole context.
     unknown = ("\0member",), ("\0object", "\0member")
     exempt = any(all(_selector_matches(s, (*CONTEXT_PATH, *tail)) for tail in unknown) for s in merged.safe)
-    seen_filtered: set[tuple[str, ...]] = set()
+    seen_filtered: dict[tuple[str, ...], str] = {}
     values: dict[tuple[str, ...], list[object]] = {}
     for context in samples:
         for path, value in _members(context):
-            if value == FILTERED:
-                seen_filtered.add(path)
+            # Value rules replace only the matching part of a string (`user-[Filtered]`), so look inside.
+            placeholder = next((p for p in (FILTERED, IP_REPLACED) if isinstance(value, str) and p in value), None)
+            if placeholder is not None:
+                seen_filtered.setdefault(path, placeholder)
             else:
                 values.setdefault(path, []).append(value)
-    members = {(name,) for name in ESSENTIAL_MEMBERS} | seen_filtered | set(values)
+    members = {(name,) for name in ESSENTIAL_MEMBERS} | set(seen_filtered) | set(values)
     fix = (
         f"Add `{SAFE_FIELD_FIX}` to Safe Fields in Sentry (Settings → Projects → {project_slug} → "
         "Security & Privacy), or rename the attribute in the LaunchDarkly context."
@@ -209,15 +212,26 @@ def audit(
     for path in sorted(members):
         if any(_selector_matches(selector, (*CONTEXT_PATH, *path)) for selector in merged.safe):
             continue
-        risk = _risk_for(path, values.get(path, []), merged, fix, seen=path in seen_filtered)
+        risk = _risk_for(path, values.get(path, []), merged, fix, seen=seen_filtered.get(path))
         if risk is not None:
             risks.append(risk)
     return ScrubbingAudit(tuple(risks), organization is not None, exempt)
 
 
-def _risk_for(path: tuple[str, ...], values: list[object], merged: _Merged, fix: str, *, seen: bool) -> Risk | None:
-    # Key rules match the key of any object on the way: a filtered object loses all its members.
+def _risk_for(
+    path: tuple[str, ...], values: list[object], merged: _Merged, fix: str, *, seen: str | None
+) -> Risk | None:
     member = ".".join(path)
+    if seen == IP_REPLACED and merged.scrub_ip:
+        why = "Prevent Storing of IP Addresses (scrubIPAddresses) replaced an IP address in it with '[ip]'"
+        return Risk(member, "scrubIPAddresses", why, fix, True)
+    return _rule_for(path, member, values, merged, fix, seen=seen is not None)
+
+
+def _rule_for(
+    path: tuple[str, ...], member: str, values: list[object], merged: _Merged, fix: str, *, seen: bool
+) -> Risk | None:
+    # Key rules match the key of any object on the way: a filtered object loses all its members.
     if merged.scrub_data and merged.defaults:
         for name in path:
             if found := _DEFAULT_KEY_RULE.search(name):

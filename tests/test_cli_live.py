@@ -58,7 +58,8 @@ def test_status_minimum_requests(runner: CliRunner, emulator: Emulator, demo_con
     assert result.exit_code == 1
     # The mapped projects through the list's `keys` filter; one metrics request per project filtered by
     # event key (checkout's 120 metrics included); experimentation settings where a metric is graded;
-    # Sentry's project list and hidden environments, which settle every mapped environment.
+    # Sentry's project list and hidden environments; `production` is hidden in checkout-web, so each
+    # project that maps a `production` is asked for its own list (the summary may not say it is visible).
     event_keys = "filter=eventKeys+anyOf+%5B%22sentry-errors%22%5D&limit=50&offset=0"
     assert routes == sorted(
         [
@@ -69,6 +70,9 @@ def test_status_minimum_requests(runner: CliRunner, emulator: Emulator, demo_con
             "GET /api/v2/projects/checkout/experimentation-settings?",
             "GET /api/0/organizations/acme/projects/?per_page=100",
             "GET /api/0/organizations/acme/environments/?visibility=hidden",
+            "GET /api/0/projects/acme/checkout-api/environments/?visibility=all",
+            "GET /api/0/projects/acme/mobile-app/environments/?visibility=all",
+            "GET /api/0/projects/acme/web-frontend/environments/?visibility=all",
         ]
     )
 
@@ -236,6 +240,7 @@ def test_doctor_all_good(runner: CliRunner, emulator: Emulator, demo_config: Pat
         ("Hosted Sentry integration", "ok"),
         ("Sentry instance", "ok"),
         ("Sentry token", "ok"),
+        ("Data scrubbing", "ok"),
         ("Flag change tracking", "warn"),  # optional: not set up in the demo scenario
     ]
 
@@ -277,8 +282,10 @@ def test_demo_runs_and_cleans_up(runner: CliRunner, monkeypatch: pytest.MonkeyPa
     result = runner.invoke(app, ["demo"])
 
     assert result.exit_code == 0, result.output
-    assert "Step 6 of 9: ldsentry events check" in result.stdout
-    assert "Step 9 of 9: a flag changes in LaunchDarkly (default/production: new-checkout-flow)" in result.stdout
+    assert "Step 6 of 10: ldsentry events check" in result.stdout
+    assert "Step 7 of 10: ldsentry mappings discover" in result.stdout
+    assert "mobile-app/staging" in result.stdout
+    assert "Step 10 of 10: a flag changes in LaunchDarkly (default/production: new-checkout-flow)" in result.stdout
     assert "Sentry answered 200" in result.stdout
     assert "Sentry's flag log: updateOn of 'new-checkout-flow' by sandbox@example.com." in result.stdout
     assert "5 green, 0 amber, 0 red" in result.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ld_sentry_cli.discover import Confidence, SentryProjectFacts, discover, match_names, normalise
+from ld_sentry_cli.discover import Confidence, SentryProjectFacts, could_match, discover, match_names, normalise
 from ld_sentry_cli.models import LdEnvironment, LdProject, ProjectMapping, SentryEnvironment, SentryProject
 
 
@@ -28,6 +28,9 @@ def ld(key: str, *envs: str, name: str = "") -> LdProject:
         ("Mobile App", "mobile"),
         ("api", "api"),  # a lone affix is the name itself
         ("  shop..web ", "shop"),
+        ("svc-payments-api", "payments"),  # both ends, so that it matches `svc-payments`
+        ("svc-payments", "payments"),
+        ("web-app", "web"),  # the last word left is kept
     ],
 )
 def test_normalise(name: str, normalised: str) -> None:
@@ -44,6 +47,7 @@ def test_normalise(name: str, normalised: str) -> None:
         ("qa", "test", True, Confidence.ALIAS),
         ("prod", "production", False, None),  # aliases are for environments only
         ("checkout-service", "checkout", False, Confidence.ALIAS),
+        ("svc-payments-api", "svc-payments", False, Confidence.ALIAS),
         ("paymnets", "payments", False, Confidence.SIMILAR),
         ("billing", "shipping", False, None),
     ],
@@ -109,3 +113,29 @@ def test_mapped_pairs_get_no_proposal_and_count_as_used() -> None:
     ]
     assert report.already_mapped == 1
     assert report.unused_ld == ()
+
+
+def test_a_project_already_mapped_keeps_to_its_launchdarkly_project_whatever_the_names() -> None:
+    existing = [ProjectMapping("web-frontend", "production", "default", "production")]
+    sentry_projects = [sentry("web-frontend", "production", "staging")]
+    ld_projects = [ld("default", "production", "staging"), ld("web", "production", "staging")]
+    report = discover(sentry_projects, ld_projects, existing)
+    assert [(p.mapping, p.confidence, p.reason) for p in report.proposals] == [
+        (
+            ProjectMapping("web-frontend", "staging", "default", "staging"),
+            Confidence.EXACT,
+            "project 'web-frontend' is already mapped to 'default'; environment 'staging' = 'staging'",
+        )
+    ]
+
+
+def test_could_match_says_which_projects_are_worth_reading_hidden_environments_for() -> None:
+    ld_projects = [ld("checkout", "production"), ld("default", "production")]
+    existing = [ProjectMapping("web", "production", "default", "production")]
+    assert could_match(sentry("checkout-api").project, ld_projects, [])
+    assert could_match(sentry("web").project, ld_projects, existing)
+    assert not could_match(sentry("web").project, ld_projects, [])
+    assert not could_match(sentry("legacy").project, ld_projects, existing)
+    # Only a hidden name that an environment of the candidate would take makes reading it worthwhile.
+    assert could_match(sentry("checkout-api").project, ld_projects, [], ["prod"])
+    assert not could_match(sentry("checkout-api").project, ld_projects, [], ["old", "canary"])

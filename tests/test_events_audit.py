@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from ld_sentry_cli.contexts import ContextClass
-from ld_sentry_cli.errors import NotFoundError
+from ld_sentry_cli.errors import NotFoundError, PermissionDeniedError
 from ld_sentry_cli.events_audit import EventsReport, EventsRow, audit_events
 from ld_sentry_cli.health import Status, Summary
 from ld_sentry_cli.models import ProjectMapping, SentryEvent, SentryProject
 from ld_sentry_cli.problems import Problem, Severity, problem
+from ld_sentry_cli.scrubbing import ScrubbingSettings
 
 WEB = SentryProject("101", "web")
 API = SentryProject("102", "api")
@@ -300,3 +301,59 @@ def test_report_ok_counts_notes() -> None:
     report = EventsReport("24h", 20, 0.9, (), (problem("sentry_environment_hidden", "n"),))
     assert report.ok()
     assert not report.ok(strict=True)
+
+
+class FakeSettings:
+    """Implements events_audit.ScrubbingSource; records which settings were read."""
+
+    def __init__(self, projects: dict[str, Any], organization: Any = None) -> None:
+        self.projects = projects  # a ScrubbingSettings, or an exception to raise
+        self.organization = organization
+        self.calls: list[str] = []
+
+    async def project_settings(self, project_slug: str) -> Any:
+        self.calls.append(project_slug)
+        found = self.projects.get(project_slug)
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    async def organization_settings(self) -> Any:
+        self.calls.append("<organization>")
+        return self.organization
+
+
+def test_scrubbing_settings_are_read_once_per_project_and_apply_without_samples() -> None:
+    staging = ProjectMapping("web", "staging", "default", "staging")
+    on_api = ProjectMapping("api", "production", "api", "production")
+    api_events = [event("a00", USABLE_CTX), event("a01", {**USABLE_CTX, "flags": {"values": []}})]
+    source = FakeSentry(
+        [WEB, API],
+        {("101", "production"): sample(FILTERED_CTX), ("101", "staging"): [], ("102", "production"): api_events},
+    )
+    settings = FakeSettings(
+        {
+            "web": ScrubbingSettings(sensitive_fields=("key",)),
+            "api": PermissionDeniedError("You do not have permission", status=403),
+        }
+    )
+
+    report = asyncio.run(audit_events([PROD, staging, on_api], source, sample_size=5, scrubbing=settings))
+
+    assert sorted(settings.calls) == ["<organization>", "api", "web"]
+    prod, stage, api = report.rows
+    assert [p.code for p in prod.problems] == ["events_invalid_context", "low_usable_share", "context_scrubbed"]
+    # No event in staging, but the settings would filter the key there too.
+    assert [(p.code, p.severity) for p in stage.problems] == [
+        ("no_events", Severity.RED),
+        ("context_at_risk", Severity.AMBER),
+    ]
+    assert [(p.code, p.message) for p in api.problems] == [
+        (
+            "scrubbing_unchecked",
+            "The data scrubbing settings of Sentry project 'api' could not be read (You do not have permission); "
+            "the token needs project:read.",
+        )
+    ]
+    assert (api.with_flags, api.flags_share) == (1, 0.5)
+    assert [n.code for n in report.notes] == ["scrubbing_unchecked"]

@@ -33,6 +33,9 @@ EXPECTED = {
     "tracking_webhook_off": Severity.RED,
     "tracking_webhook_unsigned": Severity.AMBER,
     "tracking_partial_coverage": Severity.AMBER,
+    "context_scrubbed": Severity.RED,
+    "context_at_risk": Severity.AMBER,
+    "scrubbing_unchecked": Severity.NOTE,
 }
 
 

@@ -200,14 +200,15 @@ def test_metric_check_rows_point_at_the_first_mapping_naming_the_project() -> No
 
 def test_events_view_cells() -> None:
     rows = (
-        EventsRow(GREEN.mapping, sampled=4, usable=4),
+        EventsRow(GREEN.mapping, sampled=4, usable=4, with_flags=1),
         EventsRow(RED.mapping, problems=(problem("no_events", "No events."),)),
     )
     view = events_view(EventsReport("24h", 20, 0.9, rows), "ldsentry.toml")
 
+    assert view.columns == ("Sentry project/env", "LaunchDarkly project/env", "Sampled", "Usable", "Flags")
     assert [row.cells for row in view.rows] == [
-        ("web/prod", "default/prod", "4", "100%"),
-        ("app/prod", "mobile/prod", "0", "—"),
+        ("web/prod", "default/prod", "4", "100%", "25%"),
+        ("app/prod", "mobile/prod", "0", "—", "—"),
     ]
     assert view.title == "launchdarklyContext in error events of the last 24h (up to 20)"
     assert [row.status for row in view.rows] == [Status.GREEN, Status.RED]

@@ -134,3 +134,24 @@ def test_merge_adds_both_levels_fields() -> None:
     assert merged.sensitive == (("b", "organization"), ("a", "project"))
     assert merged.safe == ("y", "x")
     assert (merged.scrub_data, merged.defaults, merged.scrub_ip) == (True, True, False)
+
+
+def test_an_ip_address_replaced_by_scrub_ip_addresses_is_seen_even_inside_a_value() -> None:
+    settings = ScrubbingSettings(data_scrubber=True, defaults=True, scrub_ip_addresses=True)
+    result = audit(settings, None, [{"kind": "device", "key": "[ip]"}], project_slug="web")
+    assert [(r.member, r.setting, r.seen, r.essential) for r in result.risks] == [
+        ("key", "scrubIPAddresses", True, True)
+    ]
+    assert result.risks[0].why == (
+        "Prevent Storing of IP Addresses (scrubIPAddresses) replaced an IP address in it with '[ip]'"
+    )
+
+
+def test_a_value_rule_that_filtered_part_of_a_key_is_seen() -> None:
+    assert risks(DEFAULTS, [{"kind": "user", "key": "user-[Filtered]"}]) == {
+        "key": (
+            "dataScrubberDefaults",
+            "Sentry's default scrubbing rules filtered its value (a value shaped like a card number, key or path)",
+            True,
+        )
+    }

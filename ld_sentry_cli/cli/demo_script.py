@@ -76,6 +76,13 @@ STEPS = (
         ExitCode.PROBLEMS,
     ),
     Step(
+        ("mappings", "discover"),
+        "The organization has more Sentry projects than the file maps. `mappings discover` matches Sentry's "
+        "projects and environments to LaunchDarkly's by name (exact, aliased, similar), lists what stays "
+        "unmatched and what Sentry hides, and `--write` appends the sure ones to the file with a comment each.",
+        ExitCode.OK,
+    ),
+    Step(
         ("tracking", "setup", "--register-in-sentry"),
         "The other direction: Sentry's feature flag change tracking shows flag changes beside error spikes. "
         "`tracking setup` creates a signed LaunchDarkly webhook to Sentry's hook URL, limited to the mapped "

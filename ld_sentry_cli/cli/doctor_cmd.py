@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Sequence
+
 from ld_sentry_cli.cli.options import ConfigOption, PlainFormat, PlainOutputOption
 from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.doctor import Check
+from ld_sentry_cli.gather import ProgressCallback
 
 _MARKS = {"ok": "[green]✓ ok[/]", "warn": "[yellow]! warn[/]", "fail": "[bold red]✗ fail[/]"}
+
+
+async def _one(check: Awaitable[Check]) -> list[Check]:
+    return [await check]
+
+
+async def _counted(work: Sequence[Awaitable[list[Check]]], progress: ProgressCallback | None) -> list[list[Check]]:
+    """Run the checks together, counting each finished one on the progress bar."""
+    done = 0
+
+    async def counted(check: Awaitable[list[Check]]) -> list[Check]:
+        nonlocal done
+        result = await check
+        done += 1
+        if progress is not None:
+            progress(done, len(work))
+        return result
+
+    return await asyncio.gather(*(counted(check) for check in work))
 
 
 @command_errors
 def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.TABLE) -> int:
     """Check the config, both tokens, their permissions and the instances; exit 0 when all is in place."""
-    import asyncio
-    from collections.abc import Awaitable
 
     from rich.table import Table
     from rich.text import Text
@@ -25,6 +47,7 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
         CheckStatus,
         all_ok,
         check_launchdarkly,
+        check_scrubbing,
         check_sentry,
         check_tracking,
         failed,
@@ -34,6 +57,7 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
     from ld_sentry_cli.launchdarkly_webhooks import LaunchDarklyWebhooks
     from ld_sentry_cli.models import Config
     from ld_sentry_cli.sentry import sentry_base_url, sentry_organization, sentry_token
+    from ld_sentry_cli.sentry_settings import ScrubbingReader
     from ld_sentry_cli.tracking import sentry_hook_url
 
     checks: list[Check] = []
@@ -69,7 +93,8 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
     async def live_checks() -> list[Check]:
         found: list[Check] = []
         work: list[Awaitable[list[Check]]] = []
-        async with live.session(settings) as clients:
+        # The scrubbing row reads every mapped project's settings: long enough to show progress.
+        async with live.session(settings, progress="Checking") as clients:
             ld: LaunchDarklyClient | None = None
             try:
                 ld = clients.launchdarkly()
@@ -92,11 +117,14 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
             except LdsentryError as error:
                 found.append(failed("Sentry instance", error))
             if token and organization and base_url:
-                work.append(check_sentry(clients.sentry(), base_url, organization))
+                sentry = clients.sentry()
+                work.append(check_sentry(sentry, base_url, organization))
+                reader = ScrubbingReader(sentry.session, organization)
+                work.append(_one(check_scrubbing(reader, list(settings.sentry_projects))))
             if ld is not None and organization and base_url:
                 hook_url = sentry_hook_url(base_url, organization)
                 work.append(check_tracking(LaunchDarklyWebhooks(ld.session), hook_url, settings.mappings))
-            results = await asyncio.gather(*work)
+            results = await _counted(work, clients.progress)
         return found + [check for result in results for check in result]
 
     checks += live.run(live_checks())

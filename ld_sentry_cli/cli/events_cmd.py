@@ -66,7 +66,11 @@ def check(
     strict: StrictOption = False,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
 ) -> int:
-    """Sample recent error events per mapping and say exactly why errors are not reaching LaunchDarkly."""
+    """Sample recent error events per mapping and say exactly why errors are not reaching LaunchDarkly.
+
+    Also audits Sentry's data scrubbing settings (which setting filters which member of the context, and
+    the fix) and shows the share of sampled events that carry a `flags` context (evaluation tracking).
+    """
     from ld_sentry_cli.cli import live
     from ld_sentry_cli.cli.output import emit_report
     from ld_sentry_cli.config import load_config, locate_config
@@ -74,6 +78,7 @@ def check(
     from ld_sentry_cli.events_audit import EventsReport, audit_events
     from ld_sentry_cli.render.events import events_json, events_table
     from ld_sentry_cli.render.view import events_view
+    from ld_sentry_cli.sentry_settings import ScrubbingReader
 
     loaded = load_config(*locate_config(config))
     mappings = select_mappings(loaded.config.mappings, mapping_filter)
@@ -85,14 +90,16 @@ def check(
 
     async def work() -> EventsReport:
         async with live.session(loaded.config, concurrency, progress="Sampling events") as clients:
+            client = clients.sentry(event_rate)
             return await audit_events(
                 mappings,
-                clients.sentry(event_rate),
+                client,
                 sample_size=max_events,
                 stats_period=since,
                 min_usable=min_usable,
                 concurrency=concurrency,
                 progress=clients.progress,
+                scrubbing=ScrubbingReader(client.session, client.organization),
             )
 
     report = live.run(work())

@@ -116,19 +116,27 @@ class LazyGroup(TyperGroup):
 def registered(app: typer.Typer) -> typer.Typer:
     """A copy of app with its lazy commands registered on it as ordinary Typer commands and groups.
 
+    Sub-groups are copied the same way, so a lazy command of a group (`mappings discover`) is there too.
     For tools that read Typer's registered commands (scripts/gen_cli_docs.py), and for tests that
     compare the lazy tree with the eager one Typer would build.
     """
     import copy  # only those tools need it, not a command line starting up
 
     group = app.info.cls
-    if not (isinstance(group, type) and issubclass(group, LazyGroup)):
-        return app
+    registry = group.registry if isinstance(group, type) and issubclass(group, LazyGroup) else None
     eager = copy.copy(app)
     eager.info = copy.copy(app.info)
-    eager.info.cls = TyperGroup  # what Typer uses when given no cls
+    if registry is not None:
+        eager.info.cls = TyperGroup  # what Typer uses when given no cls
     eager.registered_commands = list(app.registered_commands)
     eager.registered_groups = list(app.registered_groups)
-    for entry in group.registry:
+    for entry in registry or ():
         entry.register(eager)
+    groups = []
+    for info in eager.registered_groups:
+        copied = copy.copy(info)
+        if copied.typer_instance is not None:
+            copied.typer_instance = registered(copied.typer_instance)
+        groups.append(copied)
+    eager.registered_groups = groups
     return eager

@@ -1,4 +1,4 @@
-"""`ldsentry mappings create|list|delete`: edit and show the [[mapping]] tables."""
+"""`ldsentry mappings create|list|delete|discover`: edit and show the [[mapping]] tables."""
 
 from __future__ import annotations
 
@@ -7,15 +7,32 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from ld_sentry_cli.cli.lazy import LazyCommand, LazyGroup
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, PlainFormat, PlainOutputOption
 from ld_sentry_cli.cli.runner import command_errors, emit_json, say
 
 if TYPE_CHECKING:
+    from typer._click import Context
+
     from ld_sentry_cli.models import Config, ProjectMapping
 
+
+class MappingsGroup(LazyGroup):
+    """`mappings`: list, create and delete here; `discover` (which talks to both APIs) imported only when it runs."""
+
+    registry = (LazyCommand("discover", "ld_sentry_cli.cli.discover_cmd", "discover_mappings"),)
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        """list, create and delete first, then discover."""
+        lazy = [entry.name for entry in self.registry]
+        return [name for name in super().list_commands(ctx) if name not in lazy] + lazy
+
+
 app = typer.Typer(
-    help="Create, list and delete mappings of Sentry project+environment to LaunchDarkly project+environment.",
+    help="Create, list, delete and discover mappings of Sentry project+environment to LaunchDarkly "
+    "project+environment.",
     no_args_is_help=True,
+    cls=MappingsGroup,
 )
 
 SentryProjectOption = Annotated[str, typer.Option("--sentry-project", help="Sentry project slug.")]

@@ -38,14 +38,15 @@ def check_mapping_values(mapping: ProjectMapping) -> list[str]:
     return messages
 
 
-def render_mapping(mapping: ProjectMapping, newline: str = "\n") -> str:
-    """The `[[mapping]]` table for mapping, as ldsentry writes it."""
-    lines = ["[[mapping]]"]
+def render_mapping(mapping: ProjectMapping, newline: str = "\n", comment: str | None = None) -> str:
+    """The `[[mapping]]` table for mapping, as ldsentry writes it, after a one-line `# comment` if given."""
+    lines = [f"# {' '.join(comment.split())}"] if comment and comment.strip() else []
+    lines.append("[[mapping]]")
     lines += [f"{name} = {tomlkit.string(getattr(mapping, name)).as_string()}" for name in MAPPING_FIELDS]
     return newline.join(lines) + newline
 
 
-def append_mapping_text(text: str, mapping: ProjectMapping) -> str:
+def append_mapping_text(text: str, mapping: ProjectMapping, comment: str | None = None) -> str:
     """Text with a `[[mapping]]` table appended after one blank line; every other byte unchanged."""
     newline = "\r\n" if "\r\n" in text else "\n"
     if not text:
@@ -54,7 +55,7 @@ def append_mapping_text(text: str, mapping: ProjectMapping) -> str:
         separator = newline
     else:
         separator = newline * 2
-    return text + separator + render_mapping(mapping, newline)
+    return text + separator + render_mapping(mapping, newline, comment)
 
 
 def split_lines(text: str) -> list[str]:
@@ -100,8 +101,10 @@ def remove_mapping_text(text: str, index: LineIndex, number: int) -> str:
     return "".join(lines[: start - 1] + lines[end:])
 
 
-def add_mapping(path: Path, display: str, mapping: ProjectMapping) -> tuple[ProjectMapping, bool]:
-    """Append mapping to the file under the lock; return it with its line, and whether it was added.
+def add_mapping(
+    path: Path, display: str, mapping: ProjectMapping, *, comment: str | None = None
+) -> tuple[ProjectMapping, bool]:
+    """Append mapping (after a `# comment` line if given) under the lock; return it with its line, and if it was added.
 
     An identical mapping already in the file is not an error (scripts that ensure a mapping exists
     must be re-runnable): it comes back with added False. A different mapping of the same Sentry
@@ -123,7 +126,7 @@ def add_mapping(path: Path, display: str, mapping: ProjectMapping) -> tuple[Proj
                 f"{display}: the mappings are written as an inline array (mapping = [...]); "
                 "rewrite them as [[mapping]] tables to let ldsentry edit them"
             )
-        new_text = append_mapping_text(current.text, mapping)
+        new_text = append_mapping_text(current.text, mapping, comment)
         saved = _save_checked(current, new_text, (*current.config.mappings, mapping))
     return next(m for m in saved.config.mappings if m == mapping), True
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.events_audit import EventsReport
 from ld_sentry_cli.render.common import NONE, badge, mapping_cells, mapping_fields, problem_json, table_footer
+from ld_sentry_cli.scrubbing import ScrubbingAudit
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -29,6 +30,9 @@ def events_json(report: EventsReport, strict: bool) -> dict[str, Any]:
                 "invalid": row.invalid,
                 "usable_share": row.usable_share,
                 "examples": {kind.value: url for kind, url in row.examples.items()},
+                "with_flags": row.with_flags,
+                "flags_share": row.flags_share,
+                "scrubbing": scrubbing_json(row.scrubbing),
                 "problems": [problem_json(p) for p in row.problems],
             }
             for row in report.rows
@@ -37,10 +41,38 @@ def events_json(report: EventsReport, strict: bool) -> dict[str, Any]:
     }
 
 
+def scrubbing_json(result: ScrubbingAudit | None) -> dict[str, Any] | None:
+    """A row's scrubbing audit in JSON: null when the settings were not read."""
+    if result is None:
+        return None
+    return {
+        "organization_known": result.organization_known,
+        "exempt": result.exempt,
+        "risks": [
+            {
+                "member": r.member,
+                "setting": r.setting,
+                "why": r.why,
+                "fix": r.fix,
+                "seen": r.seen,
+                "certain": r.certain,
+                "essential": r.essential,
+            }
+            for r in result.risks
+        ],
+    }
+
+
+def flags_cell(share: float | None) -> str:
+    """The informational `Flags %` cell: the share of sampled events carrying a `flags` context."""
+    return f"{share:.0%}" if share is not None else NONE
+
+
 def events_table(report: EventsReport) -> RenderableType:
     """One row per mapping: counts per context class, the usable share, problems and example links."""
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(
         title=f"launchdarklyContext in error events of the last {report.stats_period} (up to {report.sample_size})",
@@ -48,7 +80,7 @@ def events_table(report: EventsReport) -> RenderableType:
     table.add_column("Status", no_wrap=True)
     table.add_column("Sentry project/env", no_wrap=True)
     table.add_column("LaunchDarkly project/env", no_wrap=True)
-    for name in ("Sampled", "Usable", "Missing", "Misnamed", "Invalid", "Usable %"):
+    for name in ("Sampled", "Usable", "Missing", "Misnamed", "Invalid", "Usable %", "Flags %"):
         table.add_column(name, justify="right", no_wrap=True)
     for row in report.rows:
         share = f"{row.usable_share:.0%}" if row.usable_share is not None else NONE
@@ -61,6 +93,7 @@ def events_table(report: EventsReport) -> RenderableType:
             str(row.misnamed),
             str(row.invalid),
             share,
+            flags_cell(row.flags_share),
         )
     entries = [
         (
@@ -71,4 +104,5 @@ def events_table(report: EventsReport) -> RenderableType:
         )
         for row in report.rows
     ]
-    return Group(table, *table_footer(report.summary, entries, report.notes))
+    flags = Text("Flags %: sampled events with a `flags` context (Sentry's evaluation tracking); informational.")
+    return Group(table, *table_footer(report.summary, entries, report.notes), flags)

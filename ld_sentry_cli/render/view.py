@@ -143,6 +143,7 @@ def events_view(report: EventsReport, file: str, strict: bool = False) -> Report
                 *mapping_cells(row.mapping),
                 str(row.sampled),
                 f"{row.usable_share:.0%}" if row.usable_share is not None else NONE,
+                f"{row.flags_share:.0%}" if row.flags_share is not None else NONE,  # informational
             ),
             findings(row.problems),
         )
@@ -152,7 +153,7 @@ def events_view(report: EventsReport, file: str, strict: bool = False) -> Report
         "events check",
         f"launchdarklyContext in error events of the last {report.stats_period} (up to {report.sample_size})",
         file,
-        ("Sentry project/env", "LaunchDarkly project/env", "Sampled", "Usable"),
+        ("Sentry project/env", "LaunchDarkly project/env", "Sampled", "Usable", "Flags"),
         rows,
         findings(report.notes),
         strict,

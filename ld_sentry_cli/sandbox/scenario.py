@@ -132,6 +132,18 @@ class SentryEventSpec:
 
 
 @dataclass(frozen=True)
+class SentryScrubbingSpec:
+    """Data scrubbing settings of a project or the organization, as Sentry's details show them (sentry-api.md §11)."""
+
+    data_scrubber: bool = True
+    data_scrubber_defaults: bool = True
+    sensitive_fields: tuple[str, ...] = ()
+    safe_fields: tuple[str, ...] = ()
+    scrub_ip_addresses: bool = False
+    relay_pii_config: str | None = None
+
+
+@dataclass(frozen=True)
 class SentryProjectSpec:
     """A Sentry project: slug, numeric id, environments (some hidden) and events."""
 
@@ -142,6 +154,7 @@ class SentryProjectSpec:
     environments: tuple[str, ...] = ()
     hidden_environments: tuple[str, ...] = ()
     events: tuple[SentryEventSpec, ...] = ()
+    scrubbing: SentryScrubbingSpec = field(default_factory=SentryScrubbingSpec)
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,8 @@ class SentryScenario:
     events_page_size: int = 100
     rate_limit: SentryRateLimit = field(default_factory=SentryRateLimit)
     older_instance: bool = False  # project summaries carry no `environments` (older self-hosted Sentry)
+    # None: the organization details omit the scrubbing settings, as Sentry does for many tokens.
+    organization_scrubbing: SentryScrubbingSpec | None = None
 
 
 @dataclass(frozen=True)

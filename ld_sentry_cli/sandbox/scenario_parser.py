@@ -54,6 +54,8 @@ typos surface; README.md in this package has a worked example)::
     window_s = 1
     concurrent_limit = 25
     enforce = false
+    [sentry.organization_scrubbing]          # the same keys; absent: the organization details omit them
+    sensitive_fields = ["email"]
     [[sentry.tokens]]
     value = "sandbox-sentry-token"           # *required*; sent as `Bearer <value>`
     scopes = ["org:read", "project:read", "event:read"]
@@ -64,6 +66,13 @@ typos surface; README.md in this package has a worked example)::
     platform = "javascript"
     environments = ["production", "staging"]
     hidden_environments = ["qa"]
+    [sentry.projects.scrubbing]              # getProject's data scrubbing settings (these are the defaults)
+    data_scrubber = true
+    data_scrubber_defaults = true
+    sensitive_fields = []
+    safe_fields = []
+    scrub_ip_addresses = false
+    relay_pii_config = '{"rules": {}, "applications": {}}'   # optional advanced rules (JSON text)
     [[sentry.projects.events]]
     age = "2h"                               # *required*; before the sandbox's "now"
     environment = "production"               # one of the project's environments
@@ -123,6 +132,7 @@ from ld_sentry_cli.sandbox.scenario import (
     SentryProjectSpec,
     SentryRateLimit,
     SentryScenario,
+    SentryScrubbingSpec,
     SentryToken,
 )
 
@@ -427,6 +437,9 @@ def _sentry(table: _Table) -> SentryScenario:
     _unique(table, "projects", event_ids, "event id")
     rate_limit = _rate_limit(table.table("rate_limit"), SentryRateLimit())
     organization = table.text("organization", base.organization)
+    organization_scrubbing = (
+        _scrubbing(table.table("organization_scrubbing")) if table.has("organization_scrubbing") else None
+    )
     result = SentryScenario(
         organization=organization,
         organization_id=table.integer("organization_id", base.organization_id, minimum=1),
@@ -437,6 +450,7 @@ def _sentry(table: _Table) -> SentryScenario:
         events_page_size=table.integer("events_page_size", base.events_page_size, minimum=1),
         rate_limit=rate_limit,
         older_instance=table.flag("older_instance", base.older_instance),
+        organization_scrubbing=organization_scrubbing,
     )
     if result.projects_page_size > 100 or result.events_page_size > 100:
         table.fail("page sizes cannot exceed 100, Sentry's maximum per_page")
@@ -468,9 +482,25 @@ def _sentry_project(table: _Table) -> SentryProjectSpec:
         environments=environments,
         hidden_environments=hidden,
         events=events,
+        scrubbing=_scrubbing(table.table("scrubbing")),
     )
     table.done()
     return project
+
+
+def _scrubbing(table: _Table) -> SentryScrubbingSpec:
+    """A `scrubbing` table (a project's) or `organization_scrubbing`: Sentry's data scrubbing settings."""
+    base = SentryScrubbingSpec()
+    settings = SentryScrubbingSpec(
+        data_scrubber=table.flag("data_scrubber", base.data_scrubber),
+        data_scrubber_defaults=table.flag("data_scrubber_defaults", base.data_scrubber_defaults),
+        sensitive_fields=table.text_list("sensitive_fields"),
+        safe_fields=table.text_list("safe_fields"),
+        scrub_ip_addresses=table.flag("scrub_ip_addresses", base.scrub_ip_addresses),
+        relay_pii_config=table.text("relay_pii_config", None),
+    )
+    table.done()
+    return settings
 
 
 def _sentry_event(table: _Table, environments: set[str]) -> SentryEventSpec:

@@ -68,7 +68,8 @@ def project_summary(project: SentryProjectState, *, with_environments: bool = Tr
         "team": dict(_TEAM),
         "teams": [dict(_TEAM)],
         "platforms": [project.platform] if project.platform else [],
-        # Names only, hidden ones left out, as Sentry's project serializer lists them (Sentry notes §3).
+        # Names only, and only visible ones: Sentry's ProjectSummarySerializer excludes hidden
+        # EnvironmentProject rows (src/sentry/api/serializers/models/project.py).
         "environments": [env.name for env in project.environments if not env.is_hidden],
         "latestRelease": None,
     }
@@ -90,22 +91,25 @@ def project_detail(world: SentryWorld, project: SentryProjectState) -> JSON:
             "avatar": {"avatarType": "letter_avatar", "avatarUuid": None},
             "color": "#3f70bf",
             "status": "active",
-            "options": {"sentry:scrub_data": True, "sentry:scrub_defaults": True},
+            "options": {
+                "sentry:scrub_data": project.scrubbing.data_scrubber,
+                "sentry:scrub_defaults": project.scrubbing.data_scrubber_defaults,
+            },
             "digestsMinDelay": 300,
             "digestsMaxDelay": 1800,
             "subjectPrefix": "",
             "allowedDomains": ["*"],
             "resolveAge": 0,
-            "dataScrubber": True,
-            "dataScrubberDefaults": True,
-            "safeFields": [],
+            "dataScrubber": project.scrubbing.data_scrubber,
+            "dataScrubberDefaults": project.scrubbing.data_scrubber_defaults,
+            "safeFields": list(project.scrubbing.safe_fields),
             "storeCrashReports": None,
-            "sensitiveFields": [],
+            "sensitiveFields": list(project.scrubbing.sensitive_fields),
             "subjectTemplate": "$shortID - $title",
             "securityToken": "0" * 32,
             "securityTokenHeader": None,
             "verifySSL": False,
-            "scrubIPAddresses": False,
+            "scrubIPAddresses": project.scrubbing.scrub_ip_addresses,
             "scrapeJavaScript": True,
             "enableAutoReleaseCreation": True,
             "highlightTags": [],
@@ -120,7 +124,7 @@ def project_detail(world: SentryWorld, project: SentryProjectState) -> JSON:
             "organization": organization_summary(world),
             "processingIssues": 0,
             "defaultEnvironment": visible[0] if visible else None,
-            "relayPiiConfig": None,
+            "relayPiiConfig": project.scrubbing.relay_pii_config,
             "builtinSymbolSources": [],
             "dynamicSamplingBiases": None,
             "symbolSources": "[]",
@@ -157,6 +161,25 @@ def organization_summary(world: SentryWorld) -> JSON:
         },
         "hasAuthProvider": False,
     }
+
+
+def organization_detail(world: SentryWorld) -> JSON:
+    """The getOrganization response; the scrubbing settings only when the scenario shows them (sentry-api.md §11)."""
+    rep = organization_summary(world)
+    rep.update({"access": list(_SCOPES_SEEN_BY_MEMBER), "onboardingTasks": [], "extraOptions": {}})
+    settings = world.organization_scrubbing
+    if settings is not None:
+        rep.update(
+            {
+                "dataScrubber": settings.data_scrubber,
+                "dataScrubberDefaults": settings.data_scrubber_defaults,
+                "sensitiveFields": list(settings.sensitive_fields),
+                "safeFields": list(settings.safe_fields),
+                "scrubIPAddresses": settings.scrub_ip_addresses,
+                "relayPiiConfig": settings.relay_pii_config,
+            }
+        )
+    return rep
 
 
 def environment_item(env: SentryEnvironmentState, *, with_hidden_flag: bool = True) -> JSON:

@@ -34,6 +34,7 @@ from ld_sentry_cli.sandbox.sentry_payloads import (
     environment_item,
     event_detail,
     event_simple,
+    organization_detail,
     project_detail,
     project_summary,
 )
@@ -73,6 +74,7 @@ class SentryApi:
         """The Starlette routes."""
         return [
             Route("/api/0/", self.index, methods=["GET"]),
+            Route(f"{ORG}/", self.get_organization, methods=["GET"]),
             Route(f"{ORG}/projects/", self.list_projects, methods=["GET"]),
             Route(f"{ORG}/environments/", self.list_organization_environments, methods=["GET"]),
             Route(f"{ORG}/events/", self.query_events, methods=["GET"]),
@@ -115,6 +117,11 @@ class SentryApi:
         token = sentry_token_if_any(self.world, request)
         auth = None if token is None else {"scopes": list(token.scopes)}
         return JSONResponse({"version": "0", "auth": auth, "user": None})
+
+    async def get_organization(self, request: Request) -> Response:
+        """getOrganization, with the data scrubbing settings when the scenario shows them."""
+        self._organization(request, ORG_READ)
+        return JSONResponse(organization_detail(self.world))
 
     async def list_projects(self, request: Request) -> Response:
         """listOrganizationProjects: sorted by slug, OffsetPaginator cursors, `query` on name/slug."""

@@ -12,7 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ld_sentry_cli.sandbox.ids import event_id_from, numeric_id
-from ld_sentry_cli.sandbox.scenario import SentryEventSpec, SentryProjectSpec, SentryScenario, SentryToken
+from ld_sentry_cli.sandbox.scenario import (
+    SentryEventSpec,
+    SentryProjectSpec,
+    SentryScenario,
+    SentryScrubbingSpec,
+    SentryToken,
+)
 
 FILTERED = "[Filtered]"
 
@@ -78,6 +84,7 @@ class SentryProjectState:
     created: datetime
     environments: list[SentryEnvironmentState]
     events: list[EventRecord] = field(default_factory=list)
+    scrubbing: SentryScrubbingSpec = field(default_factory=SentryScrubbingSpec)
 
 
 class SentryWorld:
@@ -88,6 +95,7 @@ class SentryWorld:
         self.older_instance = scenario.older_instance
         self.organization_id = str(scenario.organization_id)
         self.organization_name = scenario.organization_name
+        self.organization_scrubbing = scenario.organization_scrubbing
         self.now = now
         self.tokens: dict[str, SentryToken] = {token.value: token for token in scenario.tokens}
         self.environment_ids: dict[str, str] = {}
@@ -148,6 +156,7 @@ class SentryWorld:
             platform=spec.platform,
             created=created,
             environments=environments,
+            scrubbing=spec.scrubbing,
         )
         events = [
             _event(spec, event_spec, position, copy, self.now)

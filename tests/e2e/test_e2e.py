@@ -251,7 +251,7 @@ def test_demo_exits_zero(tmp_path: Path) -> None:
     )
 
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-    assert "Step 9 of 9" in done.stdout
+    assert "Step 10 of 10" in done.stdout
     assert list(tmp_path.iterdir()) == []
 
 

@@ -71,7 +71,7 @@ def test_project_list_pages_with_link_headers(demo_client: httpx.Client) -> None
     assert first_links["next"]["url"].endswith(f"?&cursor={first_links['next']['cursor']}")
     second = demo_client.get(first_links["next"]["url"], headers=SENTRY_HEADERS)
     slugs = [p["slug"] for p in first.json() + second.json()]
-    assert len(slugs) == 11 and slugs == sorted(slugs)
+    assert len(slugs) == 12 and slugs == sorted(slugs)
     second_links = links(second)
     assert second_links["next"]["results"] == "false" and second_links["previous"]["results"] == "true"
     back = demo_client.get(second_links["previous"]["url"], headers=SENTRY_HEADERS)
@@ -80,12 +80,12 @@ def test_project_list_pages_with_link_headers(demo_client: httpx.Client) -> None
 
 def test_project_list_per_page_query_and_errors(demo_client: httpx.Client) -> None:
     everything = demo_client.get("/api/0/organizations/acme/projects/?per_page=100", headers=SENTRY_HEADERS)
-    assert len(everything.json()) == 11 and links(everything)["next"]["results"] == "false"
+    assert len(everything.json()) == 12 and links(everything)["next"]["results"] == "false"
     project = next(p for p in everything.json() if p["slug"] == "web-frontend")
-    # Hidden environments are left out of the summary, as Sentry's project serializer does.
+    # Hidden environments are left out, as Sentry's ProjectSummarySerializer does (qa is hidden).
     assert project["id"] == "4505278496" and project["environments"] == ["production", "staging"]
     found = demo_client.get("/api/0/organizations/acme/projects/?query=checkout", headers=SENTRY_HEADERS)
-    assert [p["slug"] for p in found.json()] == ["checkout-api"]
+    assert [p["slug"] for p in found.json()] == ["checkout-api", "checkout-web"]
     for bad in ("per_page=101", "per_page=x", "cursor=nonsense"):
         response = demo_client.get(f"/api/0/organizations/acme/projects/?{bad}", headers=SENTRY_HEADERS)
         assert response.status_code == 400, bad
