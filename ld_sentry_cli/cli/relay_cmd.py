@@ -133,7 +133,8 @@ def serve(
     rest_base = launchdarkly_base_url(loaded.config.launchdarkly.base_url)
     events_base = launchdarkly_events_base_url(rest_base, loaded.config.launchdarkly.events_url)
     importer = LaunchDarklyImporter(events_base, token)
-    sentry = live.sentry_client(loaded.config)
+    # Webhooks name their project's slug in `url`; the API is only a fallback, when a token happens to be set.
+    sentry, _ = live.optional_sentry_client(loaded.config, live.DEFAULT_CONCURRENCY, required=False)
     store = SqliteSpool(settings.spool)
     relay = Relay(
         loaded.config,
@@ -145,7 +146,7 @@ def serve(
             forwarder=ForwarderSettings(batch_size=settings.batch_size, flush_interval=settings.flush_interval),
             shutdown_timeout=shutdown_timeout,
         ),
-        closers=(importer.aclose, sentry.aclose),
+        closers=(importer.aclose,) if sentry is None else (importer.aclose, sentry.aclose),
     )
     try:
         sock = bind(settings.host, settings.port, backlog=BACKLOG)

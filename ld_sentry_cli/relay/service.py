@@ -49,7 +49,7 @@ class Relay:
         *,
         secrets: Sequence[bytes],
         sender: ImportSender,
-        projects: ProjectSource,
+        projects: ProjectSource | None,
         options: RelayOptions | None = None,
         closers: Sequence[Closer] = (),
         clock: Callable[[], float] = time.time,

@@ -196,8 +196,8 @@ def test_parked_events_are_forwarded_once_sentry_answers(spool_path: Path) -> No
     sender = FakeSender()
 
     async def work(client: httpx.AsyncClient, relay: Relay) -> tuple[httpx.Response, httpx.Response]:
-        parked = await post(client, error_created("d" * 32))
-        unmapped = await post(client, error_created("e" * 32, project=4505278499))
+        parked = await post(client, error_created("d" * 32, url=None))  # no url: only the id says which project
+        unmapped = await post(client, error_created("e" * 32, project=4505278499, url=None))
         assert relay.metrics.parked == 2
         projects.fail = False
         relay.resolver._tried_at = None  # the refresh interval has passed

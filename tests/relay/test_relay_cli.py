@@ -233,15 +233,12 @@ def test_serve_refuses_to_start_without_a_client_secret(
     assert not (tmp_path / "ldsentry-relay.db").exists()
 
 
-def test_serve_refuses_to_start_without_tokens(
+def test_serve_refuses_to_start_without_a_launchdarkly_token(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
     code, _, err = invoke(runner, "relay", "serve")
     assert code == 2 and err.startswith("error: No LaunchDarkly access token: set LD_ACCESS_TOKEN")
-    monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
-    code, _, err = invoke(runner, "relay", "serve")
-    assert code == 2 and err.startswith("error: No Sentry auth token: set SENTRY_AUTH_TOKEN.")
 
 
 def test_serve_refuses_a_configuration_without_mappings(runner: CliRunner, tmp_path: Path) -> None:
@@ -255,7 +252,7 @@ def test_serve_reports_a_port_in_use(runner: CliRunner, tmp_path: Path, monkeypa
     import socket
 
     monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
-    monkeypatch.setenv("SENTRY_AUTH_TOKEN", SENTRY_TOKEN)
+    monkeypatch.delenv("SENTRY_AUTH_TOKEN", raising=False)  # not needed: webhooks name their project's slug
     (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
