@@ -329,10 +329,13 @@ def _article(type_name: str) -> str:
     return f"an {type_name}" if type_name[0] in "aeiou" else f"a {type_name}"
 
 
+_URL_PASSWORD = re.compile(r"(://[^/:@\s\"]*:)[^/@\s\"]*@")
+
+
 def _show(value: object) -> str:
     """Quote a value for a message, shortened so a pasted blob cannot flood the output."""
     text = json.dumps(value, ensure_ascii=False)
-    text = text.replace("\n", "\\n")
+    text = _URL_PASSWORD.sub(r"\1***@", text).replace("\n", "\\n")  # never echo a password in a URL
     return text if len(text) <= 70 else text[:67] + "..."
 
 

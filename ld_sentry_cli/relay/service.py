@@ -18,7 +18,7 @@ from ld_sentry_cli.relay.intake import Intake
 from ld_sentry_cli.relay.metrics import RelayMetrics
 from ld_sentry_cli.relay.model import Destination, SpoolStats
 from ld_sentry_cli.relay.routing import EventRouter, Lookup, ProjectResolver, ProjectSource
-from ld_sentry_cli.relay.spool import SEEN_RETENTION_S, Spool
+from ld_sentry_cli.relay.spool import PRUNE_CHUNK, SEEN_RETENTION_S, Spool
 from ld_sentry_cli.relay.worker import SpoolWorker
 
 logger = logging.getLogger("ldsentry.relay")
@@ -173,7 +173,7 @@ class Relay:
                     last_summary = time.monotonic()
                 now = self._clock()
                 if now - last_prune >= 3600:
-                    pruned = await self.worker.call(self.spool.prune, now - self.options.retention)
+                    pruned = await self.prune(now - self.options.retention)
                     last_prune = now
                     if pruned:
                         logger.info("forgot %d delivered event ids older than the retention", pruned)
@@ -182,6 +182,15 @@ class Relay:
             except Exception as err:
                 logger.error("housekeeping failed: %s", err)
             await asyncio.sleep(interval)
+
+    async def prune(self, before: float) -> int:
+        """Forget delivered ids older than before, one small transaction at a time (webhooks go in between)."""
+        total = 0
+        while True:
+            pruned = await self.worker.call(self.spool.prune, before, PRUNE_CHUNK)
+            total += pruned
+            if pruned < PRUNE_CHUNK:
+                return total
 
     async def _checkpoint_loop(self) -> None:
         while True:

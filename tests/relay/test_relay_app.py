@@ -28,7 +28,7 @@ from ld_sentry_cli.relay.forwarder import Backoff, ForwarderSettings
 from ld_sentry_cli.relay.metrics import Histogram
 from ld_sentry_cli.relay.model import Destination
 from ld_sentry_cli.relay.service import Relay, RelayOptions
-from ld_sentry_cli.relay.spool import SqliteSpool
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 
 T = TypeVar("T")
 SETTINGS = ForwarderSettings(

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from ld_sentry_cli.cli import app
 from ld_sentry_cli.models import RelaySettings
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
-from ld_sentry_cli.relay.settings import ServeSettings, parse_listen, serve_settings, spool_path
-from ld_sentry_cli.relay.spool import SqliteSpool
+from ld_sentry_cli.relay.settings import ServeSettings, parse_listen, serve_settings, spool_target
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 from ld_sentry_cli.sandbox import RunningServer, build_app, serve_in_thread
 
 PROD = Destination("default", "production")
@@ -282,15 +282,41 @@ def test_settings_precedence(tmp_path: Path) -> None:
         0.25,
     )
     assert serve_settings(
-        relay, config_dir=tmp_path, host="127.0.0.1", port=0, spool=Path("x.db"), batch_size=7, flush_interval_ms=10
+        relay, config_dir=tmp_path, host="127.0.0.1", port=0, spool="x.db", batch_size=7, flush_interval_ms=10
     ) == ServeSettings("127.0.0.1", 0, Path("x.db"), 7, 0.01)
     assert serve_settings(RelaySettings(), config_dir=None) == ServeSettings(
         "127.0.0.1", 8787, Path("ldsentry-relay.db"), 100, 1.0
     )
-    assert spool_path(None, RelaySettings(spool="/var/lib/ldsentry/spool.db"), tmp_path) == Path(
+    assert spool_target(None, RelaySettings(spool="/var/lib/ldsentry/spool.db"), tmp_path) == Path(
         "/var/lib/ldsentry/spool.db"
     )
 
 
 def test_web_project_id_matches_the_fixture() -> None:
     assert WEB_ID == 4505278496
+
+
+def test_validate_refuses_a_password_in_the_spool_url_and_never_shows_it(runner: CliRunner, tmp_path: Path) -> None:
+    extra = '[relay]\nspool = "postgresql://relay:hunter2@db.internal:5432/ldsentry"\n'
+    (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9", extra=extra))
+    code, out, err = invoke(runner, "validate")
+    assert code == 2
+    assert (
+        'ldsentry.toml:8: [relay] spool "postgresql://relay:***@db.internal:5432/ldsentry" must not contain a '
+        "password: set PGPASSWORD, or use ~/.pgpass or a libpq service file"
+    ) in out + err
+    assert "hunter2" not in out + err
+
+
+def test_serve_refuses_a_password_in_the_spool_option(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
+    (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
+    code, out, err = invoke(runner, "relay", "serve", "--spool", "postgresql://relay:hunter2@db/ldsentry")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == (
+        "error: Invalid spool URL postgresql://relay:***@db/ldsentry: it must not contain a password: "
+        "set PGPASSWORD, or use ~/.pgpass or a libpq service file."
+    )
+    assert "hunter2" not in err

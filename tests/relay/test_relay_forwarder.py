@@ -25,7 +25,7 @@ from ld_sentry_cli.relay.forwarder import (
 )
 from ld_sentry_cli.relay.metrics import RelayMetrics
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
-from ld_sentry_cli.relay.spool import SqliteSpool
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 from ld_sentry_cli.relay.worker import SpoolWorker
 from ld_sentry_cli.sandbox import FaultPlan, FaultRule, build_app
 

@@ -27,7 +27,7 @@ from ld_sentry_cli.relay.intake import MAX_BODY_BYTES, Intake, Outcome, header_v
 from ld_sentry_cli.relay.metrics import RelayMetrics
 from ld_sentry_cli.relay.model import Destination, SpoolEntry
 from ld_sentry_cli.relay.routing import EventRouter, ProjectResolver
-from ld_sentry_cli.relay.spool import SqliteSpool
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 from ld_sentry_cli.relay.worker import SpoolWorker
 
 EVENT_ID = "bb78c1407cea4519aa397afc059c793d"

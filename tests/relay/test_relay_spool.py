@@ -11,7 +11,8 @@ import pytest
 from relay_helpers import ATTRIBUTE_VALUES
 
 from ld_sentry_cli.relay.model import Destination, ParkedEvent, SpoolEntry, metric_event
-from ld_sentry_cli.relay.spool import DuePlan, SpoolError, SqliteSpool, open_spool_readonly, read_stats
+from ld_sentry_cli.relay.spool import DuePlan, SpoolError
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool, open_spool_readonly, read_stats
 from ld_sentry_cli.relay.worker import SpoolWorker
 
 PROD = Destination("default", "production")
