@@ -18,7 +18,7 @@ from ld_sentry_cli.relay.intake import Intake
 from ld_sentry_cli.relay.metrics import RelayMetrics
 from ld_sentry_cli.relay.model import Destination, SpoolStats
 from ld_sentry_cli.relay.routing import EventRouter, Lookup, ProjectResolver, ProjectSource
-from ld_sentry_cli.relay.spool import PRUNE_CHUNK, SEEN_RETENTION_S, Spool
+from ld_sentry_cli.relay.spool import PRUNE_CHUNK, SEEN_RETENTION_S, Spool, SpoolUnavailable
 from ld_sentry_cli.relay.worker import SpoolWorker
 
 logger = logging.getLogger("ldsentry.relay")
@@ -118,6 +118,8 @@ class Relay:
                 await asyncio.wait_for(self.worker.call(self.spool.check_writable), self.options.ready_timeout)
             except asyncio.TimeoutError:
                 problems.append("the spool did not answer within 1 s")
+            except SpoolUnavailable as err:
+                problems.append(str(err))
             except Exception as err:
                 problems.append(f"the spool is not writable: {err}")
         if not self.forwarder.running:

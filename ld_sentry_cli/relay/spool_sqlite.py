@@ -47,6 +47,9 @@ SCHEMA_VERSION = 1
 # The WAL is restarted (and truncated to this size) once it grows past it: without a restart, a
 # checkpoint that runs beside a busy writer never catches up and the log grows without bound.
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
+# Readiness fails below this much free space, so a load balancer turns to another relay before
+# writes start failing (each webhook group needs a few kilobytes; a checkpoint needs more).
+MIN_FREE_BYTES = 8 * 1024 * 1024
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,8 +126,10 @@ class SqliteSpool:
         synchronous: str = "FULL",
         exclusive: bool = False,
         wal_limit: int = WAL_LIMIT_BYTES,
+        min_free: int = MIN_FREE_BYTES,
     ) -> None:
         self.path = path
+        self.min_free = min_free
         self.location = str(path)
         self._synchronous = synchronous
         self._wal_limit = wal_limit
@@ -132,6 +137,9 @@ class SqliteSpool:
         try:
             self._db = self._open(path, synchronous, wal_limit)
             self._identity = _file_identity(path)
+            # Our own descriptor of the file we opened: reading its header is one pread, and it keeps
+            # reading the original file even if the path is replaced.
+            self._fd: int | None = os.open(path, os.O_RDONLY)
             self._destination_ids: dict[Destination, int] = {}
             self._destinations: dict[int, Destination] = {}
             self._load_destinations()
@@ -213,8 +221,8 @@ class SqliteSpool:
             raise SpoolUnavailable(f"the spool file {self.path} was deleted while the relay ran") from None
         if identity[:2] != self._identity[:2]:
             raise SpoolUnavailable(f"the spool file {self.path} was replaced while the relay ran")
-        if identity[2] == 0:
-            raise SpoolUnavailable(f"the spool file {self.path} was truncated while the relay ran")
+        if identity[2] == 0 or self._fd is None or os.pread(self._fd, len(_SQLITE_MAGIC), 0) != _SQLITE_MAGIC:
+            raise SpoolUnavailable(f"the spool file {self.path} was truncated or overwritten while the relay ran")
 
     def _load_destinations(self) -> None:
         for ident, project, environment in self._db.execute("SELECT id, ld_project, ld_environment FROM destinations"):
@@ -475,8 +483,11 @@ class SqliteSpool:
         """Raise SpoolUnavailable unless the path is still this spool's file, intact, and a real write commits."""
         self._verify_file()
         try:
-            if _header(self.path) != _SQLITE_MAGIC:
-                raise SpoolUnavailable(f"the spool file {self.path} was overwritten or truncated while the relay ran")
+            if sys.platform != "win32":
+                disk = os.statvfs(self.path.parent.resolve())
+                free = disk.f_bavail * disk.f_frsize
+                if free < self.min_free:
+                    raise SpoolUnavailable(f"the disk holding the spool {self.path} is full ({free // 1024} KiB free)")
             with self._transaction() as db:
                 # A real write (WAL append and fsync at commit): a full disk or a read-only file fails here.
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('ready_check', ?)", (uuid.uuid4().hex,))
@@ -513,6 +524,9 @@ class SqliteSpool:
             self._checkpointer.close()
             self._checkpointer = None
         self._db.close()
+        if self._fd is not None:
+            os.close(self._fd)  # after SQLite's own descriptors: closing one drops the process's POSIX locks
+            self._fd = None
         self._release_lock()
 
 

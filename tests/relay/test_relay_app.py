@@ -246,3 +246,19 @@ def test_the_log_sums_up_what_happened(spool_path: Path, caplog: pytest.LogCaptu
     )
     lines = [tuple(int(n) for n in found) for found in re.findall(pattern, caplog.text)]
     assert lines and tuple(map(sum, zip(*lines, strict=True))) == (3, 1, 1, 1, 1, 0, 0)
+
+
+def test_a_spool_deleted_under_the_relay_makes_it_unready_and_webhooks_503(spool_path: Path) -> None:
+    # Issue 13 §3.4: /readyz stayed 200 and webhooks got 202, then were lost with the deleted file.
+    async def work(client: httpx.AsyncClient, relay: Relay) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        accepted = await post(client, error_created("a" * 32))
+        spool_path.unlink()
+        return accepted, await client.get("/readyz"), await post(client, error_created("b" * 32))
+
+    accepted, ready, refused = with_relay(spool_path, work)
+    assert accepted.status_code == 202
+    assert (ready.status_code, ready.json()) == (
+        503,
+        {"ready": False, "problems": [f"the spool file {spool_path} was deleted while the relay ran"]},
+    )
+    assert (refused.status_code, refused.json()) == (503, {"result": "rejected", "reason": "spool_error"})

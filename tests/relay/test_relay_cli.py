@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -320,3 +321,35 @@ def test_serve_refuses_a_password_in_the_spool_option(
         "set PGPASSWORD, or use ~/.pgpass or a libpq service file."
     )
     assert "hunter2" not in err
+
+
+def test_a_second_relay_on_one_sqlite_spool_is_refused_and_pointed_to_postgresql(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
+    (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
+    spool = tmp_path / "spool.db"
+    running = SqliteSpool(spool, exclusive=True)  # the first relay
+    try:
+        code, out, err = invoke(runner, "relay", "serve", "--port", "0", "--spool", str(spool))
+    finally:
+        running.close()
+    assert (code, out) == (2, "")
+    lines = err.splitlines()
+    assert lines[0] == (
+        f"error: Another relay is using the spool {spool} (process {os.getpid()}): an SQLite spool serves one relay."
+    )
+    assert "--spool postgresql://USER@HOST:PORT/DB" in err
+
+
+def test_a_damaged_spool_is_exit_2_with_a_clear_message(runner: CliRunner, tmp_path: Path) -> None:
+    spool = tmp_path / "spool.db"
+    SqliteSpool(spool).close()
+    spool.write_bytes(b"\x00garbage" * 600)
+    code, out, err = invoke(runner, "relay", "status", "--spool", str(spool))
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == f"error: Cannot read {spool} as the relay spool: file is not a database."
+    code, _, err = invoke(runner, "relay", "retry-dead-letters", "--spool", str(spool))
+    assert (
+        code == 2 and err.splitlines()[0] == f"error: Cannot read {spool} as the relay spool: file is not a database."
+    )
