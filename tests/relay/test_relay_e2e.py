@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,15 +129,20 @@ def free_port() -> int:
 class RelayProcess:
     """The relay as a user runs it: the installed code, in its own process."""
 
-    def __init__(self, workdir: Path, port: int, env: dict[str, str]) -> None:
+    def __init__(
+        self, workdir: Path, port: int, env: dict[str, str], *, spool: str | None = None, extra: Sequence[str] = ()
+    ) -> None:
         self.workdir = workdir
         self.port = port
         self.env = env
+        self.spool = spool or str(workdir / "spool.db")
+        self.extra = list(extra)
+        self.name = f"relay-{port}"
         self.logs: list[Path] = []
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        log = self.workdir / f"relay-{len(self.logs)}.log"
+        log = self.workdir / f"{self.name}-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as stream:
             self.process = subprocess.Popen(
@@ -149,9 +155,10 @@ class RelayProcess:
                     "--port",
                     str(self.port),
                     "--spool",
-                    str(self.workdir / "spool.db"),
+                    self.spool,
                     "--flush-interval-ms",
                     "200",
+                    *self.extra,
                 ],
                 cwd=self.workdir,
                 env=self.env,
