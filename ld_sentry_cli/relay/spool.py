@@ -46,6 +46,7 @@ class Spool(Protocol):
     """What the relay needs from a durable queue with deduplication by Sentry event id."""
 
     location: str  # the file or URL, for messages (never with a password)
+    thread_safe: bool  # True: any method may run on any thread (PostgreSQL); False: only the spool thread
 
     def add(self, entries: Sequence[SpoolEntry]) -> list[bool]:
         """Store entries in one transaction; True for each new event id, False for a duplicate."""

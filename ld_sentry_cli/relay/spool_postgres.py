@@ -137,6 +137,7 @@ class PostgresSpool:
         connect_timeout: float = CONNECT_TIMEOUT_S,
     ) -> None:
         self.location = url
+        self.thread_safe = True  # a connection pool
         self.lease = lease
         self.owner = uuid.uuid4().hex  # this process, in leases and in the replicas table
         self._destination_ids: dict[Destination, int] = {}

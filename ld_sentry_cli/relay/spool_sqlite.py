@@ -129,6 +129,7 @@ class SqliteSpool:
         min_free: int = MIN_FREE_BYTES,
     ) -> None:
         self.path = path
+        self.thread_safe = False  # one connection, used from the relay's spool thread
         self.min_free = min_free
         self.location = str(path)
         self._synchronous = synchronous
