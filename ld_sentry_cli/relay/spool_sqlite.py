@@ -50,6 +50,10 @@ WAL_LIMIT_BYTES = 64 * 1024 * 1024
 # Readiness fails below this much free space, so a load balancer turns to another relay before
 # writes start failing (each webhook group needs a few kilobytes; a checkpoint needs more).
 MIN_FREE_BYTES = 8 * 1024 * 1024
+DAMAGED_HINT = (
+    "The file is damaged (truncated or overwritten): move it aside and start the relay on a new spool; "
+    "events it held and had not forwarded are lost."
+)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -560,7 +564,7 @@ def open_spool_readonly(path: Path) -> sqlite3.Connection:
         db = _connect(path, readonly=True)
         version = db.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as err:
-        raise SpoolError(f"Cannot read {path} as the relay spool: {err}.") from None
+        raise SpoolError(f"Cannot read {path} as the relay spool: {err}.", DAMAGED_HINT) from None
     if version != SCHEMA_VERSION:
         db.close()
         raise SpoolError(f"{path} is not an ldsentry relay spool (schema version {version}).")

@@ -5,12 +5,19 @@ psycopg is imported only when a postgresql:// URL is given, so SQLite users need
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from ld_sentry_cli.relay.model import DeadLetter, SpoolStats
 from ld_sentry_cli.relay.settings import SpoolTarget
 from ld_sentry_cli.relay.spool import Spool, SpoolError
-from ld_sentry_cli.relay.spool_sqlite import SqliteSpool, open_spool_readonly, read_dead_letters, read_stats
+from ld_sentry_cli.relay.spool_sqlite import (
+    DAMAGED_HINT,
+    SqliteSpool,
+    open_spool_readonly,
+    read_dead_letters,
+    read_stats,
+)
 
 
 def open_spool(
@@ -35,6 +42,8 @@ def read_status(target: SpoolTarget) -> tuple[SpoolStats, list[DeadLetter]]:
         db = open_spool_readonly(target)
         try:
             return read_stats(db), read_dead_letters(db)
+        except sqlite3.DatabaseError as err:
+            raise _damaged(target, err) from None
         finally:
             db.close()
     spool = open_spool(target, create=False)
@@ -51,5 +60,11 @@ def requeue_dead_letters(target: SpoolTarget) -> int:
     spool = open_spool(target, create=False)
     try:
         return spool.requeue_dead_letters()
+    except sqlite3.DatabaseError as err:
+        raise _damaged(target, err) from None
     finally:
         spool.close()
+
+
+def _damaged(target: SpoolTarget, err: sqlite3.DatabaseError) -> SpoolError:
+    return SpoolError(f"Cannot read {target} as the relay spool: {err}.", DAMAGED_HINT)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -353,3 +355,27 @@ def test_a_damaged_spool_is_exit_2_with_a_clear_message(runner: CliRunner, tmp_p
     assert (
         code == 2 and err.splitlines()[0] == f"error: Cannot read {spool} as the relay spool: file is not a database."
     )
+
+
+def test_a_truncated_spool_is_exit_2_with_a_clear_message(runner: CliRunner, tmp_path: Path) -> None:
+    # Issue 13 §3.4: a spool truncated under the relay made `status` fail with "unexpected DatabaseError" (exit 3).
+    spool = tmp_path / "spool.db"
+    store = SqliteSpool(spool)
+    store.add([entry(n) for n in range(2000)])
+    store.checkpoint()
+    with spool.open("r+b") as stream:
+        stream.truncate(8192)
+    store.add([entry(n) for n in range(2000, 2100)])  # the relay runs on, into its WAL
+    code, out, err = invoke(runner, "relay", "status", "--spool", str(spool))
+    assert (code, out) == (2, "")
+    assert err.splitlines()[:2] == [
+        f"error: Cannot read {spool} as the relay spool: database disk image is malformed.",
+        "hint: The file is damaged (truncated or overwritten): move it aside and start the relay on a new spool; "
+        "events it held and had not forwarded are lost.",
+    ]
+    code, _, err = invoke(runner, "relay", "retry-dead-letters", "--spool", str(spool))
+    assert code == 2 and err.startswith(
+        f"error: Cannot use {spool} as the relay spool: database disk image is malformed."
+    )
+    with contextlib.suppress(sqlite3.DatabaseError):
+        store.close()
