@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from pathlib import Path
 
 import pytest
 from postgres_support import require_psycopg
+from relay_helpers import SENTRY_TOKEN, config_text, scenario
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
 from ld_sentry_cli.relay.spool import SpoolError
+from ld_sentry_cli.sandbox import build_app, serve_in_thread
 
 psycopg = require_psycopg()
 from ld_sentry_cli.relay.spool_postgres import SCHEMA_VERSION, PostgresSpool  # noqa: E402 (needs psycopg)
 
+LD_USER = {"kind": "user", "key": "u1"}
 PROD = Destination("default", "production")
 STAGING = Destination("default", "staging")
 
@@ -187,3 +191,34 @@ def test_status_of_a_database_without_a_spool_exits_2(postgres: object, postgres
     code, out, err = invoke(CliRunner(), "relay", "status", "--spool", postgres_url)
     assert code == 2 and out == ""
     assert err.splitlines()[0] == f"error: No ldsentry relay spool in {postgres_url}."
+
+
+def test_backfill_spools_into_the_shared_spool_once(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = [
+        {"age": "10m", "environment": "production", "id": "1" * 32, "contexts": {"launchdarklyContext": LD_USER}},
+        {"age": "20m", "environment": "production", "id": "2" * 32, "contexts": {"launchdarklyContext": LD_USER}},
+    ]
+    world = scenario()
+    world["sentry"]["projects"][0]["events"] = events
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", SENTRY_TOKEN)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    with serve_in_thread(build_app(world)) as server:
+        (tmp_path / "ldsentry.toml").write_text(config_text(server.url))
+        first = invoke(runner, "relay", "backfill", "--spool", postgres_url, "--output", "json")
+        again = invoke(runner, "relay", "backfill", "--spool", postgres_url, "--output", "json")
+    assert first[0] == 0 and again[0] == 0, first[2] + again[2]
+
+    def web(out: str) -> tuple[int, int]:
+        rows = {(r["sentry_project"], r["sentry_environment"]): r for r in json.loads(out)["mappings"]}
+        row = rows[("web-frontend", "production")]
+        return row["already_seen"], row["enqueued"]
+
+    assert (web(first[1]), web(again[1])) == ((0, 2), (2, 0))
+    spool = PostgresSpool(postgres_url)
+    try:
+        assert spool.seen(["1" * 32, "2" * 32, "3" * 32]) == {"1" * 32, "2" * 32}
+    finally:
+        spool.close()
