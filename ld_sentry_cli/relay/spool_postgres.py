@@ -357,9 +357,18 @@ class PostgresSpool:
             )
         return Batch(batch_id, destination, 0, tuple(BatchEvent(row[1], row[2], row[3]) for row in rows))
 
+    def _lock_destination_of(self, conn: psycopg.Connection[Any], batch_id: str) -> None:
+        """Lock the batch's destination row first, in the order claim() takes locks, so the two cannot deadlock."""
+        conn.execute(
+            "SELECT d.id FROM ldsentry_relay_destinations d JOIN ldsentry_relay_batches b ON b.destination = d.id "
+            "WHERE b.batch_id = %s FOR NO KEY UPDATE OF d",
+            (batch_id,),
+        )
+
     def delivered(self, batch_id: str, now: float) -> int:
         """Mark a batch delivered; return its event count (0 when another relay recorded it first)."""
         with self._pool.connection() as conn, conn.transaction():
+            self._lock_destination_of(conn, batch_id)
             count = conn.execute(
                 "UPDATE ldsentry_relay_events SET state = 'delivered', payload = NULL, batch_id = NULL, done_at = %s "
                 "WHERE batch_id = %s AND state = 'sending'",
@@ -387,6 +396,7 @@ class PostgresSpool:
     def dead_letter(self, batch_id: str, status: int | None, response: str, now: float) -> int:
         """Move a batch to the dead letters with LaunchDarkly's answer; return its event count."""
         with self._pool.connection() as conn, conn.transaction():
+            self._lock_destination_of(conn, batch_id)
             count = conn.execute(
                 "UPDATE ldsentry_relay_events SET state = 'dead', done_at = %s "
                 "WHERE batch_id = %s AND state = 'sending'",
