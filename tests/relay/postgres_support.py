@@ -32,10 +32,19 @@ class PostgresServer:
 
     port: int
     root: Path
+    prefix: tuple[str, ...] = ()  # runuser -u postgres -- when running as root
 
     def url(self, database: str = "postgres") -> str:
         """A postgresql:// URL (no password: trust authentication)."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        """Stop the server now (as a crash or an outage would)."""
+        subprocess.run(
+            [*self.prefix, "pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
 
     def create_database(self, name: str) -> str:
         """A fresh empty database; its URL."""
@@ -116,10 +125,9 @@ def postgres_server(*, durable: bool = False) -> Iterator[PostgresServer]:
         log = (root / "log").read_text(errors="replace") if (root / "log").exists() else ""
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"PostgreSQL did not start: {err.stderr}\n{log}") from None
+    server = PostgresServer(port, root, tuple(prefix))
     try:
-        yield PostgresServer(port, root)
+        yield server
     finally:
-        subprocess.run(
-            [*prefix, "pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"], check=False, capture_output=True
-        )
+        server.stop()
         shutil.rmtree(root, ignore_errors=True)

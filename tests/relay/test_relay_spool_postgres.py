@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 from pathlib import Path
 
 import pytest
-from postgres_support import require_psycopg
-from relay_helpers import SENTRY_TOKEN, config_text, scenario
+from postgres_support import postgres_server, require_psycopg
+from relay_helpers import CONFIG, SECRET, SENTRY_TOKEN, FakeSender, body_of, config_text, error_created, scenario, sign
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
+from ld_sentry_cli.relay.service import Relay, RelayOptions
 from ld_sentry_cli.relay.spool import SpoolError
 from ld_sentry_cli.sandbox import build_app, serve_in_thread
 
@@ -37,6 +39,11 @@ def entry(n: int, destination: Destination | None = PROD, at: float = 100.0) -> 
         received_at=at,
         destination=destination,
     )
+
+
+def signed(document: object) -> tuple[str, bytes]:
+    body = body_of(document)
+    return sign(body), body
 
 
 def numbers(batch: object) -> list[int]:
@@ -222,3 +229,38 @@ def test_backfill_spools_into_the_shared_spool_once(
         assert spool.seen(["1" * 32, "2" * 32, "3" * 32]) == {"1" * 32, "2" * 32}
     finally:
         spool.close()
+
+
+def test_a_relay_whose_database_is_down_is_unready_and_answers_503() -> None:
+    # Its own server, stopped halfway: the session's server stays up for the other tests.
+    with postgres_server() as server:
+        url = server.create_database("outage")
+        relay = Relay(
+            CONFIG,
+            PostgresSpool(url, connect_timeout=1),
+            secrets=[SECRET.encode()],
+            sender=FakeSender(),
+            projects=None,
+            options=RelayOptions(shutdown_timeout=0.5),
+        )
+
+        async def run() -> tuple[int, list[str], int, int, list[str]]:
+            await relay.start()
+            try:
+                accepted = await relay.intake.handle("error", *signed(error_created("a" * 32)))
+                ready = await relay.readiness()
+                server.stop()
+                refused = await relay.intake.handle("error", *signed(error_created("b" * 32)))
+                return (
+                    accepted.status,
+                    ready,
+                    refused.status,
+                    relay.metrics.rejected["spool_error"],
+                    await relay.readiness(),
+                )
+            finally:
+                await relay.stop()
+
+        accepted, ready, refused, errors, not_ready = asyncio.run(run())
+    assert (accepted, ready, refused, errors) == (202, [], 503, 1)
+    assert len(not_ready) == 1 and not_ready[0].startswith("the PostgreSQL spool cannot be written: "), not_ready
