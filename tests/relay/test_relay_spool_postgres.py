@@ -263,4 +263,8 @@ def test_a_relay_whose_database_is_down_is_unready_and_answers_503() -> None:
 
         accepted, ready, refused, errors, not_ready = asyncio.run(run())
     assert (accepted, ready, refused, errors) == (202, [], 503, 1)
-    assert len(not_ready) == 1 and not_ready[0].startswith("the PostgreSQL spool cannot be written: "), not_ready
+    # Either the pool gave up on reconnecting within the probe's second, or the probe's second ran out first.
+    assert len(not_ready) == 1, not_ready
+    assert not_ready[0].startswith("the PostgreSQL spool cannot be written: ") or not_ready[0] == (
+        "the spool did not answer within 1 s"
+    )
