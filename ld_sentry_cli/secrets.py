@@ -43,8 +43,11 @@ def register_environment_secrets() -> None:
         register_secret(os.environ.get(name))
 
 
-# A user name or password in a URL: scheme://USERINFO@host. Whatever is in it is masked.
+# A user name or password in a URL: scheme://USERINFO@host. The config refuses either; output masks the
+# whole user-info part wherever it holds a password (a bare user name, such as a database user or the
+# USER in postgresql://USER@HOST, is not a secret).
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s]+)@")
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s:]*:[^/?#@\s]*)@")
 URL_USERINFO_MASK = "***"
 
 
@@ -72,8 +75,8 @@ def has_url_userinfo(value: str) -> bool:
 
 
 def mask_url_userinfo(text: str) -> str:
-    """Return text with the user name and password of every URL replaced by ***."""
-    return _URL_USERINFO.sub(rf"\g<1>{URL_USERINFO_MASK}@", text)
+    """Return text with the user-info part (user name and password) of every URL that holds a password masked."""
+    return _URL_PASSWORD.sub(rf"\g<1>{URL_USERINFO_MASK}@", text)
 
 
 def redact(text: str) -> str:

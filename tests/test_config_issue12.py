@@ -237,14 +237,20 @@ def validate(runner: CliRunner, isolated_env: Path, text: str) -> tuple[int, lis
     ("text", "expected"),
     [
         (
+            # A user name alone is refused too, and shown: it is not a secret, but it has no place here.
+            '[sentry]\nbase_url = "https://admin@sentry.example.com"\n',
+            'ldsentry.toml:2: [sentry] base_url "https://admin@sentry.example.com" holds a URL with a user '
+            "name or password; remove them (tokens come from the environment, never from this file)",
+        ),
+        (
             '[launchdarkly]\nbase_url = "https://admin:s3cret@app.launchdarkly.com"\n',
             'ldsentry.toml:2: [launchdarkly] base_url "https://***@app.launchdarkly.com" holds a URL with a user '
             "name or password; remove them (tokens come from the environment, never from this file)",
         ),
         (
             '[relay]\nspool = "postgresql://relay:hunter2@db.internal/spool"\n',
-            'ldsentry.toml:2: [relay] spool "postgresql://***@db.internal/spool" holds a URL with a user name or '
-            "password; remove them (tokens come from the environment, never from this file)",
+            'ldsentry.toml:2: [relay] spool "postgresql://***@db.internal/spool" must not contain a password: set '
+            "PGPASSWORD, or use ~/.pgpass or a libpq service file",
         ),
         (
             table("a").replace('ld_project = "default"', 'ld_project = "default\\n"'),
@@ -286,8 +292,9 @@ def validate(runner: CliRunner, isolated_env: Path, text: str) -> tuple[int, lis
         ),
     ],
     ids=[
+        "base-url-user",
         "base-url-password",
-        "other-url-password",
+        "spool-url-password",
         "key-newline",
         "dot-dot-key",
         "nbsp",

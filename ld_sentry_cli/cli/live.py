@@ -15,6 +15,7 @@ from ld_sentry_cli.http import SessionOptions
 from ld_sentry_cli.launchdarkly import LaunchDarklyClient, LdInstance, launchdarkly_instance
 from ld_sentry_cli.problems import problem
 from ld_sentry_cli.sentry import EVENT_DETAIL_RATE, SentryClient
+from ld_sentry_cli.sentry import TOKEN_ENV_VAR as SENTRY_TOKEN_ENV_VAR
 
 if TYPE_CHECKING:
     from ld_sentry_cli.gather import ProgressCallback
@@ -59,6 +60,11 @@ def sentry_client(
     )
 
 
+def sentry_token_set() -> bool:
+    """Whether SENTRY_AUTH_TOKEN holds anything, for commands where the Sentry half is optional."""
+    return bool(os.environ.get(SENTRY_TOKEN_ENV_VAR, "").strip())
+
+
 class Clients:
     """The clients one live command opens as it asks for them, and the progress callback of its work."""
 
@@ -82,7 +88,7 @@ class Clients:
 
     def optional_sentry(self, required: bool) -> tuple[SentryClient | None, str | None]:
         """A Sentry client, or None and the reason when no token is set and the Sentry half is optional."""
-        if not required and not os.environ.get("SENTRY_AUTH_TOKEN", "").strip():
+        if not required and not sentry_token_set():
             return None, "SENTRY_AUTH_TOKEN is not set"
         return self.sentry(), None
 

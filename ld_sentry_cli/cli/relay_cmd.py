@@ -14,6 +14,7 @@ import typer
 from ld_sentry_cli.cli.extras import require_extra
 from ld_sentry_cli.cli.options import ConfigOption, EventRateOption, PlainFormat, PlainOutputOption, check_period
 from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.relay.settings import SpoolTarget
 
 app = typer.Typer(
     help="Receive Sentry's error webhooks and forward each error into the mapped LaunchDarkly metric.",
@@ -21,11 +22,12 @@ app = typer.Typer(
 )
 
 SpoolOption = Annotated[
-    Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10 for runtime inspection
+    Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10 for runtime inspection
     typer.Option(
         "--spool",
-        help="The relay's SQLite spool. Default: [relay] spool in the configuration, else ./ldsentry-relay.db.",
-        dir_okay=False,
+        help="The relay's SQLite spool file, or postgresql://USER@HOST:PORT/DB for a spool shared by several relays "
+        "(password from PGPASSWORD or ~/.pgpass). Default: [relay] spool in the configuration, "
+        "else ./ldsentry-relay.db.",
         show_default=False,
     ),
 ]
@@ -48,21 +50,21 @@ def _log_relay_to_stderr() -> None:
     logger.propagate = False
 
 
-def _spool_for_reading(spool: Path | None, config: Path | None) -> Path:
+def _spool_for_reading(spool: str | None, config: Path | None) -> SpoolTarget:
     """--spool, else the configuration's spool; the default spool when no configuration is named or present."""
     import os
 
     from ld_sentry_cli.config import CONFIG_ENV_VAR, load_config, locate_config
     from ld_sentry_cli.models import RelaySettings
-    from ld_sentry_cli.relay.settings import spool_path
+    from ld_sentry_cli.relay.settings import spool_target
 
     if spool is not None:
-        return spool
+        return spool_target(spool, RelaySettings(), None)
     path, display = locate_config(config)
     if config is None and not os.environ.get(CONFIG_ENV_VAR) and not path.exists():
-        return spool_path(None, RelaySettings(), None)  # no configuration at all
+        return spool_target(None, RelaySettings(), None)  # no configuration at all
     loaded = load_config(path, display)
-    return spool_path(None, loaded.config.relay, loaded.path.parent)
+    return spool_target(None, loaded.config.relay, loaded.path.parent)
 
 
 @app.command("serve")
@@ -95,6 +97,12 @@ def serve(
         float,
         typer.Option("--shutdown-timeout", min=0.0, help="Seconds SIGTERM may spend flushing before leaving the rest."),
     ] = 10.0,
+    lease: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            "--lease", min=0.1, hidden=True, help="Seconds a PostgreSQL-spool batch stays claimed (tests shorten it)."
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> int:
     """Serve POST /hooks/sentry and forward accepted errors to LaunchDarkly until SIGTERM."""
@@ -112,7 +120,7 @@ def serve(
     from ld_sentry_cli.relay.service import Relay, RelayOptions
     from ld_sentry_cli.relay.settings import serve_settings
     from ld_sentry_cli.relay.signature import client_secrets
-    from ld_sentry_cli.relay.spool import SqliteSpool
+    from ld_sentry_cli.relay.spools import open_spool
 
     loaded = load_config(*locate_config(config))
     settings = serve_settings(
@@ -135,8 +143,9 @@ def serve(
     rest_base = launchdarkly_base_url(loaded.config.launchdarkly.base_url)
     events_base = launchdarkly_events_base_url(rest_base, loaded.config.launchdarkly.events_url)
     importer = LaunchDarklyImporter(events_base, token)
-    sentry = live.sentry_client(loaded.config)
-    store = SqliteSpool(settings.spool)
+    # Webhooks name their project's slug in `url`; the API is only a fallback, when a token happens to be set.
+    sentry = live.sentry_client(loaded.config) if live.sentry_token_set() else None
+    store = open_spool(settings.spool, exclusive=True, lease=lease)
     relay = Relay(
         loaded.config,
         store,
@@ -147,7 +156,7 @@ def serve(
             forwarder=ForwarderSettings(batch_size=settings.batch_size, flush_interval=settings.flush_interval),
             shutdown_timeout=shutdown_timeout,
         ),
-        closers=(importer.aclose, sentry.aclose),
+        closers=(importer.aclose,) if sentry is None else (importer.aclose, sentry.aclose),
     )
     try:
         sock = bind(settings.host, settings.port, backlog=BACKLOG)
@@ -161,7 +170,7 @@ def serve(
     _log_relay_to_stderr()
 
     def started() -> None:
-        say(f"ldsentry relay listening on {url}{HOOK_PATH} (spool {settings.spool}; forwarding to {events_base})")
+        say(f"ldsentry relay listening on {url}{HOOK_PATH} (spool {store.location}; forwarding to {events_base})")
 
     if not run_server(build_app(relay), sock, on_started=started):
         say("error: the relay did not start (see the log above)")
@@ -181,21 +190,16 @@ def status(
     require_extra("relay", "relay status")
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.relay.spool import open_spool_readonly, read_dead_letters, read_stats
+    from ld_sentry_cli.relay.spools import read_status
     from ld_sentry_cli.render.relay import status_json, status_table
 
-    path = _spool_for_reading(spool, config)
-    db = open_spool_readonly(path)
-    try:
-        stats = read_stats(db)
-        dead = read_dead_letters(db)
-    finally:
-        db.close()
+    target = _spool_for_reading(spool, config)
+    stats, dead = read_status(target)
     now = time.time()
     if output is PlainFormat.JSON:
-        emit_json(status_json(str(path), stats, dead, now))
+        emit_json(status_json(str(target), stats, dead, now))
     else:
-        stdout_console().print(status_table(str(path), stats, dead, now))
+        stdout_console().print(status_table(str(target), stats, dead, now))
     return ExitCode.PROBLEMS if stats.dead_lettered else ExitCode.OK
 
 
@@ -210,15 +214,10 @@ def retry_dead_letters(
     require_extra("relay", "relay retry-dead-letters")
     from ld_sentry_cli.cli.runner import emit_json
     from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.relay.spool import SqliteSpool, open_spool_readonly
+    from ld_sentry_cli.relay.spools import requeue_dead_letters
 
     path = _spool_for_reading(spool, config)
-    open_spool_readonly(path).close()  # refuses a missing or foreign file before opening it for writing
-    store = SqliteSpool(path)
-    try:
-        count = store.requeue_dead_letters()
-    finally:
-        store.close()
+    count = requeue_dead_letters(path)
     if output is PlainFormat.JSON:
         emit_json({"spool": str(path), "requeued": count})
     else:
@@ -247,8 +246,8 @@ def backfill(
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.errors import ExitCode, UsageError
     from ld_sentry_cli.relay import backfill as domain
-    from ld_sentry_cli.relay.settings import spool_path
-    from ld_sentry_cli.relay.spool import SqliteSpool
+    from ld_sentry_cli.relay.settings import spool_target
+    from ld_sentry_cli.relay.spools import open_spool
     from ld_sentry_cli.render.relay import backfill_json, backfill_table
 
     loaded = load_config(*locate_config(config))
@@ -258,7 +257,7 @@ def backfill(
     async def work() -> domain.BackfillReport:
         async with live.session(loaded.config, progress="Reading Sentry events") as clients:
             sentry = clients.sentry(event_rate)  # before the spool: a missing token must leave no file behind
-            store = SqliteSpool(spool_path(spool, loaded.config.relay, loaded.path.parent))
+            store = open_spool(spool_target(spool, loaded.config.relay, loaded.path.parent))
             try:
                 return await domain.backfill(
                     loaded.config.mappings,

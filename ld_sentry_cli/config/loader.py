@@ -39,6 +39,9 @@ _TYPE_CHECKS = {
     "array of strings": lambda v: isinstance(v, list),
 }
 _INIT_HINT = "Run `ldsentry init` to create one, or pass --config PATH."
+# The spool's postgresql:// URL names its database user, as libpq's URLs do; only a password is
+# refused there, by the key's own rule (config/schema.py `spool_rule`).
+_SPOOL_PATH = ("relay", "spool")
 
 
 @dataclass(frozen=True)
@@ -354,7 +357,7 @@ class _Validator:
             elif isinstance(value, str) and secrets.credential_kind(value):
                 what, instead = _CREDENTIAL_KINDS[secrets.credential_kind(value) or ""]
                 self.add(path, "secret_in_config", f"{_describe(path)} holds what looks like {what}; {instead}")
-            elif isinstance(value, str) and secrets.has_url_userinfo(value):
+            elif isinstance(value, str) and path != _SPOOL_PATH and secrets.has_url_userinfo(value):
                 message = (
                     f"{_describe(path)} {_show(value)} holds a URL with a user name or password; remove them "
                     "(tokens come from the environment, never from this file)"

@@ -133,6 +133,22 @@ def listen_rule(value: object) -> str | None:
     return None
 
 
+def spool_rule(value: object) -> str | None:
+    """A path of the SQLite spool, or postgresql://USER@HOST:PORT/DB with no password in it."""
+    if not isinstance(value, str) or not value.strip():
+        return "must be a file path or a postgresql:// URL"
+    if not value.startswith(("postgresql://", "postgres://")):
+        return None
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return "must be a valid postgresql://USER@HOST:PORT/DB URL"
+    if password is not None or "password=" in parts.query:
+        return "must not contain a password: set PGPASSWORD, or use ~/.pgpass or a libpq service file"
+    return None
+
+
 def positive_int_rule(value: object) -> str | None:
     """A positive whole number."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -275,9 +291,9 @@ SECTIONS: tuple[Section, ...] = (
             Key(
                 "spool",
                 "string",
-                "Path of the SQLite spool.",
+                "Path of the SQLite spool, or postgresql://USER@HOST:PORT/DB for one spool shared by several relays.",
                 default=DEFAULT_RELAY_SPOOL,
-                rule=non_empty_rule,
+                rule=spool_rule,
             ),
             Key(
                 "batch_size",

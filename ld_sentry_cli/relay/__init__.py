@@ -5,7 +5,8 @@
               context rules           dedupe by id       stable payload id, retries
 
 Modules: `signature` (HMAC), `webhook` (payload parsing), `routing` (project id → mapping),
-`intake` (the rules, HTTP-free), `spool` (the `Spool` interface and `SqliteSpool`), `worker`
+`intake` (the rules, HTTP-free), `spool` (the `Spool` interface), `spool_sqlite` (the embedded
+spool), `spool_postgres` (the shared one), `spools` (picks one from `--spool`), `worker`
 (the spool thread and group commit), `forwarder` (batches, retries, dead letters), `metrics`
 (Prometheus text), `service` (wiring and lifecycle), `app` and `server` (Starlette and uvicorn,
 imported only by `relay serve`), `backfill`, `settings`, `report`. See docs/relay.md.

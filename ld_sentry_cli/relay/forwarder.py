@@ -148,6 +148,7 @@ class ForwarderSettings:
     poll_interval: float = 0.25  # longest sleep between looks at the spool (other processes add too)
     min_replan: float = 0.02  # shortest gap between looks, however many webhooks wake us
     backoff: Backoff = field(default_factory=Backoff)
+    spool_backoff: Backoff = field(default_factory=lambda: Backoff(0.25, 30.0))  # after a spool error
 
 
 class Forwarder:
@@ -175,6 +176,8 @@ class Forwarder:
         self._task: asyncio.Task[None] | None = None
         self._flushing = False
         self._deadline: float | None = None
+        self._spool_errors = 0  # consecutive spool failures: a broken spool is not hammered, nor the log flooded
+        self._spool_pause_until = 0.0
 
     @property
     def running(self) -> bool:
@@ -216,6 +219,9 @@ class Forwarder:
             gap = settings.min_replan - (time.monotonic() - last_plan)
             if gap > 0:
                 await asyncio.sleep(gap)
+            pause = self._spool_pause_until - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
             last_plan = time.monotonic()
             now = self._clock()
             try:
@@ -224,7 +230,8 @@ class Forwarder:
                 )
             except Exception as err:  # the spool is unwell: keep trying, never drop
                 logger.error("reading the spool failed: %s", err)
-                plan = DuePlan((), now + 1.0)
+                self._spool_failed()
+                plan = DuePlan((), None)
             for destination in plan.ready:
                 if destination not in self._active and len(self._active) < settings.max_in_flight:
                     self._active[destination] = asyncio.ensure_future(self._drain(destination))
@@ -236,6 +243,11 @@ class Forwarder:
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _spool_failed(self) -> None:
+        self._spool_errors += 1
+        delay = self.settings.spool_backoff.delay(self._spool_errors, None, self._random())
+        self._spool_pause_until = max(self._spool_pause_until, time.monotonic() + delay)
 
     def _flush_done(self, plan: DuePlan) -> bool:
         if self._active or plan.ready:
@@ -257,12 +269,14 @@ class Forwarder:
                 )
                 if batch is None:
                     return
+                self._spool_errors = 0
                 if not await self._deliver(batch):
                     return
         except asyncio.CancelledError:
             raise
         except Exception as err:  # a spool failure: the batch stays where it is and is tried again
             logger.error("forwarding to %s failed: %s", destination.label, err)
+            self._spool_failed()
         finally:
             self._active.pop(destination, None)
             self._wake.set()

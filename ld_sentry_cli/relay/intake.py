@@ -140,7 +140,7 @@ class Intake:
             return self._reject(400, "invalid_payload")
         if event is None:
             return Outcome(204, "ignored")
-        route = await self._router.route(event.project_id, event.environment)
+        route = await self._router.route(event.project_id, event.environment, event.project_slug)
         if route.reason is not None:
             return self._skip(route.reason, event.event_id)
         keys = usable_context_keys(event.contexts)

@@ -1,9 +1,12 @@
-"""From a webhook's numeric Sentry project id and environment to a LaunchDarkly destination.
+"""From a webhook's Sentry project and environment to a LaunchDarkly destination.
 
-Webhooks carry the project id, the configuration names the slug (sentry-api.md §3, §7), so the
-relay keeps the organization's id → slug list from `listOrganizationProjects`: loaded at start,
-refreshed when an unknown id arrives (at most once per `min_refresh_interval`, so a flood of
-foreign ids cannot hammer Sentry's API), and every `max_age` to notice renamed projects.
+The configuration names projects by slug. A webhook's `url` names the slug too (sentry-api.md §7),
+so the relay routes from the payload alone and needs no Sentry token. Only a payload without a
+usable url falls back to its numeric project id, through the organization's id → slug list from
+`listOrganizationProjects` when a token is configured: loaded at start, refreshed when an unknown
+id arrives (at most once per `min_refresh_interval`, so a flood of foreign ids cannot hammer
+Sentry's API), and every `max_age` to notice renamed projects. Without a token such an event is
+unmapped.
 """
 
 from __future__ import annotations
@@ -40,11 +43,11 @@ class Lookup(str, enum.Enum):
 
 
 class ProjectResolver:
-    """Numeric Sentry project id → slug, cached, refreshed on a miss (single flight)."""
+    """Numeric Sentry project id → slug, cached, refreshed on a miss (single flight); source None: no token."""
 
     def __init__(
         self,
-        source: ProjectSource,
+        source: ProjectSource | None,
         mapped_slugs: Iterable[str],
         *,
         min_refresh_interval: float = 30.0,
@@ -62,6 +65,7 @@ class ProjectResolver:
         self._loaded_at: float | None = None  # last successful refresh
         self._tried_at: float | None = None  # last attempt, successful or not
         self._refreshing: asyncio.Task[bool] | None = None
+        self._unasked: set[str] = set()  # ids already logged as unresolvable without a token
         self.failures = 0
 
     @property
@@ -80,6 +84,8 @@ class ProjectResolver:
 
     async def _fetch(self) -> bool:
         self._tried_at = self._monotonic()
+        if self._source is None:
+            return False
         try:
             projects = await self._source.list_projects(refresh=True)
         except LdsentryError as err:
@@ -99,7 +105,7 @@ class ProjectResolver:
     async def maybe_refresh(self) -> None:
         """Refresh when the list is older than max_age (called from housekeeping)."""
         stale = self._loaded_at is None or self._monotonic() - self._loaded_at >= self._max_age
-        if stale and self._may_refresh():
+        if stale and self._source is not None and self._may_refresh():
             await self.refresh()
 
     async def lookup(self, project_id: str) -> tuple[Lookup, str | None]:
@@ -107,6 +113,15 @@ class ProjectResolver:
         slug = self._slugs.get(project_id)
         if slug is not None:
             return Lookup.FOUND, slug
+        if self._source is None:  # no token: nobody to ask
+            if len(self._unasked) < 100 and project_id not in self._unasked:
+                self._unasked.add(project_id)
+                logger.warning(
+                    "a webhook of Sentry project id %s has no event url, and without SENTRY_AUTH_TOKEN the relay "
+                    "cannot look the id up: its events are not forwarded",
+                    project_id,
+                )
+            return Lookup.UNKNOWN, None
         asked_at = self._monotonic()
         if self._may_refresh() or (self._refreshing is not None and not self._refreshing.done()):
             # Sentry waits at most 1 s for our answer (sentry-api.md §7): never wait on its API for long.
@@ -148,12 +163,14 @@ class EventRouter:
         """The mapped destination of a Sentry project slug and environment."""
         return self._by_pair.get((slug, environment))
 
-    async def route(self, project_id: str, environment: str | None) -> Route:
-        """The destination of an event, or why it has none."""
+    async def route(self, project_id: str, environment: str | None, slug: str | None = None) -> Route:
+        """The destination of an event (by its url's slug when known, else its project id), or why it has none."""
         if environment is None:
             return NO_ENVIRONMENT
         if environment not in self._environments:
             return UNMAPPED  # no need to ask Sentry about the project
+        if slug is not None:
+            return self._routes.get((slug, environment), UNMAPPED)
         found, slug = await self.resolver.lookup(project_id)
         if found is Lookup.UNAVAILABLE:
             return PARK

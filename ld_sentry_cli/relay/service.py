@@ -18,7 +18,7 @@ from ld_sentry_cli.relay.intake import Intake
 from ld_sentry_cli.relay.metrics import RelayMetrics
 from ld_sentry_cli.relay.model import Destination, SpoolStats
 from ld_sentry_cli.relay.routing import EventRouter, Lookup, ProjectResolver, ProjectSource
-from ld_sentry_cli.relay.spool import SEEN_RETENTION_S, Spool
+from ld_sentry_cli.relay.spool import PRUNE_CHUNK, SEEN_RETENTION_S, Spool, SpoolUnavailable
 from ld_sentry_cli.relay.worker import SpoolWorker
 
 logger = logging.getLogger("ldsentry.relay")
@@ -49,7 +49,7 @@ class Relay:
         *,
         secrets: Sequence[bytes],
         sender: ImportSender,
-        projects: ProjectSource,
+        projects: ProjectSource | None,
         options: RelayOptions | None = None,
         closers: Sequence[Closer] = (),
         clock: Callable[[], float] = time.time,
@@ -118,6 +118,8 @@ class Relay:
                 await asyncio.wait_for(self.worker.call(self.spool.check_writable), self.options.ready_timeout)
             except asyncio.TimeoutError:
                 problems.append("the spool did not answer within 1 s")
+            except SpoolUnavailable as err:
+                problems.append(str(err))
             except Exception as err:
                 problems.append(f"the spool is not writable: {err}")
         if not self.forwarder.running:
@@ -173,7 +175,7 @@ class Relay:
                     last_summary = time.monotonic()
                 now = self._clock()
                 if now - last_prune >= 3600:
-                    pruned = await self.worker.call(self.spool.prune, now - self.options.retention)
+                    pruned = await self.prune(now - self.options.retention)
                     last_prune = now
                     if pruned:
                         logger.info("forgot %d delivered event ids older than the retention", pruned)
@@ -182,6 +184,15 @@ class Relay:
             except Exception as err:
                 logger.error("housekeeping failed: %s", err)
             await asyncio.sleep(interval)
+
+    async def prune(self, before: float) -> int:
+        """Forget delivered ids older than before, one small transaction at a time (webhooks go in between)."""
+        total = 0
+        while True:
+            pruned = await self.worker.call(self.spool.prune, before, PRUNE_CHUNK)
+            total += pruned
+            if pruned < PRUNE_CHUNK:
+                return total
 
     async def _checkpoint_loop(self) -> None:
         while True:

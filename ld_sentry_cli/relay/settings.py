@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ld_sentry_cli.config.schema import spool_rule
 from ld_sentry_cli.constants import (
     DEFAULT_RELAY_BATCH_SIZE,
     DEFAULT_RELAY_FLUSH_INTERVAL_MS,
@@ -16,6 +17,7 @@ from ld_sentry_cli.errors import UsageError
 from ld_sentry_cli.models import RelaySettings
 
 MAX_BATCH_SIZE = 1000  # keeps one import request well under a megabyte
+SpoolTarget = Path | str  # a Path: the SQLite spool's file; a str: a postgresql:// URL
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class ServeSettings:
 
     host: str
     port: int
-    spool: Path
+    spool: SpoolTarget
     batch_size: int
     flush_interval: float  # seconds
 
@@ -37,14 +39,37 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def spool_path(explicit: Path | None, relay: RelaySettings, config_dir: Path | None) -> Path:
-    """--spool, else `[relay] spool` (relative to the configuration file's folder), else ./ldsentry-relay.db."""
-    if explicit is not None:
-        return explicit
-    if relay.spool:
-        configured = Path(relay.spool).expanduser()
-        return configured if configured.is_absolute() or config_dir is None else config_dir / configured
-    return Path(DEFAULT_RELAY_SPOOL)
+def is_postgres_url(value: str) -> bool:
+    """True for a postgresql:// (or postgres://) URL: the shared PostgreSQL spool."""
+    return value.startswith(("postgresql://", "postgres://"))
+
+
+def spool_target(explicit: str | None, relay: RelaySettings, config_dir: Path | None) -> SpoolTarget:
+    """--spool, else `[relay] spool` (a path relative to the configuration file's folder), else ./ldsentry-relay.db.
+
+    A postgresql:// URL names the shared spool; anything else is the SQLite file.
+    """
+    value = explicit if explicit is not None else relay.spool
+    if not value:
+        return Path(DEFAULT_RELAY_SPOOL)
+    if is_postgres_url(value):
+        problem = spool_rule(value)
+        if problem:
+            raise UsageError(f"Invalid spool URL {mask_password(value)}: it {problem}.")
+        return value
+    path = Path(value).expanduser()
+    if explicit is None and not path.is_absolute() and config_dir is not None:
+        return config_dir / path
+    return path
+
+
+def mask_password(url: str) -> str:
+    """url with any password replaced by ***, for messages."""
+    head, at, tail = url.rpartition("@")
+    scheme, sep, credentials = head.partition("://")
+    if not at or not sep or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{tail}"
 
 
 def serve_settings(
@@ -53,7 +78,7 @@ def serve_settings(
     config_dir: Path | None,
     host: str | None = None,
     port: int | None = None,
-    spool: Path | None = None,
+    spool: str | None = None,
     batch_size: int | None = None,
     flush_interval_ms: int | None = None,
 ) -> ServeSettings:
@@ -66,7 +91,7 @@ def serve_settings(
     return ServeSettings(
         host=host or listen_host,
         port=listen_port if port is None else port,
-        spool=spool_path(spool, relay, config_dir),
+        spool=spool_target(spool, relay, config_dir),
         batch_size=size,
         flush_interval=interval_ms / 1000.0,
     )

@@ -1,8 +1,8 @@
 """The spool: where accepted events wait, durably, until LaunchDarkly acknowledges them.
 
-`Spool` is the interface the relay needs; `SqliteSpool` is the embedded implementation. A shared
-store (PostgreSQL, Redis) implementing the same methods lets several relays share one queue
-(docs/relay.md, "Several instances").
+`Spool` is the interface the relay needs. Two stores implement it: `SqliteSpool`
+(spool_sqlite.py, embedded, the default, for one relay) and `PostgresSpool` (spool_postgres.py,
+shared by several relays behind a load balancer); spools.py picks one from `--spool`.
 
 Life of an event (column `state`):
 
@@ -11,96 +11,27 @@ Life of an event (column `state`):
        │                 └─other 4xx──▶ dead ──retry-dead-letters──▶ queued
     unresolved ──project known──▶ queued, or skipped (unmapped)
 
-Every method except `stats` and `dead_letters` is called from one thread at a time (the relay's
-spool thread); those two open their own read connection, so a status query never waits for, nor
-delays, the writer (SQLite's WAL mode lets readers and the writer work at once).
+Every method except `stats`, `dead_letters` and `checkpoint` is called from one thread at a time
+(the relay's spool thread); those three may run on any thread.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import sqlite3
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from ld_sentry_cli.errors import UsageError
-from ld_sentry_cli.relay.model import (
-    Batch,
-    BatchEvent,
-    DeadLetter,
-    Destination,
-    DestinationStats,
-    ParkedEvent,
-    SpoolEntry,
-    SpoolStats,
-    compact_json,
-)
+from ld_sentry_cli.relay.model import Batch, DeadLetter, Destination, ParkedEvent, SpoolEntry, SpoolStats
 
-SCHEMA_VERSION = 1
 # How long delivered and skipped event ids are kept to recognise duplicates. Sentry retries a
 # webhook for about 15 minutes (3 tries, 5 minutes apart; sentry-api.md §7), and `relay backfill`
 # reads back 6 hours by default, so a week covers both with room to spare.
 SEEN_RETENTION_S = 7 * 24 * 3600
-_RESPONSE_LIMIT = 2000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS destinations (
-    id INTEGER PRIMARY KEY,
-    ld_project TEXT NOT NULL,
-    ld_environment TEXT NOT NULL,
-    delivered INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (ld_project, ld_environment)
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
-    state TEXT NOT NULL,
-    destination INTEGER REFERENCES destinations (id),
-    batch_id TEXT,
-    payload TEXT,
-    received_at REAL NOT NULL,
-    done_at REAL,
-    sentry_project_id TEXT,
-    sentry_environment TEXT
-);
-CREATE INDEX IF NOT EXISTS events_queued ON events (destination, seq) WHERE state = 'queued';
-CREATE INDEX IF NOT EXISTS events_batch ON events (batch_id, seq) WHERE batch_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_dead ON events (destination) WHERE state = 'dead';
-CREATE INDEX IF NOT EXISTS events_unresolved ON events (seq) WHERE state = 'unresolved';
-CREATE INDEX IF NOT EXISTS events_done ON events (done_at) WHERE state IN ('delivered', 'skipped');
-CREATE TABLE IF NOT EXISTS batches (
-    batch_id TEXT PRIMARY KEY,
-    destination INTEGER NOT NULL UNIQUE REFERENCES destinations (id),
-    created_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    last_error TEXT
-);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    batch_id TEXT PRIMARY KEY,
-    destination INTEGER NOT NULL REFERENCES destinations (id),
-    events INTEGER NOT NULL,
-    status INTEGER,
-    response TEXT NOT NULL,
-    failed_at REAL NOT NULL
-);
-"""
-
-
-_IDS_BETWEEN = "SELECT json_group_array(event_id) FROM events WHERE seq > ? AND seq <= ?"
-_COLUMNS = ("event_id", "state", "destination", "payload", "received_at", "sentry_project_id", "sentry_environment")
-# One statement inserts a whole group, given as a JSON array of rows (JSON1, built into SQLite).
-_INSERT_ALL = (
-    f"INSERT OR IGNORE INTO events ({', '.join(_COLUMNS)}) SELECT "  # noqa: S608 (constants only)
-    + ", ".join(f"json_extract(value, '$[{index}]')" for index in range(len(_COLUMNS)))
-    + " FROM json_each(?)"
-)
+# Ids forgotten per prune call: each call is its own short transaction, so intake never waits long
+# behind a prune of millions of old ids (issue 13: one 3.6 M-row delete stalled intake 3.9 s).
+PRUNE_CHUNK = 5000
+RESPONSE_LIMIT = 2000  # characters of LaunchDarkly's answer kept with a dead letter or a retry
 
 
 @dataclass(frozen=True)
@@ -113,6 +44,9 @@ class DuePlan:
 
 class Spool(Protocol):
     """What the relay needs from a durable queue with deduplication by Sentry event id."""
+
+    location: str  # the file or URL, for messages (never with a password)
+    thread_safe: bool  # True: any method may run on any thread (PostgreSQL); False: only the spool thread
 
     def add(self, entries: Sequence[SpoolEntry]) -> list[bool]:
         """Store entries in one transaction; True for each new event id, False for a duplicate."""
@@ -146,8 +80,8 @@ class Spool(Protocol):
     def resolve(self, assignments: Mapping[str, Destination | None], now: float) -> None:
         """Queue parked events for their destination, or drop them (None: unmapped) keeping the id."""
 
-    def prune(self, before: float) -> int:
-        """Forget delivered and skipped ids older than before; return how many."""
+    def prune(self, before: float, limit: int = PRUNE_CHUNK) -> int:
+        """Forget at most limit delivered and skipped ids older than before; return how many."""
 
     def stats(self) -> SpoolStats:
         """Counts per destination (callable from any thread)."""
@@ -156,7 +90,7 @@ class Spool(Protocol):
         """The dead-lettered batches, oldest first (callable from any thread)."""
 
     def check_writable(self) -> None:
-        """Raise if the spool cannot take writes now."""
+        """Raise SpoolUnavailable unless a real write to the spool succeeds now."""
 
     def checkpoint(self) -> None:
         """Periodic upkeep that must not stall the writer (SQLite: the WAL checkpoint); any thread."""
@@ -166,414 +100,8 @@ class Spool(Protocol):
 
 
 class SpoolError(UsageError):
-    """The spool file cannot be opened or is not an ldsentry spool."""
+    """The spool cannot be opened, is not an ldsentry spool, or is in use by another relay (exit 2)."""
 
 
-def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    if readonly:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-    else:
-        connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    # Another process (`relay backfill`, `relay retry-dead-letters`) may hold the write lock briefly.
-    connection.execute("PRAGMA busy_timeout = 5000")
-    return connection
-
-
-class SqliteSpool:
-    """The embedded spool: one SQLite file in WAL mode, every accepted event committed before the 2xx.
-
-    `synchronous=FULL` makes each commit durable against power loss, not only against a crash of
-    the relay; the relay groups concurrent webhooks into one commit, so this costs one fsync per
-    group (BENCHMARKS.md).
-    """
-
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
-        self.path = path
-        try:
-            self._db = self._open(path, synchronous)
-        except sqlite3.DatabaseError as err:
-            raise SpoolError(
-                f"Cannot use {path} as the relay spool: {err}.",
-                "Pass --spool with a writable path, or set [relay] spool in the configuration.",
-            ) from None
-        self._synchronous = synchronous
-        self._checkpointer: sqlite3.Connection | None = None
-        self._destination_ids: dict[Destination, int] = {}
-        self._destinations: dict[int, Destination] = {}
-        self._load_destinations()
-
-    @staticmethod
-    def _open(path: Path, synchronous: str) -> sqlite3.Connection:
-        if path.parent != Path() and not path.parent.exists():
-            raise sqlite3.OperationalError(f"the folder {path.parent} does not exist")
-        created = not path.exists()
-        # The spool holds LaunchDarkly context keys (user identifiers): readable by its owner only.
-        old_umask = os.umask(0o077)
-        try:
-            db = _connect(path)
-            db.execute("PRAGMA journal_mode = WAL")
-        finally:
-            os.umask(old_umask)
-        if created:
-            path.chmod(0o600)
-        db.execute(f"PRAGMA synchronous = {synchronous}")
-        # Checkpoints run from checkpoint() on another connection and thread, not inside a commit:
-        # an automatic one copies and fsyncs the database file while webhooks wait (BENCHMARKS.md).
-        db.execute("PRAGMA wal_autocheckpoint = 0")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            raise sqlite3.DatabaseError(f"schema version {version} is newer than this ldsentry understands")
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if version == 0 and tables - {"sqlite_sequence"}:
-            raise sqlite3.DatabaseError("it is an SQLite file of something else")
-        db.executescript(_SCHEMA)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        return db
-
-    def _load_destinations(self) -> None:
-        for ident, project, environment in self._db.execute("SELECT id, ld_project, ld_environment FROM destinations"):
-            destination = Destination(project, environment)
-            self._destination_ids[destination] = ident
-            self._destinations[ident] = destination
-
-    def _destination_id(self, destination: Destination) -> int:
-        ident = self._destination_ids.get(destination)
-        if ident is None:
-            self._db.execute(
-                "INSERT OR IGNORE INTO destinations (ld_project, ld_environment) VALUES (?, ?)",
-                (destination.ld_project, destination.ld_environment),
-            )
-            ident = self._db.execute(
-                "SELECT id FROM destinations WHERE ld_project = ? AND ld_environment = ?",
-                (destination.ld_project, destination.ld_environment),
-            ).fetchone()[0]
-            self._destination_ids[destination] = ident
-            self._destinations[ident] = destination
-        return ident
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            # A failed transaction may have cached destination ids that were rolled back.
-            self._destination_ids.clear()
-            self._destinations.clear()
-            self._load_destinations()
-            raise
-        self._db.execute("COMMIT")
-
-    def add(self, entries: Sequence[SpoolEntry]) -> list[bool]:
-        """Store entries in one transaction; True for each new event id, False for a duplicate."""
-        first: dict[str, int] = {}  # a group may hold the same id twice: the first one wins
-        for index, entry in enumerate(entries):
-            first.setdefault(entry.event_id, index)
-        unique = [entries[index] for index in first.values()]
-        destinations = [None if e.destination is None else self._destination_id(e.destination) for e in unique]
-        rows = [
-            [
-                entry.event_id,
-                "queued" if destination is not None else "unresolved",
-                destination,
-                entry.payload,
-                entry.received_at,
-                entry.sentry_project_id,
-                entry.sentry_environment,
-            ]
-            for entry, destination in zip(unique, destinations, strict=True)
-        ]
-        # The whole group is ONE statement, committed on its own (autocommit): the spool thread
-        # must win the GIL back from the busy event loop after every SQLite call, which costs up to
-        # a switch interval (5 ms) each time, so calls per group matter more than work per call.
-        cursor = self._db.execute(_INSERT_ALL, (compact_json(rows),))
-        inserted = cursor.rowcount
-        if inserted == len(rows):
-            new = set(first)
-        elif inserted <= 0:
-            new = set()
-        else:
-            # The statement held the write lock, so its rows took the consecutive seqs ending at lastrowid.
-            last = cursor.lastrowid or 0
-            found = self._db.execute(_IDS_BETWEEN, (last - inserted, last)).fetchone()[0]
-            new = set(json.loads(found))
-        return [first[entry.event_id] == index and entry.event_id in new for index, entry in enumerate(entries)]
-
-    def seen(self, event_ids: Sequence[str]) -> set[str]:
-        """The ids among event_ids that the spool holds or held (within the retention)."""
-        found: set[str] = set()
-        ids = list(event_ids)
-        for start in range(0, len(ids), 500):  # stay far below SQLite's bound-parameter limit
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT event_id FROM events WHERE event_id IN ({marks})"  # noqa: S608 (placeholders only)
-            found.update(row[0] for row in self._db.execute(query, chunk))
-        return found
-
-    def _due_at(
-        self, ident: int, now: float, batch_size: int, flush_interval: float, flush_all: bool
-    ) -> tuple[float | None, tuple[str, int, float] | None]:
-        """When the destination's next batch is due (None: nothing to send), and its open batch if any."""
-        open_batch = self._db.execute(
-            "SELECT batch_id, attempts, next_attempt_at FROM batches WHERE destination = ?", (ident,)
-        ).fetchone()
-        if open_batch is not None:
-            return float(open_batch[2]), (open_batch[0], int(open_batch[1]), float(open_batch[2]))
-        first = self._db.execute(
-            "SELECT received_at FROM events WHERE destination = ? AND state = 'queued' ORDER BY seq LIMIT 1", (ident,)
-        ).fetchone()
-        if first is None:
-            return None, None
-        if flush_all:
-            return now, None
-        count = self._db.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM events WHERE destination = ? AND state = 'queued' "
-            "ORDER BY seq LIMIT ?)",
-            (ident, batch_size),
-        ).fetchone()[0]
-        return (now if count >= batch_size else float(first[0]) + flush_interval), None
-
-    def due(self, now: float, batch_size: int, flush_interval: float, flush_all: bool = False) -> DuePlan:
-        """Destinations whose next batch is due, and when the next one falls due."""
-        # Other processes (backfill) may have added destinations since we last looked.
-        self._load_destinations()
-        ready: list[Destination] = []
-        next_due: float | None = None
-        for ident, destination in sorted(self._destinations.items()):
-            due_at, _ = self._due_at(ident, now, batch_size, flush_interval, flush_all)
-            if due_at is None:
-                continue
-            if due_at <= now:
-                ready.append(destination)
-            else:
-                next_due = due_at if next_due is None else min(next_due, due_at)
-        return DuePlan(tuple(ready), next_due)
-
-    def claim(
-        self, destination: Destination, now: float, batch_size: int, flush_interval: float, flush_all: bool = False
-    ) -> Batch | None:
-        """The destination's batch to send now: its unfinished batch (same id) first, else a new one."""
-        ident = self._destination_ids.get(destination)
-        if ident is None:
-            return None
-        due_at, open_batch = self._due_at(ident, now, batch_size, flush_interval, flush_all)
-        if due_at is None or due_at > now:
-            return None
-        if open_batch is not None:
-            batch_id, attempts, _ = open_batch
-            rows = self._db.execute(
-                "SELECT event_id, payload, received_at FROM events WHERE batch_id = ? AND state = 'sending' "
-                "ORDER BY seq",
-                (batch_id,),
-            ).fetchall()
-            if rows:
-                return Batch(batch_id, destination, attempts, tuple(BatchEvent(*row) for row in rows))
-            self._db.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))  # emptied by hand: forget it
-        with self._transaction() as db:
-            rows = db.execute(
-                "SELECT seq, event_id, payload, received_at FROM events WHERE destination = ? AND state = 'queued' "
-                "ORDER BY seq LIMIT ?",
-                (ident, batch_size),
-            ).fetchall()
-            if not rows:
-                return None
-            batch_id = str(uuid.uuid4())
-            db.execute(
-                "INSERT INTO batches (batch_id, destination, created_at, next_attempt_at) VALUES (?, ?, ?, ?)",
-                (batch_id, ident, now, now),
-            )
-            # The rows are the first `batch_size` queued by seq, and only this thread writes.
-            db.execute(
-                "UPDATE events SET state = 'sending', batch_id = ? WHERE destination = ? AND state = 'queued' "
-                "AND seq <= ?",
-                (batch_id, ident, rows[-1][0]),
-            )
-        return Batch(batch_id, destination, 0, tuple(BatchEvent(row[1], row[2], row[3]) for row in rows))
-
-    def _batch_destination(self, db: sqlite3.Connection, batch_id: str) -> int | None:
-        row = db.execute("SELECT destination FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
-        return None if row is None else int(row[0])
-
-    def delivered(self, batch_id: str, now: float) -> int:
-        """Mark a batch delivered; return its event count."""
-        with self._transaction() as db:
-            ident = self._batch_destination(db, batch_id)
-            count = db.execute(
-                "UPDATE events SET state = 'delivered', payload = NULL, batch_id = NULL, done_at = ? "
-                "WHERE batch_id = ? AND state = 'sending'",
-                (now, batch_id),
-            ).rowcount
-            if ident is not None:
-                db.execute("UPDATE destinations SET delivered = delivered + ? WHERE id = ?", (count, ident))
-            db.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
-        return count
-
-    def retry_later(self, batch_id: str, attempts: int, next_attempt_at: float, error: str) -> None:
-        """Record a failed attempt; the same batch is sent again at next_attempt_at."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE batches SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE batch_id = ?",
-                (attempts, next_attempt_at, error[:_RESPONSE_LIMIT], batch_id),
-            )
-
-    def dead_letter(self, batch_id: str, status: int | None, response: str, now: float) -> int:
-        """Move a batch to the dead letters with LaunchDarkly's answer; return its event count."""
-        with self._transaction() as db:
-            ident = self._batch_destination(db, batch_id)
-            count = db.execute(
-                "UPDATE events SET state = 'dead', done_at = ? WHERE batch_id = ? AND state = 'sending'",
-                (now, batch_id),
-            ).rowcount
-            if ident is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO dead_letters (batch_id, destination, events, status, response, failed_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (batch_id, ident, count, status, response[:_RESPONSE_LIMIT], now),
-                )
-            db.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
-        return count
-
-    def requeue_dead_letters(self) -> int:
-        """Put every dead-lettered event back in its queue; return how many."""
-        with self._transaction() as db:
-            count = db.execute(
-                "UPDATE events SET state = 'queued', batch_id = NULL, done_at = NULL WHERE state = 'dead'"
-            ).rowcount
-            db.execute("DELETE FROM dead_letters")
-        return count
-
-    def parked(self, limit: int) -> list[ParkedEvent]:
-        """Events waiting for their Sentry project to be resolved, oldest first."""
-        rows = self._db.execute(
-            "SELECT event_id, sentry_project_id, sentry_environment FROM events WHERE state = 'unresolved' "
-            "ORDER BY seq LIMIT ?",
-            (limit,),
-        ).fetchall()
-        return [ParkedEvent(row[0], row[1] or "", row[2] or "") for row in rows]
-
-    def resolve(self, assignments: Mapping[str, Destination | None], now: float) -> None:
-        """Queue parked events for their destination, or drop them (None: unmapped) keeping the id."""
-        with self._transaction() as db:
-            for event_id, destination in assignments.items():
-                if destination is None:
-                    db.execute(
-                        "UPDATE events SET state = 'skipped', payload = NULL, done_at = ? "
-                        "WHERE event_id = ? AND state = 'unresolved'",
-                        (now, event_id),
-                    )
-                else:
-                    db.execute(
-                        "UPDATE events SET state = 'queued', destination = ? "
-                        "WHERE event_id = ? AND state = 'unresolved'",
-                        (self._destination_id(destination), event_id),
-                    )
-
-    def prune(self, before: float) -> int:
-        """Forget delivered and skipped ids older than before; return how many."""
-        with self._transaction() as db:
-            return db.execute(
-                "DELETE FROM events WHERE state IN ('delivered', 'skipped') AND done_at < ?", (before,)
-            ).rowcount
-
-    def stats(self) -> SpoolStats:
-        """Counts per destination, read on a connection of its own."""
-        db = _connect(self.path, readonly=True)
-        try:
-            return read_stats(db)
-        finally:
-            db.close()
-
-    def dead_letters(self) -> list[DeadLetter]:
-        """The dead-lettered batches, oldest first, read on a connection of its own."""
-        db = _connect(self.path, readonly=True)
-        try:
-            return read_dead_letters(db)
-        finally:
-            db.close()
-
-    def check_writable(self) -> None:
-        """Raise sqlite3.Error if the spool cannot take a write lock now."""
-        self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute("ROLLBACK")
-
-    def checkpoint(self) -> None:
-        """Copy committed pages from the WAL into the database without blocking the writer (PASSIVE)."""
-        if self._checkpointer is None:
-            self._checkpointer = _connect(self.path)
-            self._checkpointer.execute(f"PRAGMA synchronous = {self._synchronous}")
-        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    def close(self) -> None:
-        """Close the connections (the WAL is checkpointed by SQLite on the last close)."""
-        if self._checkpointer is not None:
-            self._checkpointer.close()
-            self._checkpointer = None
-        self._db.close()
-
-
-def open_spool_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection to an existing spool, for `relay status`; SpoolError if there is none."""
-    if not path.is_file():
-        raise SpoolError(
-            f"No relay spool at {path}.",
-            "Pass --spool with the path `ldsentry relay serve` uses, or set [relay] spool in the configuration.",
-        )
-    try:
-        db = _connect(path, readonly=True)
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as err:
-        raise SpoolError(f"Cannot read {path} as the relay spool: {err}.") from None
-    if version != SCHEMA_VERSION:
-        db.close()
-        raise SpoolError(f"{path} is not an ldsentry relay spool (schema version {version}).")
-    return db
-
-
-def read_stats(db: sqlite3.Connection) -> SpoolStats:
-    """Per-destination counts from a spool connection."""
-    rows = []
-    destinations = db.execute(
-        "SELECT id, ld_project, ld_environment, delivered FROM destinations ORDER BY id"
-    ).fetchall()
-    for ident, project, environment, delivered in destinations:
-        # Each query matches a partial index's condition exactly, so none scans delivered events.
-        queued, oldest = db.execute(
-            "SELECT count(*), min(received_at) FROM events WHERE destination = ? AND state = 'queued'", (ident,)
-        ).fetchone()
-        batch = db.execute(
-            "SELECT batch_id, attempts, next_attempt_at, last_error FROM batches WHERE destination = ?", (ident,)
-        ).fetchone()
-        sending, oldest_sending = (0, None)
-        if batch is not None:
-            sending, oldest_sending = db.execute(
-                "SELECT count(*), min(received_at) FROM events WHERE batch_id = ? AND state = 'sending'", (batch[0],)
-            ).fetchone()
-        dead = db.execute("SELECT count(*) FROM events WHERE destination = ? AND state = 'dead'", (ident,)).fetchone()
-        times = [t for t in (oldest, oldest_sending) if t is not None]
-        batch = batch[1:] if batch is not None else None
-        rows.append(
-            DestinationStats(
-                destination=Destination(project, environment),
-                queued=int(queued) + int(sending),
-                delivered=int(delivered),
-                dead_lettered=int(dead[0]),
-                oldest_queued_at=min(times) if times else None,
-                attempts=int(batch[0]) if batch else 0,
-                next_attempt_at=batch[1] if batch and batch[0] else None,
-                last_error=batch[2] if batch else None,
-            )
-        )
-    unresolved, oldest_unresolved = db.execute(
-        "SELECT count(*), min(received_at) FROM events WHERE state = 'unresolved'"
-    ).fetchone()
-    return SpoolStats(tuple(rows), int(unresolved), oldest_unresolved)
-
-
-def read_dead_letters(db: sqlite3.Connection) -> list[DeadLetter]:
-    """The dead-lettered batches from a spool connection."""
-    rows = db.execute(
-        "SELECT d.batch_id, t.ld_project, t.ld_environment, d.events, d.status, d.response, d.failed_at "
-        "FROM dead_letters AS d JOIN destinations AS t ON t.id = d.destination ORDER BY d.failed_at"
-    ).fetchall()
-    return [DeadLetter(row[0], Destination(row[1], row[2]), int(row[3]), row[4], row[5], float(row[6])) for row in rows]
+class SpoolUnavailable(Exception):
+    """The open spool cannot take writes now (deleted, replaced, read-only, disk full, database down)."""

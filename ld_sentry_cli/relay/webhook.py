@@ -3,8 +3,8 @@
 Shapes from shared/reference/sentry-api.md §7: `error.created` carries the event in `data.error`,
 `event_alert.triggered` in `data.event`, both `Event.as_dict()`: `event_id` (32 hex), `project`
 (the numeric id, not the slug), `environment` (top level when the SDK set it, and as a tag in
-`tags`, a list of `[key, value]` pairs), `contexts`, `datetime` (ISO) and `timestamp` (epoch
-seconds). Unknown fields are ignored.
+`tags`, a list of `[key, value]` pairs), `contexts`, `datetime` (ISO), `timestamp` (epoch
+seconds) and `url` (the event's API URL, whose path names the project slug). Unknown fields are ignored.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 
@@ -28,6 +29,8 @@ KNOWN_RESOURCES = frozenset(
     {"error", "event_alert", "issue", "metric_alert", "comment", "installation", "seer", "preprod_artifact"}
 )
 _EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
+# `url` is `{host}{prefix}/api/0/projects/{org}/{project slug}/events/{event_id}/` (sentry-api.md §7).
+_EVENT_URL_PATH = re.compile(r"/api/0/projects/[^/]+/([^/]+)/events/([^/]+)/?$")
 
 
 class _Event(msgspec.Struct):
@@ -40,6 +43,7 @@ class _Event(msgspec.Struct):
     contexts: Any = None
     datetime: Any = None
     timestamp: Any = None
+    url: Any = None  # the event's API URL, which names the project slug
 
 
 class _Data(msgspec.Struct):
@@ -93,6 +97,7 @@ class WebhookEvent:
     environment: str | None
     timestamp_ms: int | None
     contexts: Mapping[str, Any] = field(default_factory=dict)
+    project_slug: str | None = None  # from `url`; None when the payload has no usable url
 
 
 def resource_label(resource: str | None) -> str:
@@ -108,6 +113,21 @@ def normalise_event_id(value: Any) -> str | None:
         return None
     text = value.replace("-", "").lower()
     return text if _EVENT_ID.match(text) else None
+
+
+def project_slug_of(url: Any, event_id: str) -> str | None:
+    """The project slug named by an event's API `url`, if the url is that event's (sentry-api.md §7)."""
+    if not isinstance(url, str) or len(url) > 2048:
+        return None
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None
+    match = _EVENT_URL_PATH.search(path)
+    if match is None or normalise_event_id(match.group(2)) != event_id:
+        return None
+    slug = unquote(match.group(1))
+    return slug or None
 
 
 def _project_id(value: Any) -> str | None:
@@ -157,4 +177,5 @@ def parse_webhook(resource: str | None, document: Any) -> WebhookEvent | None:
         environment=event_environment(event),
         timestamp_ms=timestamp_ms_of(event),
         contexts=contexts if isinstance(contexts, dict) else {},
+        project_slug=project_slug_of(event.get("url"), event_id),
     )

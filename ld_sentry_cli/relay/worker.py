@@ -66,6 +66,7 @@ class SpoolWorker:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._collecting: _Add | None = None  # this loop iteration's events, not yet handed over
+        self._thread_safe = spool.thread_safe
 
     @property
     def alive(self) -> bool:
@@ -109,7 +110,13 @@ class SpoolWorker:
         return await self.call(self.spool.seen, event_ids)
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
-        """Run function(*args) on the spool thread and return its result."""
+        """Run function(*args) on the spool thread (any thread, for a thread-safe spool) and return its result."""
+        if self._thread_safe:
+            # PostgreSQL: a pool of connections. The forwarder's round trips need not queue behind
+            # (or ahead of) the webhooks' group commits on the one spool thread.
+            if not self.alive:
+                raise RuntimeError("the spool worker is not running")
+            return await asyncio.to_thread(function, *args)
         future: asyncio.Future[T] = self._future()
         self._jobs.put(_Call(function, args, future))
         return await future

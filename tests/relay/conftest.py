@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_support import REQUIRE_ENV, PostgresServer, postgres_server, unavailable_reason
 from relay_helpers import SECRET
 
-from ld_sentry_cli.relay.spool import SqliteSpool
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +33,22 @@ def spool(spool_path: Path) -> Iterator[SqliteSpool]:
     store = SqliteSpool(spool_path)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session; skips where none is installed (unless LDSENTRY_REQUIRE_POSTGRES=1)."""
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
+        pytest.skip(reason)
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """The URL of a fresh database for one test."""
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    return postgres.create_database(name)

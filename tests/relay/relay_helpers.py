@@ -23,6 +23,8 @@ LD_TOKEN = "sandbox-ld-token"
 SENTRY_TOKEN = "sandbox-sentry-token"
 WEB_ID = 4505278496  # web-frontend, as in the fixture
 API_ID = 4505278497
+UNMAPPED_ID = 4505278499
+SLUGS = {WEB_ID: "web-frontend", API_ID: "checkout-api", UNMAPPED_ID: "unmapped-app"}
 # Values that must never reach a log, an output or the spool (only the context keys may).
 ATTRIBUTE_VALUES = ("Sandy", "sandy@example.com", "Acme")
 
@@ -68,12 +70,23 @@ def error_created(
     environment: str | None = "production",
     context: Any = None,
     drop_context: bool = False,
+    url: str | None = "",
 ) -> dict[str, Any]:
-    """The real-shaped error.created fixture with the given event id, project, environment and context."""
+    """The real-shaped error.created fixture with the given event id, project, environment and context.
+
+    `url` is the event's API URL, which names the project slug: by default the one of `project`
+    (none for a project Sentry does not know), None to leave it out.
+    """
     document = fixture("error_created.json")
     event = document["data"]["error"]
     event["event_id"] = event_id or uuid.uuid4().hex
     event["project"] = project
+    if url == "" and project in SLUGS:
+        url = f"https://sentry.io/api/0/projects/acme/{SLUGS[project]}/events/{event['event_id']}/"
+    if url:
+        event["url"] = url
+    else:
+        event.pop("url")
     if environment is None:
         event.pop("environment")
         event["tags"] = [tag for tag in event["tags"] if tag[0] != "environment"]

@@ -30,7 +30,7 @@ from ld_sentry_cli.relay.forwarder import Backoff, ForwarderSettings
 from ld_sentry_cli.relay.metrics import Histogram
 from ld_sentry_cli.relay.model import Destination
 from ld_sentry_cli.relay.service import Relay, RelayOptions
-from ld_sentry_cli.relay.spool import SqliteSpool
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 
 T = TypeVar("T")
 SETTINGS = ForwarderSettings(
@@ -238,8 +238,8 @@ def test_parked_events_are_forwarded_once_sentry_answers(spool_path: Path) -> No
     sender = FakeSender()
 
     async def work(client: httpx.AsyncClient, relay: Relay) -> tuple[httpx.Response, httpx.Response]:
-        parked = await post(client, error_created("d" * 32))
-        unmapped = await post(client, error_created("e" * 32, project=4505278499))
+        parked = await post(client, error_created("d" * 32, url=None))  # no url: only the id says which project
+        unmapped = await post(client, error_created("e" * 32, project=4505278499, url=None))
         assert relay.metrics.parked == 2
         projects.fail = False
         relay.resolver._tried_at = None  # the refresh interval has passed
@@ -288,3 +288,19 @@ def test_the_log_sums_up_what_happened(spool_path: Path, caplog: pytest.LogCaptu
     )
     lines = [tuple(int(n) for n in found) for found in re.findall(pattern, caplog.text)]
     assert lines and tuple(map(sum, zip(*lines, strict=True))) == (3, 1, 1, 1, 1, 0, 0)
+
+
+def test_a_spool_deleted_under_the_relay_makes_it_unready_and_webhooks_503(spool_path: Path) -> None:
+    # Issue 13 §3.4: /readyz stayed 200 and webhooks got 202, then were lost with the deleted file.
+    async def work(client: httpx.AsyncClient, relay: Relay) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        accepted = await post(client, error_created("a" * 32))
+        spool_path.unlink()
+        return accepted, await client.get("/readyz"), await post(client, error_created("b" * 32))
+
+    accepted, ready, refused = with_relay(spool_path, work)
+    assert accepted.status_code == 202
+    assert (ready.status_code, ready.json()) == (
+        503,
+        {"ready": False, "problems": [f"the spool file {spool_path} was deleted while the relay ran"]},
+    )
+    assert (refused.status_code, refused.json()) == (503, {"result": "rejected", "reason": "spool_error"})

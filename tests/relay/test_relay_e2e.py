@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from relay_helpers import (
     LD_TOKEN,
     SECRET,
     SENTRY_TOKEN,
+    SLUGS,
     WEB_ID,
     body_of,
     config_text,
@@ -96,6 +98,7 @@ def plan(count: int, seed: int = 7) -> list[Delivery]:
             (project, environment), destination = ROUTES[n % len(ROUTES)]
             kind = "no_context"
         event["project"] = project
+        event["url"] = f"https://sentry.io/api/0/projects/acme/{SLUGS[project]}/events/{event_id}/"
         event["environment"] = environment
         event["tags"] = [["environment", environment], ["level", "error"]]
         contexts = {"runtime": {"name": "CPython", "type": "runtime"}}
@@ -126,15 +129,20 @@ def free_port() -> int:
 class RelayProcess:
     """The relay as a user runs it: the installed code, in its own process."""
 
-    def __init__(self, workdir: Path, port: int, env: dict[str, str]) -> None:
+    def __init__(
+        self, workdir: Path, port: int, env: dict[str, str], *, spool: str | None = None, extra: Sequence[str] = ()
+    ) -> None:
         self.workdir = workdir
         self.port = port
         self.env = env
+        self.spool = spool or str(workdir / "spool.db")
+        self.extra = list(extra)
+        self.name = f"relay-{port}"
         self.logs: list[Path] = []
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        log = self.workdir / f"relay-{len(self.logs)}.log"
+        log = self.workdir / f"{self.name}-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as stream:
             self.process = subprocess.Popen(
@@ -147,9 +155,10 @@ class RelayProcess:
                     "--port",
                     str(self.port),
                     "--spool",
-                    str(self.workdir / "spool.db"),
+                    self.spool,
                     "--flush-interval-ms",
                     "200",
+                    *self.extra,
                 ],
                 cwd=self.workdir,
                 env=self.env,
@@ -232,8 +241,7 @@ def test_webhooks_through_a_sigkill_arrive_exactly_once(tmp_path: Path) -> None:
         (tmp_path / "ldsentry.toml").write_text(config_text(emulator.url))
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("LD_", "SENTRY_", "LDSENTRY_"))},
-            "LD_ACCESS_TOKEN": LD_TOKEN,
-            "SENTRY_AUTH_TOKEN": SENTRY_TOKEN,
+            "LD_ACCESS_TOKEN": LD_TOKEN,  # and no SENTRY_AUTH_TOKEN: each webhook's url names its project
             "SENTRY_CLIENT_SECRET": SECRET,
         }
         relay = RelayProcess(tmp_path, free_port(), env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ from ld_sentry_cli.relay.forwarder import (
 )
 from ld_sentry_cli.relay.metrics import RelayMetrics
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
-from ld_sentry_cli.relay.spool import SqliteSpool
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 from ld_sentry_cli.relay.worker import SpoolWorker
 from ld_sentry_cli.sandbox import FaultPlan, FaultRule, build_app
 
@@ -300,3 +301,32 @@ def test_refusals_are_permanent(token: str, destination: Destination, status: in
 def test_a_2xx_with_an_unexpected_body_is_delivered() -> None:
     _, importer = sandbox_importer(transport=httpx.MockTransport(lambda r: httpx.Response(200, text="accepted")))
     assert run(lambda: importer.send(PROD, str(uuid.uuid4()), PAYLOADS)).ok
+
+
+def test_spool_errors_back_off_instead_of_looping(spool_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Issue 13 §3.4: a broken spool made the forwarder retry (and log) about 100 times a second.
+    spool = SqliteSpool(spool_path)
+    spool.add([entry(1)])
+    claims = 0
+
+    def broken_claim(*args: object) -> None:
+        nonlocal claims
+        claims += 1
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    spool.claim = broken_claim  # type: ignore[method-assign]
+    settings = ForwarderSettings(batch_size=1, poll_interval=0.01, min_replan=0.02, spool_backoff=Backoff(0.1, 0.2))
+
+    async def run() -> None:
+        worker = SpoolWorker(spool)
+        worker.start()
+        forwarder = Forwarder(worker, FakeSender(), RelayMetrics(), settings, random_fn=lambda: 0.0)
+        forwarder.start()
+        await asyncio.sleep(0.5)
+        await forwarder.stop(0.1)
+        await worker.stop()
+
+    asyncio.run(run())
+    # Pauses of 0.05 s, then 0.1 s (equal jitter at 0): a handful of tries in 0.5 s, not one per replan (25).
+    assert 2 <= claims <= 8, claims
+    assert caplog.text.count("forwarding to default/production failed: database disk image is malformed") == claims

@@ -27,7 +27,7 @@ from ld_sentry_cli.relay.intake import MAX_BODY_BYTES, Intake, Outcome, header_v
 from ld_sentry_cli.relay.metrics import RelayMetrics
 from ld_sentry_cli.relay.model import Destination, SpoolEntry
 from ld_sentry_cli.relay.routing import EventRouter, ProjectResolver
-from ld_sentry_cli.relay.spool import SqliteSpool
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 from ld_sentry_cli.relay.worker import SpoolWorker
 
 EVENT_ID = "bb78c1407cea4519aa397afc059c793d"
@@ -225,7 +225,7 @@ def test_a_spool_failure_is_503_so_sentry_tries_again() -> None:
 def test_events_are_parked_when_sentry_cannot_say_which_project_it_is() -> None:
     store = MemoryStore()
     intake = make_intake(store, FakeProjects(fail=True))
-    assert deliver(intake, error_created(EVENT_ID)).status == 202
+    assert deliver(intake, error_created(EVENT_ID, url=None)).status == 202
     entry = store.entries[EVENT_ID]
     assert (entry.destination, entry.sentry_project_id, entry.sentry_environment) == (None, str(WEB_ID), "production")
     assert metrics_of(intake).parked == 1 and metrics_of(intake).accepted == 0
@@ -278,3 +278,37 @@ def test_with_the_real_spool_events_are_committed_before_the_answer(spool_path: 
         reopened.close()
     raw = spool_path.read_bytes()  # closed: the WAL is checkpointed into the file
     assert b"user-123" in raw and not any(value.encode() in raw for value in ATTRIBUTE_VALUES)
+
+
+def test_the_url_names_the_project_so_no_sentry_api_is_asked() -> None:
+    store = MemoryStore()
+    projects = FakeProjects(fail=True)
+    intake = make_intake(store, projects)
+    assert deliver(intake, error_created(EVENT_ID)) == Outcome(202, "accepted", None, EVENT_ID)
+    other = "c" * 32
+    assert deliver(intake, error_created(other, project=API_ID)) == Outcome(202, "accepted", None, other)
+    assert store.entries[EVENT_ID].destination == Destination("default", "production")
+    assert store.entries[other].destination == Destination("checkout", "production")
+    assert projects.calls == 0 and metrics_of(intake).parked == 0
+
+
+def test_a_url_of_an_unmapped_project_is_unmapped_without_asking_sentry() -> None:
+    projects = FakeProjects(fail=True)
+    intake = make_intake(MemoryStore(), projects)
+    url = f"https://sentry.example.com/prefix/api/0/projects/acme/unmapped-app/events/{EVENT_ID}/"
+    assert deliver(intake, error_created(EVENT_ID, url=url)) == Outcome(200, "skipped", "unmapped", EVENT_ID)
+    assert projects.calls == 0
+
+
+def test_without_a_token_an_event_without_url_is_unmapped(caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore()
+    intake = Intake(
+        [SECRET.encode()],
+        EventRouter(MAPPINGS, ProjectResolver(None, ["web-frontend", "checkout-api"])),
+        store,
+        RelayMetrics(),
+        "sentry-errors",
+    )
+    assert deliver(intake, error_created(EVENT_ID, url=None)) == Outcome(200, "skipped", "unmapped", EVENT_ID)
+    assert deliver(intake, error_created("c" * 32)) == Outcome(202, "accepted", None, "c" * 32)
+    assert f"a webhook of Sentry project id {WEB_ID} has no event url" in caplog.text

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import random
+import re
+import shutil
 import sqlite3
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from relay_helpers import ATTRIBUTE_VALUES
 
 from ld_sentry_cli.relay.model import Destination, ParkedEvent, SpoolEntry, metric_event
-from ld_sentry_cli.relay.spool import DuePlan, SpoolError, SqliteSpool, open_spool_readonly, read_stats
+from ld_sentry_cli.relay.spool import DuePlan, SpoolError, SpoolUnavailable
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool, open_spool_readonly, read_stats
 from ld_sentry_cli.relay.worker import SpoolWorker
 
 PROD = Destination("default", "production")
@@ -243,3 +250,128 @@ def test_the_worker_refuses_work_when_stopped(spool: SqliteSpool) -> None:
     worker = SpoolWorker(spool)
     with pytest.raises(RuntimeError, match="the spool worker is not running"):
         asyncio.run(worker.add(entry(1)))
+
+
+def test_groups_mixing_new_and_known_ids_get_exact_verdicts(spool: SqliteSpool) -> None:
+    # Issue 13 §3.5: the verdict assumed gapless sequence numbers, and answered new events "duplicate".
+    rng = random.Random(5)
+    known: set[int] = set()
+    wrong = 0
+    for _ in range(10):
+        numbers = [rng.randrange(1500) for _ in range(400)]
+        verdicts = spool.add([entry(n) for n in numbers])
+        in_group: set[int] = set()
+        for n, new in zip(numbers, verdicts, strict=True):
+            wrong += new != (n not in known and n not in in_group)
+            in_group.add(n)
+        known |= in_group
+    assert wrong == 0
+    assert spool.stats().queued == len(known)
+
+
+def test_a_second_relay_on_the_same_file_is_refused(spool_path: Path) -> None:
+    first = SqliteSpool(spool_path, exclusive=True)
+    try:
+        with pytest.raises(SpoolError) as caught:
+            SqliteSpool(spool_path, exclusive=True)
+        assert caught.value.message == (
+            f"Another relay is using the spool {spool_path} (process {os.getpid()}): an SQLite spool serves one relay."
+        )
+        assert caught.value.hint == (
+            "Stop the other relay, or give this one its own --spool. Several relays behind a load balancer share a "
+            "PostgreSQL spool: --spool postgresql://USER@HOST:PORT/DB (docs/relay.md)."
+        )
+        SqliteSpool(spool_path).close()  # status, retry-dead-letters and backfill still open it
+    finally:
+        first.close()
+    SqliteSpool(spool_path, exclusive=True).close()  # free again once the first relay stopped
+
+
+def test_a_pre_existing_spool_and_its_wal_and_shm_become_private(spool_path: Path) -> None:
+    SqliteSpool(spool_path).close()
+    wal, shm = (spool_path.with_name(spool_path.name + suffix) for suffix in ("-wal", "-shm"))
+    for path in (spool_path, wal, shm):
+        path.touch()
+        path.chmod(0o644)
+    spool = SqliteSpool(spool_path)
+    spool.add([entry(1)])
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (spool_path, wal, shm)}
+    spool.close()
+    assert modes == {"spool.db": 0o600, "spool.db-wal": 0o600, "spool.db-shm": 0o600}
+
+
+def test_the_wal_is_cut_back_after_steady_load(spool_path: Path) -> None:
+    # Issue 13 §3.1: checkpoints beside a busy writer never restarted the log (1.86 GB after 100 k events).
+    limit = 256 * 1024
+    spool = SqliteSpool(spool_path, synchronous="OFF", wal_limit=limit)
+    stop = threading.Event()
+    largest = 0
+
+    def checkpoints() -> None:
+        nonlocal largest
+        while not stop.is_set():
+            largest = max(largest, spool.wal_size())
+            spool.checkpoint()
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=checkpoints)
+    thread.start()
+    try:
+        for group in range(1000):
+            spool.add([entry(group * 20 + n) for n in range(20)])
+    finally:
+        stop.set()
+        thread.join()
+    spool.checkpoint()
+    spool.add([entry(10**6)])  # the first commit after a restarted log cuts the file back
+    assert largest > limit and spool.wal_size() <= limit, (largest, spool.wal_size())
+    spool.close()
+
+
+def test_readiness_proves_the_file_on_disk_is_the_open_spool(spool_path: Path) -> None:
+    spool = SqliteSpool(spool_path)
+    spool.check_writable()
+    spool_path.unlink()
+    with pytest.raises(SpoolUnavailable) as caught:
+        spool.check_writable()
+    assert str(caught.value) == f"the spool file {spool_path} was deleted while the relay ran"
+    # Intake must not acknowledge events written into a deleted file.
+    with pytest.raises(SpoolUnavailable):
+        spool.add([entry(1)])
+    spool.close()
+
+
+def test_a_spool_replaced_or_truncated_while_open_is_unavailable(spool_path: Path) -> None:
+    spool = SqliteSpool(spool_path)
+    spool.add([entry(1)])
+    spool.checkpoint()
+    replacement = spool_path.with_name("other.db")
+    SqliteSpool(replacement).close()
+    replacement.replace(spool_path)
+    with pytest.raises(SpoolUnavailable, match="was replaced while the relay ran"):
+        spool.check_writable()
+    spool.close()
+    spool = SqliteSpool(spool_path)
+    with spool_path.open("r+b") as stream:
+        stream.truncate(0)
+    with pytest.raises(SpoolUnavailable, match="was truncated or overwritten while the relay ran"):
+        spool.add([entry(2)])
+    spool.close()
+
+
+def test_a_damaged_spool_is_a_clear_usage_error(spool_path: Path) -> None:
+    SqliteSpool(spool_path).close()
+    spool_path.write_bytes(b"\x00garbage" * 600)
+    with pytest.raises(SpoolError) as caught:
+        SqliteSpool(spool_path)
+    assert caught.value.message == (
+        f"Cannot use {spool_path} as the relay spool: it is not an SQLite database (damaged or overwritten)."
+    )
+
+
+def test_readiness_sees_a_full_disk(spool_path: Path) -> None:
+    free = shutil.disk_usage(spool_path.parent).free
+    spool = SqliteSpool(spool_path, min_free=free * 2)  # as if the disk were all but full
+    with pytest.raises(SpoolUnavailable, match=rf"^the disk holding the spool {re.escape(str(spool_path))} is full"):
+        spool.check_writable()
+    spool.close()

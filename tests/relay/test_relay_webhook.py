@@ -14,6 +14,7 @@ from ld_sentry_cli.relay.webhook import (
     decode,
     normalise_event_id,
     parse_webhook,
+    project_slug_of,
     resource_label,
 )
 
@@ -39,6 +40,7 @@ def test_error_created_fixture() -> None:
         environment="production",
         timestamp_ms=1787173117391,
         contexts=event.contexts if event else {},
+        project_slug="web-frontend",
     )
     assert event is not None and event.contexts["launchdarklyContext"] == LD_CONTEXT
     assert set(event.contexts) == {"launchdarklyContext", "runtime", "os", "trace"}
@@ -55,6 +57,7 @@ def test_event_alert_triggered_fixture() -> None:
     )
     assert event.contexts["launchdarklyContext"] == {"kind": "user", "key": "user-9", "type": "launchdarklyContext"}
     assert event.timestamp_ms == 1787180000250
+    assert event.project_slug == "checkout-api"
 
 
 def test_the_environment_tag_pair_is_used_when_the_top_level_key_is_absent() -> None:
@@ -189,3 +192,19 @@ def test_resource_labels_are_a_bounded_set() -> None:
         "missing",
         "other",
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "slug"),
+    [
+        (f"https://sentry.io/api/0/projects/acme/web-frontend/events/{'ab' * 16}/", "web-frontend"),
+        (f"https://sentry.example.com/sentry/api/0/projects/acme/checkout-api/events/{'ab' * 16}", "checkout-api"),
+        (f"https://sentry.io/api/0/projects/acme/web-frontend/events/{'cd' * 16}/", None),  # another event's
+        ("https://sentry.io/api/0/issues/1170820242/", None),
+        ("not a url", None),
+        (42, None),
+        (None, None),
+    ],
+)
+def test_the_project_slug_comes_from_the_event_url(url: object, slug: str | None) -> None:
+    assert project_slug_of(url, "ab" * 16) == slug
