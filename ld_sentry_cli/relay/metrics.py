@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ld_sentry_cli.relay.connections import CLOSE_REASONS
 from ld_sentry_cli.relay.model import SpoolStats
 
 PREFIX = "ldsentry_relay"
@@ -81,6 +82,7 @@ class RelayMetrics:
     retried: Counter[str] = field(default_factory=Counter)  # by reason
     dead_lettered_events: int = 0
     dead_lettered_batches: int = 0
+    connections_closed: Counter[str] = field(default_factory=Counter)  # by the limit that closed them
     ack_latency: Histogram = field(default_factory=lambda: Histogram(ACK_BUCKETS))
     forward_lag: Histogram = field(default_factory=lambda: Histogram(LAG_BUCKETS))
 
@@ -154,6 +156,13 @@ class RelayMetrics:
             "counter",
             "Batches LaunchDarkly refused for good.",
             [f"batches_dead_lettered_total {self.dead_lettered_batches}"],
+        )
+        family(
+            "connections_closed_total",
+            "counter",
+            "Client connections closed by a limit: cap (too many open), idle_timeout, read_timeout, "
+            "head_too_large (answered 431).",
+            (f"connections_closed_total{_labels(reason=r)} {self.connections_closed[r]}" for r in CLOSE_REASONS),
         )
         if stats is not None:
             family(
