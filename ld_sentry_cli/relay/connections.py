@@ -11,12 +11,14 @@ What uvicorn itself does (read in its source, `protocols/http/httptools_impl.py`
 - h11 bounds a request's head (`h11_max_incomplete_event_size`, 16 KiB by default) but uvicorn
   answers 400; httptools, which the relay runs (twice h11's speed, BENCHMARKS.md), has no bound.
 
-So the relay serves with uvicorn's httptools protocol plus, per connection:
+So the relay serves with uvicorn's httptools protocol (h11's where httptools is missing, as under
+`bench/relay.py --plain`) plus, per connection:
 
 - the keep-alive timeout armed from the moment the connection opens, not only after a response;
 - a read timeout from a request's first byte to its last, for slow headers and slow bodies;
 - 431 for a request head over `max_head_bytes`, counted from the raw bytes before the parser has
-  gathered them (httptools keeps a header's value in memory until it is complete);
+  gathered them (httptools keeps a header's value in memory until it is complete; h11's own bound
+  is set above ours, so that the answer is 431 rather than uvicorn's 400);
 - a cap on open connections below the descriptor limit: over it, the oldest connection that has
   no request in progress (idle, or still sending its head) is closed, so idle sockets cannot
   lock legitimate webhooks out; one log line says so, at most once a minute.
@@ -25,6 +27,7 @@ So the relay serves with uvicorn's httptools protocol plus, per connection:
 from __future__ import annotations
 
 import asyncio
+import http
 import logging
 import math
 import sys
@@ -32,8 +35,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+import h11
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 if sys.platform != "win32":
     import resource
@@ -53,6 +59,7 @@ MIN_HEADROOM = 100
 LOG_INTERVAL_S = 60.0
 CLOSE_REASONS = ("cap", "idle_timeout", "read_timeout", "head_too_large")
 _431_BODY = b"Request header fields too large."
+H11_READ_ALLOWANCE = 512 * 1024  # more than one read of the event loop (256 KiB)
 
 
 @dataclass(frozen=True)
@@ -95,12 +102,12 @@ class ConnectionGuard:
         self.counts: Counter[str] = counts if counts is not None else Counter()  # connections closed, by reason
         self.open = 0
         # Connections without a request in progress, oldest first (dicts keep insertion order).
-        self._closable: dict[GuardedHttpToolsProtocol, None] = {}
+        self._closable: dict[GuardedConnection, None] = {}
         self._clock = clock
         self._last_logged: dict[str, float] = {}
         self._unlogged: Counter[str] = Counter()
 
-    def opened(self, connection: GuardedHttpToolsProtocol) -> bool:
+    def opened(self, connection: GuardedConnection) -> bool:
         """Count a new connection; over the cap close the oldest idle one, or this one if none is idle."""
         self.open += 1
         if self.open > self.limits.max_connections:
@@ -114,16 +121,16 @@ class ConnectionGuard:
         self._closable[connection] = None
         return True
 
-    def lost(self, connection: GuardedHttpToolsProtocol) -> None:
+    def lost(self, connection: GuardedConnection) -> None:
         """Forget a closed connection."""
         self.open -= 1
         self._closable.pop(connection, None)
 
-    def busy(self, connection: GuardedHttpToolsProtocol) -> None:
+    def busy(self, connection: GuardedConnection) -> None:
         """A request's head is complete: the connection is working, not to be closed for the cap."""
         self._closable.pop(connection, None)
 
-    def idle(self, connection: GuardedHttpToolsProtocol) -> None:
+    def idle(self, connection: GuardedConnection) -> None:
         """The connection answered its request and waits for the next: first in line for the cap again."""
         self._closable[connection] = None
 
@@ -159,14 +166,23 @@ class ConnectionGuard:
             logger.info("closed %d connection%s that %s within %g s", count, "" if count == 1 else "s", what, timeout)
 
 
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the timeouts, the head limit and the connection cap above."""
+class GuardedConnection:
+    """The per-connection half of the limits, shared by the httptools and h11 protocols below.
+
+    The protocol subclasses call these at their request boundaries: `_opened` and `_lost`, `_head_bytes_in`
+    for raw bytes received while a head is being read, `_request_started`, `_head_complete`,
+    `_request_complete` and `_answered`.
+    """
 
     guard: ConnectionGuard  # set on the subclass made by protocol_class()
+    # Provided by uvicorn's protocol classes.
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    server_state: Any
+    timeout_keep_alive: int
+    timeout_keep_alive_task: asyncio.TimerHandle | None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Count the connection and start its idle timer."""
-        super().connection_made(transport)
+    def _opened(self) -> None:
         # uvicorn's keep-alive timeout after each response: the same idle timeout (uvicorn types it int).
         self.timeout_keep_alive = self.guard.limits.idle_timeout  # type: ignore[assignment]
         self._reading_head = True  # from the end of a request until the next one's head is complete
@@ -177,50 +193,40 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # uvicorn's own keep-alive timer, armed before the first request as it is after each response.
         self.timeout_keep_alive_task = self.loop.call_later(self.guard.limits.idle_timeout, self._idle_timed_out)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the connection."""
+    def _lost(self) -> None:
         self.guard.lost(self)
         self._stop_read_timer()
-        super().connection_lost(exc)
 
-    def data_received(self, data: bytes) -> None:
-        """Feed the parser; refuse a head that grew past the limit."""
-        if self.transport.is_closing():
-            return
+    def _head_bytes_in(self, size: int) -> None:
         if self._reading_head:
-            self._head_bytes += len(data)
-        super().data_received(data)
-        too_large = self._reading_head and self._head_bytes > self.guard.limits.max_head_bytes
-        if too_large and not self.transport.is_closing():
-            self._refuse_head()
+            self._head_bytes += size
 
-    def on_message_begin(self) -> None:
+    def _head_too_large(self) -> bool:
+        return self._reading_head and self._head_bytes > self.guard.limits.max_head_bytes
+
+    def _request_started(self) -> None:
         """A request's first byte: it has read_timeout to arrive in full."""
-        super().on_message_begin()
         self._stop_read_timer()
         self._read_timer = self.loop.call_later(self.guard.limits.read_timeout, self._read_timed_out)
 
-    def on_headers_complete(self) -> None:
+    def _head_complete(self) -> None:
         """The head is in: stop counting it, and keep the connection out of the cap's way while it works."""
         self._reading_head = False
         self._head_bytes = 0
         self.guard.busy(self)
-        super().on_headers_complete()
 
-    def on_message_complete(self) -> None:
+    def _request_complete(self) -> None:
         """The body is in: what follows on this connection is the next request's head."""
-        super().on_message_complete()
         self._stop_read_timer()
         self._reading_head = True
 
-    def on_response_complete(self) -> None:
-        """Answered: the connection may be closed for the cap again (unless a pipelined request started)."""
-        super().on_response_complete()
-        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+    def _answered(self) -> None:
+        """The response is sent and nothing else runs: the connection may be closed for the cap again."""
+        if not self.transport.is_closing():
             self.guard.idle(self)
 
     def timeout_keep_alive_handler(self) -> None:
-        """uvicorn's keep-alive timeout after a response: count it like the idle timeout."""
+        """uvicorn's keep-alive timeout after a response: counted like the idle timeout."""
         self._idle_timed_out()
 
     def _idle_timed_out(self) -> None:
@@ -240,9 +246,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._read_timer = None
 
     def _refuse_head(self) -> None:
-        # Written as uvicorn writes its own 400 for a request it cannot parse (send_400_response).
+        # Written as uvicorn writes its own 400 for a request it cannot parse (send_400_response);
+        # no parser state allows a response to a request whose head never ended.
         self.guard.closed("head_too_large")
-        content = [STATUS_LINE[431]]
+        content = [b"HTTP/1.1 431 ", http.HTTPStatus(431).phrase.encode("ascii"), b"\r\n"]
         for name, value in self.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
         content.extend(
@@ -258,11 +265,56 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def protocol_class(guard: ConnectionGuard) -> type[GuardedHttpToolsProtocol]:
-    """The protocol class to give uvicorn (`Config(http=...)`), bound to one server's guard."""
+class GuardedH11Protocol(GuardedConnection, H11Protocol):
+    """uvicorn's h11 protocol with the limits above (where httptools is missing)."""
 
-    class BoundProtocol(GuardedHttpToolsProtocol):
-        pass
+    def __init__(self, config: Config, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        # h11's own bound on an unfinished head answers 400; ours, lower, answers 431 first (one read
+        # of data can arrive on top of ours before we look).
+        self.conn = h11.Connection(h11.SERVER, self.guard.limits.max_head_bytes + H11_READ_ALLOWANCE)
 
-    BoundProtocol.guard = guard
-    return BoundProtocol
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Count the connection and start its idle timer."""
+        super().connection_made(transport)
+        self._opened()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the connection."""
+        self._lost()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """Feed h11; follow the request's progress through h11's state for the client."""
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state is h11.IDLE and self._read_timer is None:
+            self._request_started()
+        self._head_bytes_in(len(data))
+        super().data_received(data)
+        if self.transport.is_closing():
+            return
+        state = self.conn.their_state
+        if self._reading_head and state is not h11.IDLE:
+            self._head_complete()
+        if state is h11.DONE or state is h11.MUST_CLOSE:
+            self._request_complete()
+            self._reading_head = False  # h11 holds the next request until this one is answered
+        if self._head_too_large():
+            self._refuse_head()
+
+    def on_response_complete(self) -> None:
+        """Answered: h11 has moved on to the next request, if any arrived."""
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._reading_head = True
+            self._answered()
+        elif self.conn.their_state is not h11.IDLE and self._read_timer is None:
+            self._request_started()  # a pipelined request, buffered by h11
+
+
+def protocol_class(guard: ConnectionGuard, base: type[GuardedConnection]) -> type[asyncio.Protocol]:
+    """base (GuardedH11Protocol or GuardedHttpToolsProtocol) bound to one server's guard, for `Config(http=...)`."""
+    bound = type(base.__name__, (base,), {"guard": guard})
+    assert issubclass(bound, asyncio.Protocol)
+    return bound

@@ -27,10 +27,20 @@ from starlette.types import ASGIApp
 from ld_sentry_cli.relay.connections import (
     ConnectionGuard,
     ConnectionLimits,
+    GuardedConnection,
+    GuardedH11Protocol,
     connection_cap,
     descriptor_limit,
     protocol_class,
 )
+
+HTTPTOOLS: type[GuardedConnection] | None
+try:
+    from ld_sentry_cli.relay.connections_httptools import GuardedHttpToolsProtocol
+
+    HTTPTOOLS = GuardedHttpToolsProtocol
+except ImportError:  # httptools is a dependency; `bench/relay.py --plain` hides it to measure h11
+    HTTPTOOLS = None
 
 logger = logging.getLogger("ldsentry.relay.server")
 
@@ -51,12 +61,20 @@ def default_limits() -> ConnectionLimits:
 
 
 def server_config(
-    app: ASGIApp, guard: ConnectionGuard, *, graceful_timeout: int = 5, lifespan: Literal["on", "off"] = "on"
+    app: ASGIApp,
+    guard: ConnectionGuard,
+    *,
+    graceful_timeout: int = 5,
+    lifespan: Literal["on", "off"] = "on",
+    http: Literal["auto", "httptools", "h11"] = "auto",
 ) -> uvicorn.Config:
     """The uvicorn configuration the relay serves with, its connections bounded by guard."""
+    if http == "httptools" and HTTPTOOLS is None:
+        raise RuntimeError("httptools cannot be imported")
+    base = HTTPTOOLS if HTTPTOOLS is not None and http != "h11" else GuardedH11Protocol  # uvicorn's "auto" choice
     return uvicorn.Config(
         app,
-        http=protocol_class(guard),  # uvicorn's httptools protocol, bounded (relay/connections.py)
+        http=protocol_class(guard, base),  # uvicorn's own protocol, bounded (relay/connections.py)
         lifespan=lifespan,
         log_config=None,  # ldsentry's own logging (secrets masked) stays in charge
         access_log=False,

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 import pytest
@@ -19,7 +20,8 @@ from ld_sentry_cli.listening import bind, url_of
 from ld_sentry_cli.relay.connections import ConnectionGuard, ConnectionLimits, connection_cap
 from ld_sentry_cli.relay.server import BACKLOG, server_config
 
-WAIT_S = 5.0  # upper bound for anything the server should do within a fraction of a second
+WAIT_S = 5.0
+Protocol = Literal["httptools", "h11"]  # upper bound for anything the server should do within a fraction of a second
 
 
 async def echo_length(scope: Scope, receive: Receive, send: Send) -> None:
@@ -43,18 +45,27 @@ class Running:
     guard: ConnectionGuard
 
 
+@pytest.fixture(params=["httptools", "h11"])
+def protocol(request: pytest.FixtureRequest) -> Protocol:
+    """Both of uvicorn's HTTP/1.1 protocols: httptools (the relay's) and h11 (where httptools is missing)."""
+    value: Protocol = request.param
+    return value
+
+
 @contextmanager
-def serving(limits: ConnectionLimits) -> Iterator[Running]:
+def serving(limits: ConnectionLimits, protocol: Protocol) -> Iterator[Running]:
     """The relay's uvicorn configuration around a small app, in a thread."""
     guard = ConnectionGuard(limits)
     sock = bind("127.0.0.1", 0, backlog=BACKLOG)
-    server = uvicorn.Server(server_config(echo_length, guard, lifespan="off"))
+    server = uvicorn.Server(server_config(echo_length, guard, lifespan="off", http=protocol))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + WAIT_S
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.01)
+    expected = {"httptools": "GuardedHttpToolsProtocol", "h11": "GuardedH11Protocol"}[protocol]
+    assert server.config.http_protocol_class.__name__ == expected
     host, port = sock.getsockname()[:2]
     try:
         yield Running(url_of(sock), host, port, guard)
@@ -82,8 +93,8 @@ def closed_by_server(client: socket.socket, timeout: float = WAIT_S) -> tuple[bo
     return True, received
 
 
-def test_a_connection_that_sends_nothing_is_closed_after_the_idle_timeout() -> None:
-    with serving(ConnectionLimits(max_connections=100, idle_timeout=0.3)) as running:
+def test_a_connection_that_sends_nothing_is_closed_after_the_idle_timeout(protocol: Protocol) -> None:
+    with serving(ConnectionLimits(max_connections=100, idle_timeout=0.3), protocol) as running:
         client = connect(running)
         started = time.monotonic()
         closed, received = closed_by_server(client)
@@ -94,8 +105,8 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_idle_timeout() -> N
         assert running.guard.counts == {"idle_timeout": 1}
 
 
-def test_headers_sent_too_slowly_are_cut_off_after_the_read_timeout() -> None:
-    with serving(ConnectionLimits(max_connections=100, idle_timeout=0.3, read_timeout=0.6)) as running:
+def test_headers_sent_too_slowly_are_cut_off_after_the_read_timeout(protocol: Protocol) -> None:
+    with serving(ConnectionLimits(max_connections=100, idle_timeout=0.3, read_timeout=0.6), protocol) as running:
         client = connect(running)
         started = time.monotonic()
         client.sendall(b"POST /hooks/sentry HTTP/1.1\r\nHost: relay\r\n")
@@ -114,8 +125,8 @@ def test_headers_sent_too_slowly_are_cut_off_after_the_read_timeout() -> None:
         assert running.guard.counts == {"read_timeout": 1}
 
 
-def test_a_body_sent_too_slowly_is_cut_off_after_the_read_timeout() -> None:
-    with serving(ConnectionLimits(max_connections=100, read_timeout=0.5)) as running:
+def test_a_body_sent_too_slowly_is_cut_off_after_the_read_timeout(protocol: Protocol) -> None:
+    with serving(ConnectionLimits(max_connections=100, read_timeout=0.5), protocol) as running:
         client = connect(running)
         client.sendall(b"POST / HTTP/1.1\r\nHost: relay\r\nContent-Length: 100\r\n\r\n0123456789")
         started = time.monotonic()
@@ -126,8 +137,8 @@ def test_a_body_sent_too_slowly_is_cut_off_after_the_read_timeout() -> None:
         assert running.guard.counts == {"read_timeout": 1}
 
 
-def test_request_headers_over_the_limit_are_answered_431() -> None:
-    with serving(ConnectionLimits(max_connections=100, max_head_bytes=16 * 1024)) as running:
+def test_request_headers_over_the_limit_are_answered_431(protocol: Protocol) -> None:
+    with serving(ConnectionLimits(max_connections=100, max_head_bytes=16 * 1024), protocol) as running:
         client = connect(running)
         client.sendall(b"POST / HTTP/1.1\r\nHost: relay\r\nX-Big: " + b"a" * 17 * 1024)
         closed, received = closed_by_server(client)
@@ -138,8 +149,8 @@ def test_request_headers_over_the_limit_are_answered_431() -> None:
         assert running.guard.counts == {"head_too_large": 1}
 
 
-def test_an_eight_megabyte_header_is_refused_without_reading_it_all() -> None:
-    with serving(ConnectionLimits(max_connections=100)) as running:
+def test_an_eight_megabyte_header_is_refused_without_reading_it_all(protocol: Protocol) -> None:
+    with serving(ConnectionLimits(max_connections=100), protocol) as running:
         client = connect(running)
         sent = 0
         chunk = b"POST / HTTP/1.1\r\nHost: relay\r\nX-Big: " + b"a" * 65536
@@ -157,9 +168,9 @@ def test_an_eight_megabyte_header_is_refused_without_reading_it_all() -> None:
         assert running.guard.counts == {"head_too_large": 1}
 
 
-def test_requests_within_the_limits_are_served_on_a_kept_alive_connection() -> None:
+def test_requests_within_the_limits_are_served_on_a_kept_alive_connection(protocol: Protocol) -> None:
     limits = ConnectionLimits(max_connections=100, idle_timeout=0.5, read_timeout=1.0, max_head_bytes=4096)
-    with serving(limits) as running, httpx.Client(base_url=running.url, trust_env=False) as client:
+    with serving(limits, protocol) as running, httpx.Client(base_url=running.url, trust_env=False) as client:
         big_body = b"x" * 200_000  # the body is not the head: no 431 however large
         first = client.post("/", content=big_body, headers={"X-Pad": "p" * 3000})
         time.sleep(0.3)  # shorter than the idle timeout: the same connection serves the next request
@@ -170,10 +181,10 @@ def test_requests_within_the_limits_are_served_on_a_kept_alive_connection() -> N
 
 
 def test_over_the_cap_the_oldest_idle_connections_are_closed_and_a_webhook_still_gets_through(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, protocol: Protocol
 ) -> None:
     caplog.set_level(logging.INFO, logger="ldsentry.relay")
-    with serving(ConnectionLimits(max_connections=5)) as running:
+    with serving(ConnectionLimits(max_connections=5), protocol) as running:
         idle = [connect(running) for _ in range(8)]
         response = httpx.post(running.url + "/", content=b"hello", trust_env=False, timeout=WAIT_S)
         assert (response.status_code, response.text) == (200, "5")
@@ -189,8 +200,8 @@ def test_over_the_cap_the_oldest_idle_connections_are_closed_and_a_webhook_still
     ]
 
 
-def test_when_every_connection_is_busy_a_new_one_is_refused() -> None:
-    with serving(ConnectionLimits(max_connections=2, read_timeout=2.0)) as running:
+def test_when_every_connection_is_busy_a_new_one_is_refused(protocol: Protocol) -> None:
+    with serving(ConnectionLimits(max_connections=2, read_timeout=2.0), protocol) as running:
         busy = [connect(running) for _ in range(2)]
         for sock in busy:  # heads complete, bodies pending: working connections, not closable
             sock.sendall(b"POST / HTTP/1.1\r\nHost: relay\r\nContent-Length: 10\r\n\r\n01234")
