@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import h11
-from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 if sys.platform != "win32":
@@ -59,7 +58,9 @@ MIN_HEADROOM = 100
 LOG_INTERVAL_S = 60.0
 CLOSE_REASONS = ("cap", "idle_timeout", "read_timeout", "head_too_large")
 _431_BODY = b"Request header fields too large."
-H11_READ_ALLOWANCE = 512 * 1024  # more than one read of the event loop (256 KiB)
+# h11's own bound on an unfinished head answers 400; set above ours by more than one read of the
+# event loop (256 KiB), ours answers 431 first.
+H11_READ_ALLOWANCE = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -160,10 +161,15 @@ class ConnectionGuard:
                 "" if count == 1 else "s",
                 limits.max_head_bytes,
             )
-        else:
-            timeout = limits.idle_timeout if reason == "idle_timeout" else limits.read_timeout
-            what = "sent no request" if reason == "idle_timeout" else "did not finish sending a request"
-            logger.info("closed %d connection%s that %s within %g s", count, "" if count == 1 else "s", what, timeout)
+        elif reason == "read_timeout":
+            logger.info(
+                "closed %d connection%s that did not finish sending a request within %g s",
+                count,
+                "" if count == 1 else "s",
+                limits.read_timeout,
+            )
+        else:  # idle connections are closed all the time (kept-alive ones too): worth a debug line only
+            logger.debug("closed %d idle connection%s", count, "" if count == 1 else "s")
 
 
 class GuardedConnection:
@@ -268,12 +274,6 @@ class GuardedConnection:
 class GuardedH11Protocol(GuardedConnection, H11Protocol):
     """uvicorn's h11 protocol with the limits above (where httptools is missing)."""
 
-    def __init__(self, config: Config, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        # h11's own bound on an unfinished head answers 400; ours, lower, answers 431 first (one read
-        # of data can arrive on top of ours before we look).
-        self.conn = h11.Connection(h11.SERVER, self.guard.limits.max_head_bytes + H11_READ_ALLOWANCE)
-
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Count the connection and start its idle timer."""
         super().connection_made(transport)
@@ -309,8 +309,6 @@ class GuardedH11Protocol(GuardedConnection, H11Protocol):
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._reading_head = True
             self._answered()
-        elif self.conn.their_state is not h11.IDLE and self._read_timer is None:
-            self._request_started()  # a pipelined request, buffered by h11
 
 
 def protocol_class(guard: ConnectionGuard, base: type[GuardedConnection]) -> type[asyncio.Protocol]:

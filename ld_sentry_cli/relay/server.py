@@ -25,6 +25,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from ld_sentry_cli.relay.connections import (
+    H11_READ_ALLOWANCE,
     ConnectionGuard,
     ConnectionLimits,
     GuardedConnection,
@@ -82,6 +83,7 @@ def server_config(
         proxy_headers=False,  # X-Forwarded-For is of no use to the relay; skip its middleware
         timeout_graceful_shutdown=graceful_timeout,
         backlog=BACKLOG,
+        h11_max_incomplete_event_size=guard.limits.max_head_bytes + H11_READ_ALLOWANCE,
     )
 
 
