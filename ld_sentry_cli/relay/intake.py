@@ -212,8 +212,7 @@ class Intake:
             if age < -MAX_CLOCK_AHEAD_S:
                 return self._invalid(resource, "the event's time is more than an hour ahead of the relay's clock")
             if age > self._replay_window:
-                # Sentry sends an event once, within minutes: this is a replay, or too late to tell.
-                logger.info("event %s not forwarded: older than the replay window", event.event_id)
+                # Sentry sends an event within minutes of its time: this is a replay, or too late to tell.
                 return self._skip("stale", event.event_id)
         raw_keys = _context_keys(event.contexts)
         if raw_keys is not None and any(not storable(k) or not storable(v) for k, v in raw_keys.items()):
@@ -221,12 +220,12 @@ class Intake:
         route = await self._router.route(event.project_id, event.environment)
         if route.reason is not None:
             return self._skip(route.reason, event.event_id)
-        keys = raw_keys if raw_keys is not None and context_keys_problem(raw_keys) is None else None
-        if keys is None:
-            if raw_keys is not None:
-                problem = context_keys_problem(raw_keys)
-                logger.info("event %s not forwarded: its launchdarklyContext has %s", event.event_id, problem)
+        problem = None if raw_keys is None else context_keys_problem(raw_keys)
+        if problem is not None:  # the key itself is never logged
+            logger.info("event %s not forwarded: its launchdarklyContext has %s", event.event_id, problem)
+        if raw_keys is None or problem is not None:
             return self._skip(skip_reason(event.contexts), event.event_id)
+        keys = raw_keys
         entry = SpoolEntry(
             event_id=event.event_id,
             payload=metric_event(self._event_key, event.timestamp_ms or int(received_at * 1000), keys),

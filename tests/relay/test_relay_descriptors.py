@@ -61,7 +61,8 @@ def test_idle_sockets_over_the_descriptor_limit_lock_out_neither_webhooks_nor_th
                     if httpx.get(f"{base}/readyz", timeout=1, trust_env=False).status_code == 200:
                         break
                 except httpx.HTTPError:
-                    time.sleep(0.05)
+                    pass
+                time.sleep(0.05)
 
             for _ in range(IDLE_SOCKETS):
                 idle.append(socket.create_connection(("127.0.0.1", port), timeout=WAIT_S))
