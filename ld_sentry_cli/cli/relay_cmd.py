@@ -172,7 +172,7 @@ def serve(
     def started() -> None:
         say(f"ldsentry relay listening on {url}{HOOK_PATH} (spool {store.location}; forwarding to {events_base})")
 
-    if not run_server(build_app(relay), sock, on_started=started):
+    if not run_server(build_app(relay), sock, on_started=started, closed_connections=relay.metrics.connections_closed):
         say("error: the relay did not start (see the log above)")
         return ExitCode.SERVICE
     say("ldsentry relay stopped")

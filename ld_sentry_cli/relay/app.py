@@ -41,20 +41,28 @@ class HookEndpoint:
         if length is not None and length > MAX_BODY_BYTES:
             outcome = intake.too_large()  # refuse before reading a byte of it
         else:
-            body = await _read_body(receive, MAX_BODY_BYTES)
-            outcome = intake.too_large() if body is None else await intake.handle(resource, signature, body)
+            try:
+                body = await _read_body(receive, MAX_BODY_BYTES)
+            except _ClientGone:  # not a bad signature: the body never arrived in full
+                outcome = intake.disconnected()
+            else:
+                outcome = intake.too_large() if body is None else await intake.handle(resource, signature, body)
         await _respond(send, outcome)
         self._relay.metrics.ack_latency.observe(time.perf_counter() - started)
 
 
+class _ClientGone(Exception):
+    """The client disconnected before sending its whole body."""
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None as soon as it exceeds limit bytes."""
+    """The request body, or None as soon as it exceeds limit bytes; _ClientGone if the client leaves first."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return b"".join(chunks)
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

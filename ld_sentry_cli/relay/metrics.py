@@ -12,12 +12,23 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ld_sentry_cli.relay.connections import CLOSE_REASONS
 from ld_sentry_cli.relay.model import SpoolStats
 
 PREFIX = "ldsentry_relay"
 # Reasons a webhook is not forwarded. Rejections (non-2xx) first, then acknowledged skips.
-REJECT_REASONS = ("missing_signature", "bad_signature", "too_large", "not_json", "invalid_payload", "spool_error")
-SKIP_REASONS = ("no_environment", "unmapped", "missing_context", "misnamed_context", "invalid_context")
+REJECT_REASONS = (
+    "missing_signature",
+    "bad_signature",
+    "too_large",
+    "not_json",
+    "invalid_payload",
+    "disconnected",  # the client left before its whole body arrived
+    "spool_error",
+    "internal_error",  # a bug, answered 500
+)
+SKIP_REASONS = ("no_environment", "unmapped", "missing_context", "misnamed_context", "invalid_context", "stale")
+UNPARK_OUTCOMES = ("queued", "unmapped")
 RETRY_REASONS = ("rate_limited", "server_error", "network")
 # Sentry gives us 1 s (sentry-api.md §7); the goal is p99 ≤ 25 ms, so resolve well below that.
 ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -75,12 +86,14 @@ class RelayMetrics:
     accepted: int = 0
     duplicates: int = 0
     parked: int = 0
+    unparked: Counter[str] = field(default_factory=Counter)  # parked events once resolved: queued | unmapped
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
     forwarded_events: int = 0
     forwarded_batches: int = 0
     retried: Counter[str] = field(default_factory=Counter)  # by reason
     dead_lettered_events: int = 0
     dead_lettered_batches: int = 0
+    connections_closed: Counter[str] = field(default_factory=Counter)  # by the limit that closed them
     ack_latency: Histogram = field(default_factory=lambda: Histogram(ACK_BUCKETS))
     forward_lag: Histogram = field(default_factory=lambda: Histogram(LAG_BUCKETS))
 
@@ -118,11 +131,18 @@ class RelayMetrics:
             "Error events stored while their Sentry project could not be resolved.",
             [f"events_parked_total {self.parked}"],
         )
+        family(
+            "events_unparked_total",
+            "counter",
+            "Parked events whose Sentry project was resolved since: queued for LaunchDarkly, or dropped as unmapped.",
+            (f"events_unparked_total{_labels(outcome=o)} {self.unparked[o]}" for o in UNPARK_OUTCOMES),
+        )
         reasons = [*REJECT_REASONS, *SKIP_REASONS, *sorted(set(self.rejected) - {*REJECT_REASONS, *SKIP_REASONS})]
         family(
             "webhooks_rejected_total",
             "counter",
-            "Webhooks not forwarded, by reason (signature, size and JSON errors are answered 4xx, the rest 200).",
+            "Webhooks not forwarded, by reason (signature, size, JSON and payload errors are answered 4xx, "
+            "spool and internal errors 5xx, the rest 200).",
             (f"webhooks_rejected_total{_labels(reason=r)} {self.rejected[r]}" for r in reasons),
         )
         family(
@@ -154,6 +174,13 @@ class RelayMetrics:
             "counter",
             "Batches LaunchDarkly refused for good.",
             [f"batches_dead_lettered_total {self.dead_lettered_batches}"],
+        )
+        family(
+            "connections_closed_total",
+            "counter",
+            "Client connections closed by a limit: cap (too many open), idle_timeout, read_timeout, "
+            "head_too_large (answered 431).",
+            (f"connections_closed_total{_labels(reason=r)} {self.connections_closed[r]}" for r in CLOSE_REASONS),
         )
         if stats is not None:
             family(

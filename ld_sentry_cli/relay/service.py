@@ -216,10 +216,8 @@ class Relay:
                 continue
             destination = self.router.destination_for(slug, event.sentry_environment) if slug else None
             assignments[event.event_id] = destination
-            if destination is None:
-                self.metrics.rejected["unmapped"] += 1
-            else:
-                self.metrics.accepted += 1
+            # Counted once at intake (parked); this says how its parking ended.
+            self.metrics.unparked["unmapped" if destination is None else "queued"] += 1
         if assignments:
             await self.worker.call(self.spool.resolve, assignments, self._clock())
             self.forwarder.notify()

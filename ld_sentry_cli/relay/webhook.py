@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, TypeGuard
 from urllib.parse import unquote, urlsplit
 
 import msgspec
@@ -31,6 +31,9 @@ KNOWN_RESOURCES = frozenset(
 _EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
 # `url` is `{host}{prefix}/api/0/projects/{org}/{project slug}/events/{event_id}/` (sentry-api.md §7).
 _EVENT_URL_PATH = re.compile(r"/api/0/projects/[^/]+/([^/]+)/events/([^/]+)/?$")
+# Beyond this a number is not epoch seconds (year 5138), and its milliseconds may not even be finite
+# (1e306 s); the intake bounds the time against its clock too.
+MAX_TIMESTAMP_S = 1e11
 
 
 class _Event(msgspec.Struct):
@@ -141,13 +144,30 @@ def _project_id(value: Any) -> str | None:
     return None
 
 
+def _is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def timestamp_ms_of(event: Mapping[str, Any]) -> int | None:
     """The event's time in Unix milliseconds from `timestamp` (epoch seconds) or `datetime` (ISO)."""
     seconds = event.get("timestamp")
     # The float first: it is the same instant as `datetime` and far cheaper to read than ISO text.
-    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and math.isfinite(seconds) and seconds > 0:
+    if _is_number(seconds) and 0 < seconds < MAX_TIMESTAMP_S:
         return int(seconds * 1000)
     return parse_iso_ms(event.get("datetime")) or parse_iso_ms(seconds)
+
+
+def storable(text: str) -> bool:
+    """True when text can be stored and sent as UTF-8: no lone surrogate (JSON's `\\ud800`) and no NUL."""
+    if "\x00" in text:
+        return False  # PostgreSQL text refuses it
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_webhook(resource: str | None, document: Any) -> WebhookEvent | None:
@@ -169,12 +189,19 @@ def parse_webhook(resource: str | None, document: Any) -> WebhookEvent | None:
     project_id = _project_id(event.get("project"))
     if project_id is None:
         raise PayloadError(f"data.{key}.project is missing or not a numeric project id")
+    seconds = event.get("timestamp")
+    # The bounds first: math.isfinite cannot take an integer too large for a float.
+    if _is_number(seconds) and not (-MAX_TIMESTAMP_S < seconds < MAX_TIMESTAMP_S and math.isfinite(seconds)):
+        raise PayloadError(f"data.{key}.timestamp is not a time in seconds since 1970")
+    environment = event_environment(event)
+    if environment is not None and not storable(environment):
+        raise PayloadError(f"data.{key}.environment is not valid text")
     contexts = event.get("contexts")
     return WebhookEvent(
         resource=resource or "",
         event_id=event_id,
         project_id=project_id,
-        environment=event_environment(event),
+        environment=environment,
         timestamp_ms=timestamp_ms_of(event),
         contexts=contexts if isinstance(contexts, dict) else {},
         project_slug=project_slug_of(event.get("url"), event_id),

@@ -7,8 +7,10 @@ import copy
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from ld_sentry_cli.relay.forwarder import SendResult
 from ld_sentry_cli.relay.model import Destination
 
 FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_TIME = 1787173117.391  # data.error.timestamp of fixtures/error_created.json
 SECRET = "relay-test-client-secret"
 OLD_SECRET = "relay-test-old-secret"
 LD_TOKEN = "sandbox-ld-token"
@@ -71,15 +74,21 @@ def error_created(
     context: Any = None,
     drop_context: bool = False,
     url: str | None = "",
+    at: float | None = None,
 ) -> dict[str, Any]:
-    """The real-shaped error.created fixture with the given event id, project, environment and context.
+    """The real-shaped error.created fixture with the given event id, project, environment, context and time.
 
     `url` is the event's API URL, which names the project slug: by default the one of `project`
-    (none for a project Sentry does not know), None to leave it out.
+    (none for a project Sentry does not know), None to leave it out. The time is now unless `at` says
+    otherwise (epoch seconds): the relay skips events older than its replay window, and the fixture's
+    own time (FIXTURE_TIME) is months old.
     """
     document = fixture("error_created.json")
     event = document["data"]["error"]
     event["event_id"] = event_id or uuid.uuid4().hex
+    moment = round(time.time() if at is None else at, 3)
+    event["timestamp"] = moment
+    event["datetime"] = datetime.fromtimestamp(moment, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     event["project"] = project
     if url == "" and project in SLUGS:
         url = f"https://sentry.io/api/0/projects/acme/{SLUGS[project]}/events/{event['event_id']}/"

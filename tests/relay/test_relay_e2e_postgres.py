@@ -49,6 +49,13 @@ def replica_ids(url: str) -> set[str]:
         return {row[0] for row in conn.execute("SELECT replica FROM ldsentry_relay_replicas")}
 
 
+def holds_lease(url: str, owner: str) -> bool:
+    """Whether the relay `owner` holds a batch's lease now (a dead relay's stays until it expires)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        query = "SELECT 1 FROM ldsentry_relay_batches WHERE lease_owner = %s"
+        return conn.execute(query, (owner,)).fetchone() is not None
+
+
 def wait_for_lease(url: str, owner: str, timeout: float = 10.0) -> None:
     """Until the relay `owner` holds a batch's lease (it is sending): the moment to kill it."""
     deadline = time.monotonic() + timeout
@@ -62,7 +69,7 @@ def wait_for_lease(url: str, owner: str, timeout: float = 10.0) -> None:
 
 
 async def send_all(
-    deliveries: list[Delivery], relays: list[RelayProcess], url: str, victim_id: str
+    deliveries: list[Delivery], relays: list[RelayProcess], url: str, victim_id: str, killed_holding_lease: list[bool]
 ) -> dict[str, list[int]]:
     """Deliver everything across both relays; SIGKILL the first one halfway, while it holds a lease, and restart it."""
     statuses: dict[str, list[int]] = defaultdict(list)
@@ -106,6 +113,8 @@ async def send_all(
             assert victim.process is not None
             victim.process.send_signal(signal.SIGKILL)
             await loop.run_in_executor(None, victim.process.wait)
+            # On a loaded machine the batch may have been delivered between the look and the kill.
+            killed_holding_lease.append(await loop.run_in_executor(None, holds_lease, url, victim_id))
             victim.start()
             await loop.run_in_executor(None, victim.wait_ready)
 
@@ -140,7 +149,8 @@ def test_two_relays_on_one_postgresql_spool_import_every_event_once(
         relays[1].start()
         relays[1].wait_ready()
         started = time.monotonic()
-        statuses = asyncio.run(send_all(deliveries, relays, postgres_url, victim_id))
+        killed_holding_lease: list[bool] = []
+        statuses = asyncio.run(send_all(deliveries, relays, postgres_url, victim_id, killed_holding_lease))
         sent_in = time.monotonic() - started
 
         deadline = time.monotonic() + 60
@@ -196,6 +206,8 @@ def test_two_relays_on_one_postgresql_spool_import_every_event_once(
     assert logs.count("ldsentry relay listening on") == 3 and logs.count("ldsentry relay stopped") == 2
     for value in (SECRET, LD_TOKEN, *ATTRIBUTE_VALUES):
         assert value not in logs
-    # The killed relay's batch was sent again by a relay that took its lease over, under the same id.
-    assert "took over batch" in logs
+    # The killed relay's batch was sent again by a relay that took its lease over, under the same id
+    # (test_relay_spool_postgres.py covers the take-over itself whatever the timing).
+    if killed_holding_lease == [True]:
+        assert "took over batch" in logs
     print(f"\n{len(deliveries)} webhooks to two relays in {sent_in:.1f} s ({len(deliveries) / sent_in:.0f}/s)")

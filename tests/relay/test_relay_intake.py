@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 from ld_sentry_cli.relay.worker import SpoolWorker
 
 EVENT_ID = "bb78c1407cea4519aa397afc059c793d"
+NOW = time.time()  # the intake's clock; error_created() stamps events with the real time, a moment later
 
 
 class MemoryStore:
@@ -59,7 +61,7 @@ def make_intake(
         store if store is not None else MemoryStore(),
         RelayMetrics(),
         "sentry-errors",
-        clock=lambda: 1_800_000_000.0,
+        clock=lambda: NOW,
     )
 
 
@@ -77,7 +79,8 @@ def metrics_of(intake: Intake) -> RelayMetrics:
 def test_a_mapped_event_with_a_usable_context_is_stored_then_acknowledged() -> None:
     store = MemoryStore()
     intake = make_intake(store)
-    outcome = deliver(intake, error_created(EVENT_ID))
+    document = error_created(EVENT_ID)
+    outcome = deliver(intake, document)
     assert outcome == Outcome(202, "accepted", None, EVENT_ID)
     assert outcome.body() == b'{"result":"accepted","event_id":"bb78c1407cea4519aa397afc059c793d"}'
     entry = store.entries[EVENT_ID]
@@ -85,18 +88,20 @@ def test_a_mapped_event_with_a_usable_context_is_stored_then_acknowledged() -> N
     assert json.loads(entry.payload) == {
         "kind": "custom",
         "key": "sentry-errors",
-        "creationDate": 1787173117391,
+        "creationDate": int(document["data"]["error"]["timestamp"] * 1000),
         "contextKeys": {"user": "user-123", "organization": "org-42"},
     }
     assert not any(value in entry.payload for value in ATTRIBUTE_VALUES)
-    assert entry.received_at == 1_800_000_000.0
+    assert entry.received_at == NOW
     metrics = metrics_of(intake)
     assert (metrics.accepted, metrics.received["error"], sum(metrics.rejected.values())) == (1, 1, 0)
 
 
 def test_event_alert_triggered_is_forwarded_too() -> None:
     store = MemoryStore()
-    outcome = deliver(make_intake(store), fixture("event_alert_triggered.json"), resource="event_alert")
+    document = fixture("event_alert_triggered.json")
+    document["data"]["event"]["timestamp"] = NOW
+    outcome = deliver(make_intake(store), document, resource="event_alert")
     assert outcome.status == 202
     entry = store.entries["0f4a2d8c9e1b4a6f8d2c3b5a7e9f1d20"]
     assert entry.destination == Destination("checkout", "production")
@@ -119,7 +124,7 @@ def test_an_event_without_timestamps_uses_the_receipt_time() -> None:
     document = error_created(EVENT_ID)
     del document["data"]["error"]["timestamp"], document["data"]["error"]["datetime"]
     deliver(make_intake(store), document)
-    assert json.loads(store.entries[EVENT_ID].payload)["creationDate"] == 1_800_000_000_000
+    assert json.loads(store.entries[EVENT_ID].payload)["creationDate"] == int(NOW * 1000)
 
 
 @pytest.mark.parametrize(

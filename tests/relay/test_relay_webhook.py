@@ -82,7 +82,7 @@ def test_a_missing_environment_is_none() -> None:
 
 
 def test_the_time_comes_from_timestamp_else_datetime() -> None:
-    document = error_created()
+    document = fixture("error_created.json")
     del document["data"]["error"]["timestamp"]
     event = parse("error", document)
     assert event is not None and event.timestamp_ms == 1787173117391  # from "2026-08-19T20:58:37.391000Z"
