@@ -1,8 +1,9 @@
 """Fetch the facts `check` grades, with one request per distinct resource (DESIGN.md, "HTTP rules").
 
-LaunchDarkly: `get_project` then `list_metrics` per distinct project (metrics skipped when the
-project is missing). Sentry: one `list_projects`, then `list_environments` per distinct existing
-project. Both halves run concurrently; the http layer bounds how many requests are in flight.
+LaunchDarkly: `get_project` and `list_metrics` per distinct project, and the project list only
+when a project is missing (for suggestions; a 404 there too means the base URL is wrong).
+Sentry: one `list_projects`, then `list_environments` per distinct existing project. Both halves
+run concurrently; the http layer bounds how many requests are in flight.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from .health import Facts, LdFacts, SentryFacts
 from .models import LdMetric, LdProject, ProjectMapping, SentryEnvironment, SentryProject
 
 T = TypeVar("T")
+
+BASE_URL_HINT = (
+    "Not even the list of projects is found there. Set LD_BASE_URI (or [launchdarkly] base_url) to the "
+    "address before /api/v2, for example https://app.launchdarkly.com."
+)
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (done, total) as work completes; total may shrink once skipped work is known."""
@@ -109,6 +115,10 @@ async def _ld_facts(
     if suggest_projects and any(f.project is None for f in facts):
         try:
             known = tuple(p.key for p in await client.list_projects())
+        except NotFoundError as error:
+            # A missing project is a red row, but a missing project list means no project can be
+            # found there at all: the base URL is wrong (a path prefix, say), as Sentry's side reports.
+            raise NotFoundError(f"The LaunchDarkly base URL looks wrong: {error.message}", BASE_URL_HINT, 404) from None
         except ServiceError:
             known = None  # suggestions are a courtesy; the rows are red either way
     return {f.key: f for f in facts}, known

@@ -154,6 +154,35 @@ def test_a_failing_project_list_only_loses_the_suggestions() -> None:
     assert facts.ld["default"].project is None
 
 
+def test_a_project_list_that_is_not_found_either_means_a_wrong_base_url() -> None:
+    # A wrong path prefix in LD_BASE_URI makes every endpoint 404: not one RED row per project.
+    not_found = NotFoundError("LaunchDarkly has no such resource (HTTP 404 on GET /x/api/v2/projects)", status=404)
+    ld = FakeLaunchDarkly({}, list_error=not_found)
+
+    with pytest.raises(NotFoundError) as raised:
+        asyncio.run(gather_facts(MAPPINGS, ld, None))
+
+    assert raised.value.message == (
+        "The LaunchDarkly base URL looks wrong: LaunchDarkly has no such resource (HTTP 404 on GET /x/api/v2/projects)"
+    )
+    assert raised.value.hint == (
+        "Not even the list of projects is found there. Set LD_BASE_URI (or [launchdarkly] base_url) to the "
+        "address before /api/v2, for example https://app.launchdarkly.com."
+    )
+    assert raised.value.exit_code == 3
+    assert ld.calls == [("get_project", "default"), ("list_metrics", "default"), ("list_projects",)]
+
+
+def test_a_single_missing_project_stays_a_red_row_with_no_extra_request() -> None:
+    ld = FakeLaunchDarkly({"other": LdProject("other", "Other")})
+
+    facts = asyncio.run(gather_facts(MAPPINGS[:1], ld, None))
+
+    assert facts.ld["default"] == LdFacts("default", None)
+    assert facts.ld_project_keys == ("other",)
+    assert ld.calls == [("get_project", "default"), ("list_metrics", "default"), ("list_projects",)]
+
+
 @pytest.mark.parametrize("error", [NotFoundError("gone", status=404), PermissionDeniedError("denied", status=403)])
 def test_metrics_error_is_recorded_per_project(error: ServiceError) -> None:
     ld = FakeLaunchDarkly({"default": DEFAULT}, metric_errors={"default": error})

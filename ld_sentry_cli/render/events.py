@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ld_sentry_cli.events_audit import EventsReport
-from ld_sentry_cli.render.common import NONE, badge, mapping_cells, mapping_fields, problem_json, table_footer
-
-if TYPE_CHECKING:
-    from rich.console import RenderableType
+from ld_sentry_cli.render.common import (
+    NONE,
+    TableReport,
+    badge,
+    mapping_cells,
+    mapping_fields,
+    problem_json,
+    table_footer,
+)
 
 
 def events_json(report: EventsReport, strict: bool) -> dict[str, Any]:
@@ -37,7 +42,7 @@ def events_json(report: EventsReport, strict: bool) -> dict[str, Any]:
     }
 
 
-def events_table(report: EventsReport) -> RenderableType:
+def events_table(report: EventsReport) -> TableReport:
     """One row per mapping: counts per context class, the usable share, problems and example links."""
     from rich.console import Group
     from rich.table import Table
@@ -47,7 +52,8 @@ def events_table(report: EventsReport) -> RenderableType:
     )
     table.add_column("Status", no_wrap=True)
     table.add_column("Sentry project/env", no_wrap=True)
-    table.add_column("LaunchDarkly project/env", no_wrap=True)
+    # "LD", not "LaunchDarkly": with nine columns, the demo's rows then fit a 120-column CI log.
+    table.add_column("LD project/env", no_wrap=True)
     for name in ("Sampled", "Usable", "Missing", "Misnamed", "Invalid", "Usable %"):
         table.add_column(name, justify="right", no_wrap=True)
     for row in report.rows:
@@ -71,4 +77,4 @@ def events_table(report: EventsReport) -> RenderableType:
         )
         for row in report.rows
     ]
-    return Group(table, *table_footer(report.summary, entries, report.notes))
+    return TableReport.of(Group(table, *table_footer(report.summary, entries)), report.notes)
