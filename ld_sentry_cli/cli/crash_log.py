@@ -7,12 +7,12 @@ line names. The file is overwritten by the next crash, so it never grows.
 
 from __future__ import annotations
 
-import datetime
 import os
 import platform
 import shlex
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,7 +40,7 @@ def crash_report(error: BaseException, argv: Sequence[str]) -> str:
         f"ldsentry: {__version__}",
         f"python: {sys.version.replace(chr(10), ' ')}",
         f"platform: {platform.platform()}",
-        f"time: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
+        f"time: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
         f"command: {shlex.join(argv)}",
         "",
         *traceback.format_exception(type(error), error, error.__traceback__),
