@@ -14,8 +14,8 @@ from emulator_support import Emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
+from ld_sentry_cli.cli.command_line import requested_format
 from ld_sentry_cli.cli.console import json_text
-from ld_sentry_cli.cli.options import requested_format
 from ld_sentry_cli.errors import ErrorCode, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]

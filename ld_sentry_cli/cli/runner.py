@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from ld_sentry_cli import secrets
+from ld_sentry_cli.cli.command_line import requested_format
 from ld_sentry_cli.cli.console import echo, emit_json, say, stderr_console, stdout_console
 from ld_sentry_cli.cli.crash_log import write_crash_log
-from ld_sentry_cli.cli.options import requested_format
 from ld_sentry_cli.errors import (
     ConfigInvalidError,
     ExitCode,
