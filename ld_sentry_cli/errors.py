@@ -7,6 +7,7 @@ output, a human message, an optional hint that says what to do next, and the exi
 from __future__ import annotations
 
 import enum
+import errno
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,9 @@ class ErrorCode(str, enum.Enum):
     NETWORK_ERROR = "network_error"
     API_ERROR = "api_error"
     CONFLICT = "conflict"
+    USAGE_ERROR = "usage_error"
+    FILE_ERROR = "file_error"
+    INTERNAL_ERROR = "internal_error"
 
 
 class LdsentryError(Exception):
@@ -49,7 +53,7 @@ class LdsentryError(Exception):
 class UsageError(LdsentryError):
     """The command line or the environment asks for something that cannot be done."""
 
-    code = ErrorCode.CONFIG_INVALID
+    code = ErrorCode.USAGE_ERROR
     exit_code = ExitCode.USAGE
 
 
@@ -161,3 +165,47 @@ class MissingTokenError(LdsentryError):
 
     code = ErrorCode.AUTH_FAILED
     exit_code = ExitCode.USAGE
+
+
+class FileSystemError(LdsentryError):
+    """The machine refused a file operation: a read-only file system, a full disk, missing permissions."""
+
+    code = ErrorCode.FILE_ERROR
+    exit_code = ExitCode.USAGE
+
+
+# What to do about the OSErrors a user can fix, by errno; anything else stays unexpected.
+_OS_ERRORS = {
+    errno.EROFS: (
+        "cannot write {path}: the file system is read-only",
+        "Work on a copy on a writable file system, or make this one writable.",
+    ),
+    errno.ENOSPC: ("cannot write {path}: no space left on the device", "Free some disk space and run it again."),
+    errno.EACCES: (
+        "permission denied for {path}",
+        "Check the permissions of the file and of its folder, or run ldsentry as a user who may use them.",
+    ),
+}
+_OS_ERRORS[errno.EPERM] = _OS_ERRORS[errno.EACCES]
+if hasattr(errno, "EDQUOT"):  # not on Windows
+    _OS_ERRORS[errno.EDQUOT] = (
+        "cannot write {path}: the disk quota is exceeded",
+        "Free some space in your quota and run it again.",
+    )
+
+
+def file_system_error(error: OSError) -> FileSystemError | None:
+    """The FileSystemError that says what to do about error, or None when it is not one a user can fix."""
+    known = _OS_ERRORS.get(error.errno) if error.errno is not None else None
+    if known is None:
+        return None
+    message, hint = known
+    path = str(error.filename) if error.filename is not None else "a file"
+    return FileSystemError(message.format(path=path), hint)
+
+
+class InternalError(LdsentryError):
+    """Something ldsentry did not expect: a bug, reported with a crash log."""
+
+    code = ErrorCode.INTERNAL_ERROR
+    exit_code = ExitCode.SERVICE

@@ -6,6 +6,7 @@ projects), and per distinct project its metrics with the event key (one request 
 Sentry: the organization's project list and its hidden environments, then `list_environments`
 only for the projects those two cannot settle. Both halves run concurrently; the http layer bounds
 how many requests are in flight. Whether a filter is honoured is learnt once per run (`LdReadChoices`).
+A 404 on the projects list itself means the base URL is wrong.
 """
 
 from __future__ import annotations
@@ -155,6 +156,8 @@ async def _ld_facts(
     if suggest_projects and any(f.project is None for f in facts.values()):
         try:
             known = tuple(p.key for p in await client.list_projects())
+        except NotFoundError:
+            raise  # no project list at all: the client says the base URL looks wrong
         except ServiceError:
             known = None  # suggestions are a courtesy; the rows are red either way
     return facts, known

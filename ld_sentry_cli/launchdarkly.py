@@ -196,6 +196,18 @@ def _next_link_offset(body: Mapping[str, Any]) -> int | None:
         return None
 
 
+_BASE_URL_HINT = (
+    "Not even the list of projects is found there. Set LD_BASE_URI (or [launchdarkly] base_url) to the "
+    "address before /api/v2, for example https://app.launchdarkly.com."
+)
+
+
+def _wrong_base_url(error: NotFoundError) -> NotFoundError:
+    """A 404 on the projects list itself: a missing project is a red row, but here no project can be found
+    at all, so the base URL is wrong (a path prefix, say), as the Sentry side reports too."""
+    return NotFoundError(f"The LaunchDarkly base URL looks wrong: {error.message}", _BASE_URL_HINT, 404)
+
+
 class LdInstance(str, enum.Enum):
     """Which LaunchDarkly instance a base URL points at."""
 
@@ -517,6 +529,8 @@ class LaunchDarklyClient:
         """The first page of the list filtered to `chunk`, recording the run's verdict; None when refused."""
         try:
             first = await _offset_page(self.session, "/api/v2/projects", _keys_params(chunk), PAGE_LIMIT, 0)
+        except NotFoundError as exc:
+            raise _wrong_base_url(exc) from None
         except ApiError as exc:
             if exc.status != 400:
                 raise
@@ -556,7 +570,10 @@ class LaunchDarklyClient:
 
     async def list_projects(self) -> list[LdProject]:
         """Every project in the account, without environments (for "did you mean" suggestions)."""
-        items = await paginate(self.session, "/api/v2/projects", page_size=PAGE_LIMIT)
+        try:
+            items = await paginate(self.session, "/api/v2/projects", page_size=PAGE_LIMIT)
+        except NotFoundError as exc:
+            raise _wrong_base_url(exc) from None
         return [parse_project(item, environments=()) for item in items]
 
     async def list_metrics(self, project_key: str, *, custom_only: bool = False) -> list[LdMetric]:

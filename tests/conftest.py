@@ -33,11 +33,15 @@ SAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "sample-config.toml"
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
     """Run every test in an empty folder with no ldsentry-related environment variables or known secrets."""
     monkeypatch.setattr(secrets, "_known", set())
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    # Crash logs go to $XDG_CACHE_HOME/ldsentry: a folder of the test's own, not the user's cache.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(tmp_path)

@@ -189,6 +189,29 @@ def test_a_failing_project_list_only_loses_the_suggestions() -> None:
     assert facts.ld["default"].project is None
 
 
+def test_a_project_list_that_is_not_found_is_not_just_lost_suggestions() -> None:
+    # A wrong path prefix in LD_BASE_URI makes every endpoint 404: not one RED row per project. The client
+    # words it (the base URL looks wrong); gather must let it through rather than drop the suggestions.
+    not_found = NotFoundError("The LaunchDarkly base URL looks wrong: …", status=404)
+    ld = FakeLaunchDarkly({}, list_error=not_found)
+
+    with pytest.raises(NotFoundError) as raised:
+        asyncio.run(gather_facts(MAPPINGS, ld, None))
+
+    assert raised.value is not_found
+    assert ld.calls == [("get_projects", "default"), ("list_metrics", "default"), ("list_projects",)]
+
+
+def test_a_single_missing_project_stays_a_red_row_with_no_extra_request() -> None:
+    ld = FakeLaunchDarkly({"other": LdProject("other", "Other")})
+
+    facts = asyncio.run(gather_facts(MAPPINGS[:1], ld, None))
+
+    assert facts.ld["default"] == LdFacts("default", None)
+    assert facts.ld_project_keys == ("other",)
+    assert ld.calls == [("get_projects", "default"), ("list_metrics", "default"), ("list_projects",)]
+
+
 @pytest.mark.parametrize("error", [NotFoundError("gone", status=404), PermissionDeniedError("denied", status=403)])
 def test_metrics_error_is_recorded_per_project(error: ServiceError) -> None:
     ld = FakeLaunchDarkly({"default": DEFAULT}, metric_errors={"default": error})

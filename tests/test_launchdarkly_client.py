@@ -248,6 +248,28 @@ def test_list_projects_pages_through_everything(respx_mock: respx.MockRouter) ->
     assert all(p.environments == () for p in projects)
 
 
+@pytest.mark.parametrize(("method", "args"), [("list_projects", ()), ("get_projects", (["default"],))])
+@respx.mock(base_url=BASE)
+def test_a_projects_list_that_is_not_found_means_a_wrong_base_url(
+    respx_mock: respx.MockRouter, method: str, args: tuple[Any, ...]
+) -> None:
+    # One missing project is None (a red row); a missing list of projects means no project is there at all.
+    respx_mock.get("/api/v2/projects").respond(
+        404, json={"code": "not_found", "message": "Invalid resource identifier"}
+    )
+    with pytest.raises(NotFoundError) as raised:
+        run(call(method, *args))
+    assert raised.value.message == (
+        "The LaunchDarkly base URL looks wrong: LaunchDarkly has no such resource (HTTP 404 on GET "
+        "/api/v2/projects): Invalid resource identifier (not_found)"
+    )
+    assert raised.value.hint == (
+        "Not even the list of projects is found there. Set LD_BASE_URI (or [launchdarkly] base_url) to the "
+        "address before /api/v2, for example https://app.launchdarkly.com."
+    )
+    assert raised.value.exit_code == 3
+
+
 @respx.mock(base_url=BASE)
 def test_list_metrics_pages_by_50_and_finds_the_metric_on_the_last_page(respx_mock: respx.MockRouter) -> None:
     def page(start: int, count: int) -> httpx.Response:

@@ -12,14 +12,8 @@ from ld_sentry_cli.health import Report, Row, Status
 from ld_sentry_cli.metric_report import MetricCheckReport, ProjectRow
 from ld_sentry_cli.models import Config, LdMetric, MetricSettings, ProjectMapping
 from ld_sentry_cli.problems import Severity, problem
-from ld_sentry_cli.render.github import (
-    error_annotations,
-    escape_data,
-    escape_property,
-    github_annotations,
-    step_outputs,
-    workflow_command,
-)
+from ld_sentry_cli.render.annotations import error_annotations, escape_data, escape_property, workflow_command
+from ld_sentry_cli.render.github import github_annotations, step_outputs
 from ld_sentry_cli.render.junit import junit_xml
 from ld_sentry_cli.render.markdown import escape_cell, markdown
 from ld_sentry_cli.render.view import (

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ld_sentry_cli import __version__
 from ld_sentry_cli.cli.lazy import LazyCommand, LazyGroup
-from ld_sentry_cli.cli.runner import configure
+from ld_sentry_cli.cli.options import DEBUG_HELP, RootConfigOption, with_shared_options
+from ld_sentry_cli.cli.runner import configure, enable_debug, failures_reported, state
+
+if TYPE_CHECKING:
+    from typer._click import Command, Context
 
 # Every command, in the order `ldsentry --help` lists them: a function for a single command, a
 # typer.Typer for a group of subcommands. This is the one list of commands (help, docs/cli.md,
@@ -37,9 +41,30 @@ COMMANDS = (
 
 
 class RootGroup(LazyGroup):
-    """The `ldsentry` group: the commands of COMMANDS, each imported when it is looked up."""
+    """The `ldsentry` group: the commands of COMMANDS, each imported when it is looked up.
+
+    Every command also accepts --debug after its name, and every failure, Click's own usage errors
+    included, is reported in the format the command line asks for (runner.failures_reported).
+    """
 
     registry = COMMANDS
+
+    def prepare(self, command: Command) -> Command:
+        """Give the command the options every command shares (--debug, finite numbers)."""
+        return with_shared_options(command, enable_debug)
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any
+    ) -> Context:
+        """Parse the root's own options; a usage error there is reported like any failure."""
+        state.argv = (info_name or "ldsentry", *args)
+        with failures_reported(self, args):
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Context) -> Any:
+        """Run the command (parsing its options first), reporting any failure in the requested format."""
+        with failures_reported(self, state.argv[1:]):
+            return super().invoke(ctx)
 
 
 app = typer.Typer(
@@ -64,15 +89,15 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def root(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show HTTP requests and tracebacks on stderr (secrets masked).")
-    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help=f"{DEBUG_HELP} Also accepted after the command.")] = False,
+    config: RootConfigOption = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     """Administer the LaunchDarkly ⇄ Sentry integration as code."""
+    # `config` is read by each command's own --config (options.config_from_either_side).
     configure(debug)
 
 

@@ -40,6 +40,7 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
     from rich.text import Text
 
     from ld_sentry_cli.cli import live
+    from ld_sentry_cli.cli.output import print_renderable
     from ld_sentry_cli.cli.runner import emit_json, stdout_console
     from ld_sentry_cli.config import load_config, locate_config
     from ld_sentry_cli.doctor import (
@@ -146,9 +147,8 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
         for check in checks:
             details = Text(check.message + (f"\n→ {check.hint}" if check.hint else ""))
             table.add_row(_MARKS[check.status.value], check.name, details)
-        console = stdout_console()
-        console.print(table)
-        console.print(
+        print_renderable(table)
+        stdout_console().print(
             "Everything `status` and `events check` need is in place." if ok else "Fix the failed checks above."
         )
     return ExitCode.OK if ok else ExitCode.PROBLEMS

@@ -10,6 +10,7 @@ exactly as `app.command(name)` or `app.add_typer(sub, name=name)` would have.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -96,7 +97,11 @@ class LazyGroup(TyperGroup):
         super().__init__(**attrs)
         eager = dict(self.commands)  # commands registered on the Typer app itself, if any
         self.commands = _Commands(self.registry, self._build)
-        self.commands.update(eager)
+        self.commands.update({name: self.prepare(command) for name, command in eager.items()})
+
+    def prepare(self, command: Command) -> Command:
+        """Adjust a command once it is built, lazily or not (a subclass adds shared options); here, nothing."""
+        return command
 
     def list_commands(self, ctx: Context) -> list[str]:
         """The command names in registry order, without importing any of them."""
@@ -110,7 +115,7 @@ class LazyGroup(TyperGroup):
         # than that setting (the project allows typer>=0.12) have the attribute on neither side.
         holder.suggest_commands = getattr(self, "suggest_commands", True)
         entry.register(holder)
-        return typer.main.get_group(holder).commands[entry.name]
+        return self.prepare(typer.main.get_group(holder).commands[entry.name])
 
 
 def registered(app: typer.Typer) -> typer.Typer:
@@ -120,14 +125,14 @@ def registered(app: typer.Typer) -> typer.Typer:
     For tools that read Typer's registered commands (scripts/gen_cli_docs.py), and for tests that
     compare the lazy tree with the eager one Typer would build.
     """
-    import copy  # only those tools need it, not a command line starting up
-
     group = app.info.cls
     registry = group.registry if isinstance(group, type) and issubclass(group, LazyGroup) else None
     eager = copy.copy(app)
     eager.info = copy.copy(app.info)
-    if registry is not None:
-        eager.info.cls = TyperGroup  # what Typer uses when given no cls
+    if registry is not None and isinstance(group, type):
+        # The same group with no lazy entries: Typer builds every command up front, and the group still
+        # prepares each one and reports failures as the lazy group does.
+        eager.info.cls = type(f"Eager{group.__name__}", (group,), {"registry": ()})
     eager.registered_commands = list(app.registered_commands)
     eager.registered_groups = list(app.registered_groups)
     for entry in registry or ():

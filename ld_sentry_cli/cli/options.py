@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+import typer.core
+
+if TYPE_CHECKING:
+    # Only for annotations: typer 0.28 vendors Click as typer._click, older releases use click itself.
+    from typer._click import Command, Context, Parameter
 
 
 class OutputFormat(str, enum.Enum):
@@ -26,16 +33,39 @@ class PlainFormat(str, enum.Enum):
     JSON = "json"
 
 
+CONFIG_HELP = "Configuration file. Default: $LDSENTRY_CONFIG, else ./ldsentry.toml."
+
+
+def config_from_either_side(ctx: typer.Context, value: Optional[Path]) -> Optional[Path]:  # noqa: UP045
+    """A command's --config, else the one given before the command (`ldsentry --config FILE status`)."""
+    before = ctx.find_root().params.get("config")
+    if value is None or before is None:
+        return value if value is not None else before
+    if Path(before) != Path(value):
+        raise typer.BadParameter(f"given twice, as {before} before the command and as {value} after it; give it once.")
+    return value
+
+
+# A command's own --config; the root command accepts it too (RootConfigOption), so it works on both sides.
 ConfigOption = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10 for runtime inspection
+    typer.Option(
+        "--config", "-c", help=CONFIG_HELP, dir_okay=True, show_default=False, callback=config_from_either_side
+    ),
+]
+
+RootConfigOption = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10 for runtime inspection
     typer.Option(
         "--config",
         "-c",
-        help="Configuration file. Default: $LDSENTRY_CONFIG, else ./ldsentry.toml.",
+        help=f"{CONFIG_HELP} Also accepted after the command.",
         dir_okay=True,
         show_default=False,
     ),
 ]
+
+DEBUG_HELP = "Show HTTP requests and tracebacks on stderr (secrets masked)."
 
 # Table stays the default in GitHub Actions too: people read job logs, and CI formats are asked for.
 OutputOption = Annotated[
@@ -71,3 +101,55 @@ def check_period(value: str) -> str:
     if len(value) < 2 or value[-1] not in _PERIOD_UNITS or not value[:-1].isdigit() or int(value[:-1]) == 0:
         raise typer.BadParameter(f"{value!r} is not a period such as 30m, 24h or 7d (units: s, m, h, d, w).")
     return value
+
+
+# --- options every command shares, added to each command as it is built (ld_sentry_cli/cli/__init__.py) ---
+
+
+def debug_option(enable: Callable[[], None]) -> Parameter:
+    """`--debug` for a command, so that it may follow the command too; `enable` runs when it is given."""
+
+    def given(ctx: Context, param: Parameter, value: bool) -> None:
+        if value:
+            enable()
+
+    return typer.core.TyperOption(
+        param_decls=["--debug"],
+        is_flag=True,
+        default=False,
+        expose_value=False,
+        is_eager=True,
+        callback=given,
+        help=DEBUG_HELP,
+    )
+
+
+def _finite(value: Any, ctx: Context, param: Parameter) -> None:
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    for item in values:
+        if isinstance(item, float) and not math.isfinite(item):
+            raise typer.BadParameter(f"{item} is not a finite number.", ctx=ctx, param=param)
+
+
+def require_finite_numbers(param: Parameter) -> None:
+    """Make a parameter refuse nan and ±inf, which Click's float type accepts and no ldsentry option means."""
+    checked = param.callback
+
+    def callback(ctx: Context, parameter: Parameter, value: Any) -> Any:
+        _finite(value, ctx, parameter)
+        return checked(ctx, parameter, value) if checked is not None else value
+
+    param.callback = callback
+
+
+def with_shared_options(command: Command, enable_debug: Callable[[], None]) -> Command:
+    """Add --debug to command (to each subcommand of a group) and make its numbers finite; return it."""
+    subcommands: Mapping[str, Command] | None = getattr(command, "commands", None)
+    if subcommands is not None:
+        for subcommand in subcommands.values():
+            with_shared_options(subcommand, enable_debug)
+        return command
+    for param in command.params:
+        require_finite_numbers(param)
+    command.params.append(debug_option(enable_debug))
+    return command

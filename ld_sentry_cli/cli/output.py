@@ -15,25 +15,19 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ld_sentry_cli import secrets
+from ld_sentry_cli.cli.console import echo, emit_json, say, stdout_console
 from ld_sentry_cli.cli.options import OutputFormat
-from ld_sentry_cli.cli.runner import emit_json, stdout_console
+from ld_sentry_cli.render.annotations import workspace_path
+from ld_sentry_cli.render.common import TableReport
+from ld_sentry_cli.render.github import github_annotations, step_outputs
+from ld_sentry_cli.render.junit import junit_xml
+from ld_sentry_cli.render.markdown import markdown
+from ld_sentry_cli.render.view import ReportView
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from ld_sentry_cli.errors import LdsentryError
-    from ld_sentry_cli.render.view import ReportView
-
-
-def workspace_path(file: str) -> str:
-    """The file relative to $GITHUB_WORKSPACE when it lies inside it, so annotations land on the file."""
-    workspace = os.environ.get("GITHUB_WORKSPACE")
-    if not workspace:
-        return file
-    try:
-        return Path(file).resolve().relative_to(Path(workspace).resolve()).as_posix()
-    except (ValueError, OSError):
-        return file
+    ForPeople = RenderableType | TableReport  # text or a rich table, maybe with notes
 
 
 def _append(variable: str, text: str) -> None:
@@ -44,14 +38,18 @@ def _append(variable: str, text: str) -> None:
             handle.write(text)
 
 
-def _echo(text: str) -> None:
-    typer.echo(secrets.redact(text.rstrip("\n")))
+def print_renderable(renderable: RenderableType) -> None:
+    """Print a rich renderable on stdout; a table too wide for the terminal becomes one block per row."""
+    # Deferred with rich itself (console.py says why): only commands that draw a table load it.
+    from ld_sentry_cli.render.layout import fitted
+
+    stdout_console().print(fitted(renderable))
 
 
 def emit_report(
     output: OutputFormat,
     *,
-    table: Callable[[], RenderableType],
+    table: Callable[[], ForPeople],
     document: Callable[[], dict[str, Any]],
     view: Callable[[], ReportView],
 ) -> None:
@@ -60,29 +58,21 @@ def emit_report(
         emit_json(document())
         return
     if output is OutputFormat.TABLE:
-        rendered = table()
+        made = table()
+        rendered, notes = (made.body, made.notes) if isinstance(made, TableReport) else (made, ())
         if isinstance(rendered, str):
             typer.echo(rendered)  # plain text: rich would read `[metric]` in a message as markup
         else:
-            stdout_console().print(rendered)
+            print_renderable(rendered)
+        for note in notes:
+            say(f"note: {note}")  # talk, like every note: stdout holds the report alone
         return
-    from ld_sentry_cli.render.github import github_annotations, step_outputs
-    from ld_sentry_cli.render.junit import junit_xml
-    from ld_sentry_cli.render.markdown import markdown
-
     report = view()
     if output is OutputFormat.JUNIT:
-        _echo(junit_xml(report))
+        echo(junit_xml(report))
     elif output is OutputFormat.MARKDOWN:
-        _echo(markdown(report))
+        echo(markdown(report))
     else:
-        _echo(github_annotations(report, workspace_path))
+        echo(github_annotations(report, workspace_path))
         _append("GITHUB_STEP_SUMMARY", secrets.redact(markdown(report)) + "\n")
         _append("GITHUB_OUTPUT", step_outputs(report))
-
-
-def emit_error_annotations(err: LdsentryError) -> None:
-    """In `github` format, a failed command also becomes an `::error` annotation on stdout."""
-    from ld_sentry_cli.render.github import error_annotations
-
-    _echo(error_annotations(err, workspace_path))

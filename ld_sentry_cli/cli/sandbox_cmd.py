@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from ld_sentry_cli.cli.console import say
 from ld_sentry_cli.cli.extras import require_extra
-from ld_sentry_cli.cli.runner import command_errors, say
+from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.hosts import is_loopback_host
 
 if TYPE_CHECKING:
     from ld_sentry_cli.sandbox import Scenario
@@ -79,7 +81,7 @@ def serve(
     loaded = sandbox.scenario
     if not loaded.launchdarkly.tokens or not loaded.sentry.tokens:
         raise UsageError(f"{source}: the scenario needs a LaunchDarkly token and a Sentry token")
-    if host != _LOOPBACK:
+    if not is_loopback_host(host):
         say(f"warning: listening on {host}: anyone who can reach it can use the emulator")
 
     def announce(url: str) -> None:

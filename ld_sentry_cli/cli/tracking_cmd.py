@@ -10,6 +10,7 @@ import typer
 
 from ld_sentry_cli import secrets
 from ld_sentry_cli.cli import live
+from ld_sentry_cli.cli.console import emit_json, json_text, say
 from ld_sentry_cli.cli.options import (
     ConfigOption,
     OutputFormat,
@@ -19,7 +20,7 @@ from ld_sentry_cli.cli.options import (
     StrictOption,
 )
 from ld_sentry_cli.cli.output import emit_report
-from ld_sentry_cli.cli.runner import JSON_VERSION, command_errors, emit_json, say
+from ld_sentry_cli.cli.runner import command_errors
 from ld_sentry_cli.config import ConfigFile, load_config, locate_config
 from ld_sentry_cli.errors import ExitCode, LdsentryError, UsageError
 from ld_sentry_cli.launchdarkly import LaunchDarklyClient
@@ -211,7 +212,7 @@ def _emit_json_with_secret(document: dict[str, Any], secret: str | None) -> None
         emit_json(document)
         return
     masked = json.loads(secrets.redact(json.dumps(document)))
-    typer.echo(json.dumps({"version": JSON_VERSION, **masked, "secret": secret}, indent=2, ensure_ascii=False))
+    typer.echo(json_text({**masked, "secret": secret}))
 
 
 def _print_setup(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.health import Status, Summary
@@ -94,12 +95,21 @@ def summary_json(summary: Summary) -> dict[str, int]:
     return {"green": summary.green, "amber": summary.amber, "red": summary.red}
 
 
-def table_footer(
-    summary: Summary,
-    entries: Sequence[ProblemEntry],
-    notes: tuple[Problem, ...],
-) -> list[RenderableType]:
-    """What every report table is followed by: the counts, the problems section and the notes."""
+def table_footer(summary: Summary, entries: Sequence[ProblemEntry]) -> list[RenderableType]:
+    """What every report table is followed by: the counts and the problems section."""
     from rich.text import Text
 
-    return [Text(summary.line), *problem_section(entries), *(Text(f"note: {note.message}") for note in notes)]
+    return [Text(summary.line), *problem_section(entries)]
+
+
+@dataclass(frozen=True)
+class TableReport:
+    """A report for people: the table and what follows it (stdout), and the report's notes (talk, for stderr)."""
+
+    body: RenderableType
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, body: RenderableType, notes: Sequence[Problem]) -> TableReport:
+        """The body with the messages of notes."""
+        return cls(body, tuple(note.message for note in notes))

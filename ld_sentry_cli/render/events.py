@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ld_sentry_cli.events_audit import EventsReport
-from ld_sentry_cli.render.common import NONE, badge, mapping_cells, mapping_fields, problem_json, table_footer
+from ld_sentry_cli.render.common import (
+    NONE,
+    TableReport,
+    badge,
+    mapping_cells,
+    mapping_fields,
+    problem_json,
+    table_footer,
+)
 from ld_sentry_cli.scrubbing import ScrubbingAudit
-
-if TYPE_CHECKING:
-    from rich.console import RenderableType
 
 
 def events_json(report: EventsReport, strict: bool) -> dict[str, Any]:
@@ -68,7 +73,7 @@ def flags_cell(share: float | None) -> str:
     return f"{share:.0%}" if share is not None else NONE
 
 
-def events_table(report: EventsReport) -> RenderableType:
+def events_table(report: EventsReport) -> TableReport:
     """One row per mapping: counts per context class, the usable share, problems and example links."""
     from rich.console import Group
     from rich.table import Table
@@ -79,7 +84,7 @@ def events_table(report: EventsReport) -> RenderableType:
     )
     table.add_column("Status", no_wrap=True)
     table.add_column("Sentry project/env", no_wrap=True)
-    table.add_column("LaunchDarkly project/env", no_wrap=True)
+    table.add_column("LD project/env", no_wrap=True)
     for name in ("Sampled", "Usable", "Missing", "Misnamed", "Invalid", "Usable %", "Flags %"):
         table.add_column(name, justify="right", no_wrap=True)
     for row in report.rows:
@@ -105,4 +110,4 @@ def events_table(report: EventsReport) -> RenderableType:
         for row in report.rows
     ]
     flags = Text("Flags %: sampled events with a `flags` context (Sentry's evaluation tracking); informational.")
-    return Group(table, *table_footer(report.summary, entries, report.notes), flags)
+    return TableReport.of(Group(table, *table_footer(report.summary, entries), flags), report.notes)

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.metric_report import MetricCheckReport
-from ld_sentry_cli.render.common import NONE, badge, metric_json, problem_json, summary_json, table_footer
+from ld_sentry_cli.render.common import NONE, TableReport, badge, metric_json, problem_json, summary_json, table_footer
 from ld_sentry_cli.repair import RepairAction, RepairReport
 
 ACTION_LABELS = {
@@ -43,7 +43,7 @@ def metric_check_json(report: MetricCheckReport, strict: bool) -> dict[str, Any]
     }
 
 
-def metric_check_table(report: MetricCheckReport) -> RenderableType:
+def metric_check_table(report: MetricCheckReport) -> TableReport:
     """One row per LaunchDarkly project."""
     from rich.console import Group
     from rich.table import Table
@@ -56,7 +56,7 @@ def metric_check_table(report: MetricCheckReport) -> RenderableType:
         keys = ", ".join(m.key for m in row.metrics) or NONE
         table.add_row(badge(row.status), row.project_key, keys)
     entries = [(row.status, row.project_key, row.problems, ()) for row in report.rows]
-    return Group(table, *table_footer(report.summary, entries, report.notes))
+    return TableReport.of(Group(table, *table_footer(report.summary, entries)), report.notes)
 
 
 def repair_json(report: RepairReport, dry_run: bool) -> dict[str, Any]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ld_sentry_cli.health import Report
 from ld_sentry_cli.render.common import (
     NONE,
+    TableReport,
     badge,
     mapping_cells,
     mapping_fields,
@@ -15,9 +16,6 @@ from ld_sentry_cli.render.common import (
     summary_json,
     table_footer,
 )
-
-if TYPE_CHECKING:
-    from rich.console import RenderableType
 
 
 def status_json(report: Report, strict: bool) -> dict[str, Any]:
@@ -40,7 +38,7 @@ def status_json(report: Report, strict: bool) -> dict[str, Any]:
     }
 
 
-def status_table(report: Report) -> RenderableType:
+def status_table(report: Report) -> TableReport:
     """One row per mapping, a summary line, and the report's notes."""
     from rich.console import Group
     from rich.table import Table
@@ -53,4 +51,4 @@ def status_table(report: Report) -> RenderableType:
     for row in report.rows:
         table.add_row(badge(row.status), *mapping_cells(row.mapping), row.metric.key if row.metric else NONE)
     entries = [(row.status, row.mapping.label, row.problems, ()) for row in report.rows]
-    return Group(table, *table_footer(report.summary, entries, report.notes))
+    return TableReport.of(Group(table, *table_footer(report.summary, entries)), report.notes)

@@ -117,7 +117,7 @@ def test_a_missing_spool_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> 
         "hint: Pass --spool with the path `ldsentry relay serve` uses, or set [relay] spool in the configuration.",
     ]
     code, out, _ = invoke(runner, "relay", "status", "--spool", str(tmp_path / "absent.db"), "--output", "json")
-    assert code == 2 and json.loads(out)["error"]["code"] == "config_invalid"
+    assert code == 2 and json.loads(out)["error"]["code"] == "usage_error"
 
 
 def test_the_spool_path_comes_from_the_configuration(runner: CliRunner, tmp_path: Path, filled: Path) -> None:
