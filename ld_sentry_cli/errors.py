@@ -1,4 +1,4 @@
-"""ldsentry's error hierarchy and exit codes (see DESIGN.md, "Exit codes" and "Output").
+"""ldsentry's error hierarchy and exit codes (docs/design.md "Exit codes" and "Output").
 
 Every failure a user can meet is one of these errors: each carries a fixed machine code for JSON
 output, a human message, an optional hint that says what to do next, and the exit code.

@@ -1,4 +1,4 @@
-"""Fetch the facts `check` grades, with the fewest requests the APIs allow (DESIGN.md, "HTTP rules").
+"""Fetch the facts `status` grades, with the fewest requests the APIs allow (docs/design.md "HTTP").
 
 LaunchDarkly: every mapped project through the projects list's `keys` filter (a page per 20
 projects), and per distinct project its metrics with the event key (one request where the
@@ -28,7 +28,7 @@ ProgressCallback = Callable[[int, int], None]
 
 
 class LaunchDarklyReader(Protocol):
-    """The LaunchDarkly client methods `check` needs."""
+    """The LaunchDarkly client methods `status` needs."""
 
     async def get_projects(
         self, keys: Sequence[str], choice: FilterChoice | None = None
@@ -51,7 +51,7 @@ class LaunchDarklyReader(Protocol):
 
 
 class SentryReader(Protocol):
-    """The Sentry client methods `check` needs."""
+    """The Sentry client methods `status` needs."""
 
     async def list_projects(self) -> list[SentryProject]:
         """Every project of the organization, with the environment names the list carries."""

@@ -236,7 +236,7 @@ class SentryFacts:
 
 @dataclass(frozen=True)
 class Facts:
-    """Everything `check` fetched: LaunchDarkly facts per project key, and the Sentry facts."""
+    """Everything `status` fetched: LaunchDarkly facts per project key, and the Sentry facts."""
 
     ld: Mapping[str, LdFacts]
     sentry: SentryFacts

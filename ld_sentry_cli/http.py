@@ -274,6 +274,7 @@ class ApiSession:
             **(headers or {}),
             auth_header: auth_value,
         }
+        self.requests_sent = 0  # every attempt, retries included (`mappings discover --debug` reports it)
         self._semaphore = asyncio.Semaphore(opts.concurrency)
         self._client: httpx.AsyncClient | None = None
         self._base = httpx.URL(self.base_url)
@@ -360,6 +361,7 @@ class ApiSession:
             started = self.options.monotonic()
             try:
                 async with self._semaphore:
+                    self.requests_sent += 1
                     response = await client.send(request)
             except httpx.TransportError as exc:
                 self._log_attempt(

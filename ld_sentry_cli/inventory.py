@@ -9,8 +9,7 @@ The fewest requests the APIs allow, sent concurrently:
 - LaunchDarkly: the project list with `expand=environments` (pages of 20), and a project's own
   environments only past the first page embedded in it (launchdarkly-api.md §2.1), as `get_project` does.
 
-ApiSession keeps no count of its requests, so each service's session is read through `CountingSession`
-to say how many were sent (`--debug`).
+Each session counts its requests (`ApiSession.requests_sent`), so `--debug` can say how many were sent.
 """
 
 from __future__ import annotations
@@ -24,50 +23,8 @@ from urllib.parse import quote
 from ld_sentry_cli import launchdarkly, sentry
 from ld_sentry_cli.discover import SentryProjectFacts
 from ld_sentry_cli.errors import ApiError
-from ld_sentry_cli.http import ApiResponse, ApiSession, Params, RateLimiter
+from ld_sentry_cli.http import ApiSession
 from ld_sentry_cli.models import LdEnvironment, LdProject, SentryEnvironment, SentryProject
-
-
-class CountingSession(ApiSession):
-    """A view of another session that counts the requests sent through it (retries are the session's own).
-
-    It forwards every request to the wrapped session, so it shares its connection pool, its limit on
-    requests in flight and its retries; it opens nothing of its own.
-    """
-
-    def __init__(self, inner: ApiSession) -> None:
-        self.inner = inner
-        self.base_url = inner.base_url
-        self.service = inner.service
-        self.count = 0
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        json_body: Any = None,
-        content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        retry: bool | None = None,
-        limiter: RateLimiter | None = None,
-    ) -> ApiResponse:
-        """Count the request, then send it through the wrapped session."""
-        self.count += 1
-        return await self.inner.request(
-            method,
-            path,
-            params=params,
-            json_body=json_body,
-            content=content,
-            headers=headers,
-            retry=retry,
-            limiter=limiter,
-        )
-
-    async def aclose(self) -> None:
-        """Nothing to close: the wrapped session belongs to its client."""
 
 
 @dataclass(frozen=True)
@@ -145,22 +102,24 @@ async def read_inventory(
 
     `worth_resolving` gets the project, the LaunchDarkly projects and the organization's hidden names.
     """
-    sentry_counted, ld_counted = CountingSession(sentry_session), CountingSession(ld_session)
+    sent_before = sentry_session.requests_sent, ld_session.requests_sent
     org = quote(organization, safe="")
     items, hidden, ld_projects = await asyncio.gather(
         sentry.paginate(
-            sentry_counted, f"/api/0/organizations/{org}/projects/", params={"per_page": sentry.PER_PAGE_MAX}
+            sentry_session, f"/api/0/organizations/{org}/projects/", params={"per_page": sentry.PER_PAGE_MAX}
         ),
-        _hidden_names(sentry_counted, org),
-        _ld_projects(ld_counted),
+        _hidden_names(sentry_session, org),
+        _ld_projects(ld_session),
     )
     listed = [(sentry.parse_project(item), _listed_environments(item)) for item in items]
 
     async def facts(project: SentryProject, names: tuple[str, ...]) -> SentryProjectFacts:
         if hidden and worth_resolving(project, ld_projects, frozenset(hidden)):
-            return SentryProjectFacts(project, await _project_environments(sentry_counted, org, project.slug))
+            return SentryProjectFacts(project, await _project_environments(sentry_session, org, project.slug))
         # Sentry's list names visible environments only; a name hidden elsewhere in the org is still visible here.
         return SentryProjectFacts(project, tuple(SentryEnvironment(name) for name in names))
 
     sentry_projects = await asyncio.gather(*(facts(project, names) for project, names in listed))
-    return Inventory(tuple(sentry_projects), ld_projects, sentry_counted.count, ld_counted.count)
+    sentry_sent = sentry_session.requests_sent - sent_before[0]
+    ld_sent = ld_session.requests_sent - sent_before[1]
+    return Inventory(tuple(sentry_projects), ld_projects, sentry_sent, ld_sent)

@@ -97,7 +97,7 @@ class LaunchDarklyWebhooks:
 
         `getAllWebhooks` declares no paging parameters and its collection no `totalCount`, so the
         first request sends none; should the server page anyway, `_links.next` is followed, as for
-        every LaunchDarkly collection (DESIGN.md "Pagination").
+        every LaunchDarkly collection (docs/design.md "HTTP").
         """
         items: list[Any] = []
         path: str = WEBHOOKS_PATH

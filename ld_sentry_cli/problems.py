@@ -1,4 +1,4 @@
-"""The fixed, documented set of problem codes that reports carry (DESIGN.md, "Output").
+"""The fixed, documented set of problem codes that reports carry (docs/design.md "Output").
 
 Codes are part of the JSON interface: CI scripts match on them, so a code is never renamed or
 reused with another meaning. Every problem a report shows is built from this registry.
@@ -28,7 +28,7 @@ class ProblemCode:
 
 
 REGISTRY: tuple[ProblemCode, ...] = (
-    # LaunchDarkly side (`ldsentry check`).
+    # LaunchDarkly side (`ldsentry status`, `ldsentry metric check`).
     ProblemCode("ld_project_missing", Severity.RED, "The mapping names a LaunchDarkly project that does not exist."),
     ProblemCode(
         "ld_environment_missing",
@@ -68,7 +68,7 @@ REGISTRY: tuple[ProblemCode, ...] = (
         Severity.NOTE,
         "The LaunchDarkly instance (EU or federal) does not offer the native Sentry integration.",
     ),
-    # Sentry side (`ldsentry check`, `ldsentry events check`).
+    # Sentry side (`ldsentry status`, `ldsentry events check`).
     ProblemCode(
         "sentry_project_missing",
         Severity.RED,

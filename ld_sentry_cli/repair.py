@@ -1,6 +1,6 @@
 """The `metric create` workflow: give every LaunchDarkly project a usable metric, idempotently.
 
-A POST is never retried blindly (DESIGN.md, "HTTP rules"): after a network error or a 5xx the
+A POST is never retried blindly (docs/design.md "HTTP"): after a network error or a 5xx the
 metric may exist already, so the project's metrics are listed again before a single retry.
 """
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread
+
 if TYPE_CHECKING:
     from ld_sentry_cli.sandbox import Sandbox
 
@@ -47,7 +49,6 @@ class Emulator:
 @contextmanager
 def demo_emulator() -> Iterator[Emulator]:
     """Serve the demo scenario (it matches sample-config.toml) on a free loopback port."""
-    from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread  # the sandbox extra
 
     sandbox = build_app(load_demo_scenario())
     with serve_in_thread(sandbox) as server:

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
 from ld_sentry_cli.cli.options import OutputFormat
+from ld_sentry_cli.cli.progress import progress_bar
 
 # The console scripts of the environment running the tests (pre-commit puts its hook venv first too).
 SCRIPTS = Path(sys.executable).parent
@@ -245,7 +246,6 @@ def test_progress_is_silent_when_stderr_is_not_a_terminal(
 
 
 def test_progress_bar_draws_on_a_terminal_and_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ld_sentry_cli.cli.progress import progress_bar
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

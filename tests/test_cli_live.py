@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from support import METRIC_POST_BODY, FakeTime
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
+from ld_sentry_cli.cli.live import instance_note
+from ld_sentry_cli.sandbox import FaultPlan, FaultRule, build_app, load_demo_scenario, serve_in_thread
+from ld_sentry_cli.sandbox.scenario import SentryToken
 
 RED_MESSAGE = "No custom metric has event key 'sentry-errors'; run `ldsentry metric create`."
 
@@ -262,8 +266,6 @@ def test_doctor_names_what_is_missing(runner: CliRunner, demo_config: Path, monk
 
 
 def test_doctor_missing_scope(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:
-    from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread
-    from ld_sentry_cli.sandbox.scenario import SentryToken
 
     scenario = load_demo_scenario()
     sentry = scenario.sentry
@@ -292,7 +294,6 @@ def test_demo_runs_and_cleans_up(runner: CliRunner, monkeypatch: pytest.MonkeyPa
     assert result.stdout.rstrip().endswith("to try commands by hand against the emulator.")
     folder = result.stdout.split("a copy of sample-config.toml is at ")[1].split("/ldsentry.toml")[0]
     assert not Path(folder.replace("\n", "")).exists()
-    import os
 
     assert os.environ["LD_ACCESS_TOKEN"] == "keep-me"
 
@@ -452,7 +453,6 @@ def test_no_token_or_sdk_key_reaches_any_output(runner: CliRunner, emulator: Emu
     ],
 )
 def test_instance_note_for_eu_and_federal(base_url: str, expected: str | None) -> None:
-    from ld_sentry_cli.cli.live import instance_note
 
     note = instance_note(base_url)
 
@@ -469,7 +469,6 @@ def test_instance_note_for_eu_and_federal(base_url: str, expected: str | None) -
 def test_permanent_server_errors_exit_3_with_one_line(
     runner: CliRunner, emulator: Emulator, demo_config: Path, instant_backoff: FakeTime
 ) -> None:
-    from ld_sentry_cli.sandbox import FaultPlan, FaultRule
 
     emulator.sandbox.set_faults(FaultPlan(seed=1, default=FaultRule(server_errors=1.0)))
 

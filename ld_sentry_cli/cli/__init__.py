@@ -8,8 +8,6 @@ and `ldsentry <command>` start fast.
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -103,14 +101,4 @@ def root(
 
 def main() -> None:
     """Entry point of the `ldsentry` console script."""
-    _without_httpx_command_line()
     app()
-
-
-def _without_httpx_command_line() -> None:
-    # `import httpx` imports httpx's own command line (httpx/_main.py), which loads click, pygments,
-    # rich.progress and rich.syntax whenever they are installed, as they are here (uvicorn and rich
-    # bring them): 0.15 s of every command that talks HTTP on a 2-core CI machine (BENCHMARKS.md).
-    # ldsentry never runs that command line. With a placeholder module in its place the import finds
-    # no `main`, and httpx falls back to the stub it defines for installs without its CLI extra.
-    sys.modules.setdefault("httpx._main", types.ModuleType("httpx._main"))

@@ -44,7 +44,7 @@ def stdout_console() -> Console:
     """A console for data on stdout (honours NO_COLOR; plain text when not a terminal)."""
     # Deferred: rich costs about 20 ms to import, and `--version` and `validate` (the pre-commit
     # hook) print no rich renderable; only the commands that draw a table pay for it (bench/status.py).
-    from rich.console import Console
+    from rich.console import Console  # noqa: PLC0415 - see above
 
     console = Console(highlight=False, soft_wrap=False)
     # Rich assumes 80 columns off a terminal; CI logs show long lines, so tables need not squeeze.
@@ -55,6 +55,6 @@ def stdout_console() -> Console:
 
 def stderr_console() -> Console:
     """A console for talk on stderr: progress, warnings and hints."""
-    from rich.console import Console  # deferred as in stdout_console
+    from rich.console import Console  # noqa: PLC0415 - deferred as in stdout_console
 
     return Console(stderr=True, highlight=False)

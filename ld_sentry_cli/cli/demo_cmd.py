@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
+import httpx
+from rich.rule import Rule
+
+from ld_sentry_cli.cli import app
+from ld_sentry_cli.cli.demo_script import STEPS, environment
 from ld_sentry_cli.cli.extras import require_extra
-from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.cli.runner import command_errors, stdout_console
+from ld_sentry_cli.cli.sandbox_cmd import emulator_environment
+from ld_sentry_cli.errors import ExitCode
+from ld_sentry_cli.sandbox import build_app, demo_scenario_path, load_demo_scenario, serve_in_thread
 
 
 def change_flag(url: str, project: str, environment: str, flag: str) -> tuple[list[str], int]:
     """Change a flag in the emulator and report each delivery and what Sentry logged; exit 0 when Sentry took it."""
-    import httpx
 
     body = {"project": project, "environment": environment, "flag": flag, "action": "updateOn"}
     with httpx.Client(base_url=url, trust_env=False) as client:
@@ -30,17 +39,6 @@ def change_flag(url: str, project: str, environment: str, flag: str) -> tuple[li
 def demo() -> int:
     """Show ldsentry's whole job on the built-in emulator: validate, status, repair, events, flag change tracking."""
     require_extra("sandbox", "demo")
-    import shutil
-    import tempfile
-
-    from rich.rule import Rule
-
-    from ld_sentry_cli.cli import app
-    from ld_sentry_cli.cli.demo_script import STEPS, environment
-    from ld_sentry_cli.cli.runner import stdout_console
-    from ld_sentry_cli.cli.sandbox_cmd import emulator_environment
-    from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.sandbox import build_app, demo_scenario_path, load_demo_scenario, serve_in_thread
 
     console = stdout_console()
     scenario = load_demo_scenario()

@@ -5,10 +5,32 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 
+from rich.table import Table
+from rich.text import Text
+
+from ld_sentry_cli.cli import live
 from ld_sentry_cli.cli.options import ConfigOption, PlainFormat, PlainOutputOption
-from ld_sentry_cli.cli.runner import command_errors
-from ld_sentry_cli.doctor import Check
+from ld_sentry_cli.cli.output import print_renderable
+from ld_sentry_cli.cli.runner import command_errors, emit_json, stdout_console
+from ld_sentry_cli.config import load_config, locate_config
+from ld_sentry_cli.doctor import (
+    Check,
+    CheckStatus,
+    all_ok,
+    check_launchdarkly,
+    check_scrubbing,
+    check_sentry,
+    check_tracking,
+    failed,
+)
+from ld_sentry_cli.errors import ConfigInvalidError, ExitCode, LdsentryError
 from ld_sentry_cli.gather import ProgressCallback
+from ld_sentry_cli.launchdarkly import LaunchDarklyClient, launchdarkly_instance
+from ld_sentry_cli.launchdarkly_webhooks import LaunchDarklyWebhooks
+from ld_sentry_cli.models import Config
+from ld_sentry_cli.sentry import sentry_base_url, sentry_organization, sentry_token
+from ld_sentry_cli.sentry_settings import ScrubbingReader
+from ld_sentry_cli.tracking import sentry_hook_url
 
 _MARKS = {"ok": "[green]✓ ok[/]", "warn": "[yellow]! warn[/]", "fail": "[bold red]✗ fail[/]"}
 
@@ -35,31 +57,6 @@ async def _counted(work: Sequence[Awaitable[list[Check]]], progress: ProgressCal
 @command_errors
 def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.TABLE) -> int:
     """Check the config, both tokens, their permissions and the instances; exit 0 when all is in place."""
-
-    from rich.table import Table
-    from rich.text import Text
-
-    from ld_sentry_cli.cli import live
-    from ld_sentry_cli.cli.output import print_renderable
-    from ld_sentry_cli.cli.runner import emit_json, stdout_console
-    from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.doctor import (
-        Check,
-        CheckStatus,
-        all_ok,
-        check_launchdarkly,
-        check_scrubbing,
-        check_sentry,
-        check_tracking,
-        failed,
-    )
-    from ld_sentry_cli.errors import ConfigInvalidError, ExitCode, LdsentryError
-    from ld_sentry_cli.launchdarkly import LaunchDarklyClient, launchdarkly_instance
-    from ld_sentry_cli.launchdarkly_webhooks import LaunchDarklyWebhooks
-    from ld_sentry_cli.models import Config
-    from ld_sentry_cli.sentry import sentry_base_url, sentry_organization, sentry_token
-    from ld_sentry_cli.sentry_settings import ScrubbingReader
-    from ld_sentry_cli.tracking import sentry_hook_url
 
     checks: list[Check] = []
     path, display = locate_config(config)

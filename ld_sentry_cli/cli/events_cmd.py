@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from ld_sentry_cli.cli import live
 from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
 from ld_sentry_cli.cli.options import (
     ConfigOption,
@@ -15,7 +17,14 @@ from ld_sentry_cli.cli.options import (
     StrictOption,
     check_period,
 )
+from ld_sentry_cli.cli.output import emit_report
 from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.config import load_config, locate_config
+from ld_sentry_cli.errors import ExitCode, UsageError
+from ld_sentry_cli.events_audit import EventsReport, audit_events
+from ld_sentry_cli.render.events import events_json, events_table
+from ld_sentry_cli.render.view import events_view
+from ld_sentry_cli.sentry_settings import ScrubbingReader
 
 if TYPE_CHECKING:
     from ld_sentry_cli.models import ProjectMapping
@@ -25,7 +34,6 @@ app = typer.Typer(help="Audit recent Sentry error events for the launchdarklyCon
 
 def select_mappings(mappings: tuple[ProjectMapping, ...], patterns: list[str] | None) -> list[ProjectMapping]:
     """Mappings whose `sentry_project/sentry_environment` or `ld_project/ld_environment` match a glob."""
-    import fnmatch
 
     if not patterns:
         return list(mappings)
@@ -71,14 +79,6 @@ def check(
     Also audits Sentry's data scrubbing settings (which setting filters which member of the context, and
     the fix) and shows the share of sampled events that carry a `flags` context (evaluation tracking).
     """
-    from ld_sentry_cli.cli import live
-    from ld_sentry_cli.cli.output import emit_report
-    from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.errors import ExitCode, UsageError
-    from ld_sentry_cli.events_audit import EventsReport, audit_events
-    from ld_sentry_cli.render.events import events_json, events_table
-    from ld_sentry_cli.render.view import events_view
-    from ld_sentry_cli.sentry_settings import ScrubbingReader
 
     loaded = load_config(*locate_config(config))
     mappings = select_mappings(loaded.config.mappings, mapping_filter)

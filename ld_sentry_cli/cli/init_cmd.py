@@ -8,7 +8,12 @@ import typer
 
 from ld_sentry_cli.cli.options import ConfigOption
 from ld_sentry_cli.cli.runner import command_errors, say
+from ld_sentry_cli.config import locate_config
+from ld_sentry_cli.config.schema import event_key_rule, ld_key_rule, sentry_slug_rule
+from ld_sentry_cli.config.store import locked, write_atomic
+from ld_sentry_cli.config.template import metric_key_for, starter_config
 from ld_sentry_cli.constants import DEFAULT_EVENT_KEY
+from ld_sentry_cli.errors import ConflictError, UsageError
 
 
 @command_errors
@@ -24,11 +29,6 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter ldsentry.toml that passes `ldsentry validate` as it is."""
-    from ld_sentry_cli.config import locate_config
-    from ld_sentry_cli.config.schema import event_key_rule, ld_key_rule, sentry_slug_rule
-    from ld_sentry_cli.config.store import locked, write_atomic
-    from ld_sentry_cli.config.template import metric_key_for, starter_config
-    from ld_sentry_cli.errors import ConflictError, UsageError
 
     path, display = locate_config(config)
     for option, value, rule in (

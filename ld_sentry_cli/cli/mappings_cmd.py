@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+from rich.console import RenderableType
+from rich.table import Table
 
+from ld_sentry_cli.cli import live
 from ld_sentry_cli.cli.lazy import LazyCommand, LazyGroup
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, PlainFormat, PlainOutputOption
+from ld_sentry_cli.cli.output import emit_report
 from ld_sentry_cli.cli.runner import command_errors, emit_json, say
+from ld_sentry_cli.config import load_config, locate_config
+from ld_sentry_cli.config.editor import add_mapping, check_mapping_values, remove_mapping
+from ld_sentry_cli.constants import LD_TOKEN_ENV_VARS
+from ld_sentry_cli.errors import MappingRejectedError, UsageError
+from ld_sentry_cli.models import ProjectMapping
+from ld_sentry_cli.render.common import mapping_fields
+from ld_sentry_cli.render.view import mappings_view
+from ld_sentry_cli.verify import Verification, verify_launchdarkly, verify_sentry
 
 if TYPE_CHECKING:
     from typer._click import Context
@@ -45,13 +58,6 @@ LdEnvironmentOption = Annotated[str, typer.Option("--ld-environment", help="Laun
 @command_errors
 def list_mappings(config: ConfigOption = None, output: OutputOption = OutputFormat.TABLE) -> None:
     """List the mappings in the configuration file."""
-    from rich.console import RenderableType
-    from rich.table import Table
-
-    from ld_sentry_cli.cli.output import emit_report
-    from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.render.common import mapping_fields
-    from ld_sentry_cli.render.view import mappings_view
 
     loaded = load_config(*locate_config(config))
     mappings = loaded.config.mappings
@@ -96,12 +102,6 @@ def create_mapping(
     output: PlainOutputOption = PlainFormat.TABLE,
 ) -> None:
     """Append one [[mapping]] table; every other byte of the file stays as it was."""
-    from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.config.editor import add_mapping, check_mapping_values
-    from ld_sentry_cli.constants import LD_TOKEN_ENV_VARS
-    from ld_sentry_cli.errors import MappingRejectedError, UsageError
-    from ld_sentry_cli.models import ProjectMapping
-    from ld_sentry_cli.render.common import mapping_fields
 
     mapping = ProjectMapping(sentry_project, sentry_environment, ld_project, ld_environment)
     malformed = check_mapping_values(mapping)
@@ -137,10 +137,6 @@ def create_mapping(
 
 def _verify_live(mapping: ProjectMapping, config: Config) -> tuple[list[str], list[str]]:
     """Ask both APIs (Sentry only when its token is set) whether the mapping's names exist."""
-    import asyncio
-
-    from ld_sentry_cli.cli import live
-    from ld_sentry_cli.verify import Verification, verify_launchdarkly, verify_sentry
 
     async def ask() -> tuple[list[Verification], str | None]:
         async with live.session(config) as clients:
@@ -170,10 +166,6 @@ def delete_mapping(
     output: PlainOutputOption = PlainFormat.TABLE,
 ) -> None:
     """Remove exactly this mapping's table and nothing else."""
-    from ld_sentry_cli.config import locate_config
-    from ld_sentry_cli.config.editor import remove_mapping
-    from ld_sentry_cli.models import ProjectMapping
-    from ld_sentry_cli.render.common import mapping_fields
 
     path, display = locate_config(config)
     removed = remove_mapping(

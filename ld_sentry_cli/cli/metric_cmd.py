@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from ld_sentry_cli.cli import live
 from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
 from ld_sentry_cli.cli.options import (
     ConfigOption,
@@ -16,7 +17,17 @@ from ld_sentry_cli.cli.options import (
     PlainOutputOption,
     StrictOption,
 )
-from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.cli.output import emit_report
+from ld_sentry_cli.cli.runner import command_errors, emit_json, say, stdout_console
+from ld_sentry_cli.config import load_config, locate_config
+from ld_sentry_cli.errors import ExitCode, UsageError
+from ld_sentry_cli.gather import gather_ld_facts
+from ld_sentry_cli.health import LdFacts
+from ld_sentry_cli.launchdarkly import metric_post_body
+from ld_sentry_cli.metric_report import build_metric_check
+from ld_sentry_cli.render.metrics import metric_check_json, metric_check_table, repair_json, repair_table
+from ld_sentry_cli.render.view import metric_check_view
+from ld_sentry_cli.repair import RepairAction, RepairReport, repair_metrics
 
 if TYPE_CHECKING:
     from ld_sentry_cli.config import ConfigFile
@@ -38,8 +49,6 @@ def _project_keys(loaded: ConfigFile, named: list[str] | None) -> list[str]:
         return list(dict.fromkeys(named))
     keys = list(loaded.config.ld_projects)
     if not keys:
-        from ld_sentry_cli.errors import UsageError
-
         raise UsageError(
             f"{loaded.display} has no mappings, so there is no LaunchDarkly project to check",
             hint="Add a mapping with `ldsentry mappings create`, or name a project with --ld-project.",
@@ -57,15 +66,6 @@ def check(
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
 ) -> int:
     """Grade each LaunchDarkly project's metrics for the event key: GREEN, AMBER or RED."""
-    from ld_sentry_cli.cli import live
-    from ld_sentry_cli.cli.output import emit_report
-    from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.gather import gather_ld_facts
-    from ld_sentry_cli.health import LdFacts
-    from ld_sentry_cli.metric_report import build_metric_check
-    from ld_sentry_cli.render.metrics import metric_check_json, metric_check_table
-    from ld_sentry_cli.render.view import metric_check_view
 
     loaded = load_config(*locate_config(config))
     keys = _project_keys(loaded, ld_project)
@@ -100,13 +100,6 @@ def create(
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
 ) -> int:
     """Create the metric in every LaunchDarkly project that lacks a usable one (idempotent)."""
-    from ld_sentry_cli.cli import live
-    from ld_sentry_cli.cli.runner import emit_json, say, stdout_console
-    from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.launchdarkly import metric_post_body
-    from ld_sentry_cli.render.metrics import repair_json, repair_table
-    from ld_sentry_cli.repair import RepairAction, RepairReport, repair_metrics
 
     loaded = load_config(*locate_config(config))
     keys = _project_keys(loaded, ld_project)

@@ -41,7 +41,7 @@ def _append(variable: str, text: str) -> None:
 def print_renderable(renderable: RenderableType) -> None:
     """Print a rich renderable on stdout; a table too wide for the terminal becomes one block per row."""
     # Deferred with rich itself (console.py says why): only commands that draw a table load it.
-    from ld_sentry_cli.render.layout import fitted
+    from ld_sentry_cli.render.layout import fitted  # noqa: PLC0415 - see above
 
     stdout_console().print(fitted(renderable))
 

@@ -5,16 +5,27 @@ Starlette and uvicorn are imported inside `serve` only, so the other commands (a
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from ld_sentry_cli.cli import live
 from ld_sentry_cli.cli.extras import require_extra
 from ld_sentry_cli.cli.options import ConfigOption, EventRateOption, PlainFormat, PlainOutputOption, check_period
-from ld_sentry_cli.cli.runner import command_errors
-from ld_sentry_cli.relay.settings import SpoolTarget
+from ld_sentry_cli.cli.runner import command_errors, emit_json, redacting_stderr_handler, say, state, stdout_console
+from ld_sentry_cli.config import CONFIG_ENV_VAR, load_config, locate_config
+from ld_sentry_cli.errors import ExitCode, UsageError
+from ld_sentry_cli.launchdarkly import launchdarkly_base_url, launchdarkly_events_base_url, launchdarkly_token
+from ld_sentry_cli.listening import bind, url_of
+from ld_sentry_cli.models import RelaySettings
+from ld_sentry_cli.relay import backfill as domain
+from ld_sentry_cli.relay.settings import SpoolTarget, serve_settings, spool_target
+from ld_sentry_cli.relay.signature import client_secrets
+from ld_sentry_cli.relay.spools import open_spool, read_status, requeue_dead_letters
 
 app = typer.Typer(
     help="Receive Sentry's error webhooks and forward each error into the mapped LaunchDarkly metric.",
@@ -35,9 +46,6 @@ SpoolOption = Annotated[
 
 def _log_relay_to_stderr() -> None:
     """Relay logs at INFO on stderr (a service must say what it does); --debug already shows everything."""
-    import logging
-
-    from ld_sentry_cli.cli.runner import redacting_stderr_handler, state
 
     if state.debug:
         return
@@ -52,11 +60,6 @@ def _log_relay_to_stderr() -> None:
 
 def _spool_for_reading(spool: str | None, config: Path | None) -> SpoolTarget:
     """--spool, else the configuration's spool; the default spool when no configuration is named or present."""
-    import os
-
-    from ld_sentry_cli.config import CONFIG_ENV_VAR, load_config, locate_config
-    from ld_sentry_cli.models import RelaySettings
-    from ld_sentry_cli.relay.settings import spool_target
 
     if spool is not None:
         return spool_target(spool, RelaySettings(), None)
@@ -107,20 +110,11 @@ def serve(
 ) -> int:
     """Serve POST /hooks/sentry and forward accepted errors to LaunchDarkly until SIGTERM."""
     require_extra("relay", "relay serve")
-    from ld_sentry_cli.cli import live
-    from ld_sentry_cli.cli.runner import say
-    from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.errors import ExitCode, UsageError
-    from ld_sentry_cli.launchdarkly import launchdarkly_base_url, launchdarkly_events_base_url, launchdarkly_token
-    from ld_sentry_cli.listening import bind, url_of
-    from ld_sentry_cli.relay.app import HOOK_PATH, build_app
-    from ld_sentry_cli.relay.forwarder import ForwarderSettings, LaunchDarklyImporter
-    from ld_sentry_cli.relay.server import BACKLOG
-    from ld_sentry_cli.relay.server import serve as run_server
-    from ld_sentry_cli.relay.service import Relay, RelayOptions
-    from ld_sentry_cli.relay.settings import serve_settings
-    from ld_sentry_cli.relay.signature import client_secrets
-    from ld_sentry_cli.relay.spools import open_spool
+    from ld_sentry_cli.relay.app import HOOK_PATH, build_app  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
+    from ld_sentry_cli.relay.forwarder import ForwarderSettings, LaunchDarklyImporter  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
+    from ld_sentry_cli.relay.server import BACKLOG  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
+    from ld_sentry_cli.relay.server import serve as run_server  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
+    from ld_sentry_cli.relay.service import Relay, RelayOptions  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
 
     loaded = load_config(*locate_config(config))
     settings = serve_settings(
@@ -188,10 +182,7 @@ def status(
 ) -> int:
     """Queued, delivered and dead-lettered events per LaunchDarkly destination; exit 1 if any are dead-lettered."""
     require_extra("relay", "relay status")
-    from ld_sentry_cli.cli.runner import emit_json, stdout_console
-    from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.relay.spools import read_status
-    from ld_sentry_cli.render.relay import status_json, status_table
+    from ld_sentry_cli.render.relay import status_json, status_table  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
 
     target = _spool_for_reading(spool, config)
     stats, dead = read_status(target)
@@ -212,9 +203,6 @@ def retry_dead_letters(
 ) -> int:
     """Put every dead-lettered event back in its queue; a running relay sends them again."""
     require_extra("relay", "relay retry-dead-letters")
-    from ld_sentry_cli.cli.runner import emit_json
-    from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.relay.spools import requeue_dead_letters
 
     path = _spool_for_reading(spool, config)
     count = requeue_dead_letters(path)
@@ -241,14 +229,7 @@ def backfill(
 ) -> int:
     """Spool the recent error events of every mapping (events already seen are not sent twice)."""
     require_extra("relay", "relay backfill")
-    from ld_sentry_cli.cli import live
-    from ld_sentry_cli.cli.runner import emit_json, stdout_console
-    from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.errors import ExitCode, UsageError
-    from ld_sentry_cli.relay import backfill as domain
-    from ld_sentry_cli.relay.settings import spool_target
-    from ld_sentry_cli.relay.spools import open_spool
-    from ld_sentry_cli.render.relay import backfill_json, backfill_table
+    from ld_sentry_cli.render.relay import backfill_json, backfill_table  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
 
     loaded = load_config(*locate_config(config))
     if not loaded.config.mappings:

@@ -10,7 +10,9 @@ import typer
 from ld_sentry_cli.cli.console import say
 from ld_sentry_cli.cli.extras import require_extra
 from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.errors import UsageError
 from ld_sentry_cli.hosts import is_loopback_host
+from ld_sentry_cli.sandbox import FaultPlan, FaultRule, ScenarioError, build_app, demo_scenario_path
 
 if TYPE_CHECKING:
     from ld_sentry_cli.sandbox import Scenario
@@ -32,7 +34,6 @@ def emulator_environment(url: str, scenario: Scenario) -> dict[str, str]:
 
 
 def _share(option: str, value: float) -> float:
-    from ld_sentry_cli.errors import UsageError
 
     if not 0.0 <= value <= 1.0:
         raise UsageError(f"{option} must be a share between 0 and 1, not {value}")
@@ -59,9 +60,7 @@ def serve(
 ) -> None:
     """Serve the emulator and print the `export` lines that point ldsentry at it."""
     require_extra("sandbox", "sandbox serve")
-    from ld_sentry_cli.errors import UsageError
-    from ld_sentry_cli.sandbox import FaultPlan, FaultRule, ScenarioError, build_app, demo_scenario_path
-    from ld_sentry_cli.sandbox.server import serve_forever
+    from ld_sentry_cli.sandbox.server import serve_forever  # noqa: PLC0415 - the sandbox extra's web stack, imported only when this command runs
 
     faults = FaultPlan(
         seed=seed,

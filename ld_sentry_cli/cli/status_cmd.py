@@ -6,9 +6,17 @@ from typing import Annotated
 
 import typer
 
+from ld_sentry_cli.cli import live
 from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption, StrictOption
+from ld_sentry_cli.cli.output import emit_report
 from ld_sentry_cli.cli.runner import command_errors
+from ld_sentry_cli.config import load_config, locate_config
+from ld_sentry_cli.errors import ExitCode
+from ld_sentry_cli.gather import gather_facts
+from ld_sentry_cli.health import Facts, build_report
+from ld_sentry_cli.render.status import status_json, status_table
+from ld_sentry_cli.render.view import status_view
 
 
 @command_errors
@@ -23,14 +31,6 @@ def status(
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
 ) -> int:
     """Check every mapping against LaunchDarkly and Sentry: GREEN, AMBER or RED, with what to do."""
-    from ld_sentry_cli.cli import live
-    from ld_sentry_cli.cli.output import emit_report
-    from ld_sentry_cli.config import load_config, locate_config
-    from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.gather import gather_facts
-    from ld_sentry_cli.health import Facts, build_report
-    from ld_sentry_cli.render.status import status_json, status_table
-    from ld_sentry_cli.render.view import status_view
 
     loaded = load_config(*locate_config(config))
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
+from ld_sentry_cli.cli.output import emit_report
 from ld_sentry_cli.cli.runner import command_errors, error_payload, say
-
-if TYPE_CHECKING:
-    from ld_sentry_cli.render.view import ValidatedFile
+from ld_sentry_cli.config import check_text, locate_config, read_text
+from ld_sentry_cli.errors import ConfigInvalidError, ExitCode
+from ld_sentry_cli.render.view import ValidatedFile, validate_view, validation_line
 
 MoreConfigsArgument = Annotated[
     Optional[list[Path]],  # noqa: UP045 - typer inspects annotations at runtime on 3.10
@@ -24,9 +25,6 @@ MoreConfigsArgument = Annotated[
 
 
 def _check_file(path: Path, display: str) -> ValidatedFile:
-    from ld_sentry_cli.config import check_text, read_text
-    from ld_sentry_cli.errors import ConfigInvalidError
-    from ld_sentry_cli.render.view import ValidatedFile
 
     try:
         parsed, problems, _ = check_text(read_text(path, display), display, locate=False)
@@ -36,7 +34,6 @@ def _check_file(path: Path, display: str) -> ValidatedFile:
 
 
 def _file_json(result: ValidatedFile) -> dict[str, Any]:
-    from ld_sentry_cli.errors import ConfigInvalidError
 
     if result.config is None:
         error = error_payload(ConfigInvalidError(result.problems))
@@ -51,7 +48,6 @@ def _file_json(result: ValidatedFile) -> dict[str, Any]:
 
 
 def _table(results: list[ValidatedFile]) -> str:
-    from ld_sentry_cli.render.view import validation_line
 
     lines = []
     for result in results:
@@ -67,10 +63,6 @@ def validate(
     output: OutputOption = OutputFormat.TABLE,
 ) -> int:
     """Check configuration files offline: schema, key formats, duplicates, conflicts and secrets."""
-    from ld_sentry_cli.cli.output import emit_report
-    from ld_sentry_cli.config import locate_config
-    from ld_sentry_cli.errors import ExitCode
-    from ld_sentry_cli.render.view import validate_view
 
     # `--config A B C` (how pre-commit appends file names) checks all three; with no file named,
     # the usual search applies ($LDSENTRY_CONFIG, else ./ldsentry.toml).

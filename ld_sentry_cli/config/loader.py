@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomli
+
 from ld_sentry_cli import secrets
 from ld_sentry_cli.config.positions import LineIndex, long_key_line, multiline_opening_line, nesting_line
 from ld_sentry_cli.config.schema import SECRET_KEY_NAMES, SECTIONS, SECTIONS_BY_NAME, Section, ld_key_rule
-from ld_sentry_cli.config.toml import tomllib
 
 # tomli is the standard library's tomllib, released with compiled wheels: it reads a 500-mapping
 # config in 8 ms where tomllib takes 25 ms on the 2-core CI machine (BENCHMARKS.md).
@@ -98,8 +99,8 @@ def check_text(
     # tomli parses 1,000 mappings in 15 ms, tomlkit 20 times slower (BENCHMARKS.md); edits work on
     # the text with the positions of config/positions.py, so tomlkit's document is not needed.
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as err:
         return None, [syntax_problem(text, display, err)], None
     except RecursionError as err:  # tomli's own limits, raised before Python's stack runs out
         return None, [_too_deep_problem(text, display, str(err))], None
@@ -218,8 +219,8 @@ def _reword(text: str, error: _Decoded) -> tuple[int, str]:
         # tomli looks for the closing quote first and reaches the end of the file; with one added,
         # it stops at the newline that really ends the string, which gives the string's line.
         try:
-            tomllib.loads(text + "'")
-        except tomllib.TOMLDecodeError as raised:
+            tomli.loads(text + "'")
+        except tomli.TOMLDecodeError as raised:
             again = _decoded(text + "'", raised)
             line = again.lineno if again.msg.startswith(("Illegal character", "Found invalid character")) else line
         return line, "this string is not closed; add the closing ' before the end of the line"
@@ -248,8 +249,8 @@ def _key_on_line(text: str, line: int) -> str:
     """The key set on a line, named with tomli's help, or `a key` when the line alone is not TOML."""
     source = text.split("\n")[line - 1]
     try:
-        parsed = tomllib.loads(source)
-    except tomllib.TOMLDecodeError:
+        parsed = tomli.loads(source)
+    except tomli.TOMLDecodeError:
         return "a key"
     names = []
     node: Any = parsed

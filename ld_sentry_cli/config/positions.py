@@ -16,12 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import tomli
 from pygments.lexer import inherit
 from pygments.lexers.configs import TOMLLexer
 from pygments.token import Comment, Error, Keyword, Operator, Punctuation, String, Whitespace, _TokenType
 from pygments.token import is_token_subtype as _is
-
-from ld_sentry_cli.config.toml import tomllib
 
 Path = tuple["str | int", ...]
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
@@ -238,7 +237,7 @@ def _decode_header(header: str) -> tuple[str, ...]:
     inner = header.strip("[] \t")
     if _BARE.fullmatch(inner):
         return (inner,)
-    return _names(tomllib.loads(header))
+    return _names(tomli.loads(header))
 
 
 def _decode_key(key: str) -> tuple[str, ...]:
@@ -246,7 +245,7 @@ def _decode_key(key: str) -> tuple[str, ...]:
     stripped = key.strip()
     if _BARE.fullmatch(stripped):
         return (stripped,)
-    return _names(tomllib.loads(f"{stripped} = 0"))
+    return _names(tomli.loads(f"{stripped} = 0"))
 
 
 def _names(parsed: dict[str, Any]) -> tuple[str, ...]:

@@ -75,7 +75,7 @@ class ImportSender(Protocol):
 
 
 def is_transient(status: int) -> bool:
-    """Statuses worth retrying: 429, 408 and 5xx except 501 (DESIGN.md "HTTP rules")."""
+    """Statuses worth retrying: 429, 408 and 5xx except 501 (docs/design.md "HTTP")."""
     return status in (408, 429) or (status >= 500 and status != 501)
 
 

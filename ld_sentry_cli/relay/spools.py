@@ -27,7 +27,7 @@ def open_spool(
     if isinstance(target, Path):
         return SqliteSpool(target, exclusive=exclusive)
     try:
-        from ld_sentry_cli.relay.spool_postgres import LEASE_S, PostgresSpool
+        from ld_sentry_cli.relay.spool_postgres import LEASE_S, PostgresSpool  # noqa: PLC0415 - psycopg, only for a postgresql:// spool
     except ImportError:
         raise SpoolError(
             "A PostgreSQL spool needs psycopg, which is not installed.",

@@ -38,9 +38,10 @@ def problem_section(entries: Sequence[ProblemEntry]) -> list[RenderableType]:
     They are not a table column because a narrow terminal or an 80-column CI log would squeeze a
     column of sentences to nothing; indented lines stay readable at any width.
     """
-    from rich.markup import escape
-    from rich.padding import Padding
-    from rich.text import Text
+    # rich loads only where a table is drawn: `validate`, the pre-commit hook, prints none (docs/design.md "Layers").
+    from rich.markup import escape  # noqa: PLC0415 - see above
+    from rich.padding import Padding  # noqa: PLC0415 - see above
+    from rich.text import Text  # noqa: PLC0415 - see above
 
     lines: list[RenderableType] = []
     for status, label, problems, extra in entries:
@@ -97,7 +98,7 @@ def summary_json(summary: Summary) -> dict[str, int]:
 
 def table_footer(summary: Summary, entries: Sequence[ProblemEntry]) -> list[RenderableType]:
     """What every report table is followed by: the counts and the problems section."""
-    from rich.text import Text
+    from rich.text import Text  # noqa: PLC0415 - deferred as in problem_section
 
     return [Text(summary.line), *problem_section(entries)]
 

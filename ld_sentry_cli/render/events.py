@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
 from ld_sentry_cli.events_audit import EventsReport
 from ld_sentry_cli.render.common import (
     NONE,
@@ -75,9 +79,6 @@ def flags_cell(share: float | None) -> str:
 
 def events_table(report: EventsReport) -> TableReport:
     """One row per mapping: counts per context class, the usable share, problems and example links."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
 
     table = Table(
         title=f"launchdarklyContext in error events of the last {report.stats_period} (up to {report.sample_size})",

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
 from ld_sentry_cli.metric_report import MetricCheckReport
 from ld_sentry_cli.render.common import NONE, TableReport, badge, metric_json, problem_json, summary_json, table_footer
 from ld_sentry_cli.repair import RepairAction, RepairReport
@@ -45,8 +49,6 @@ def metric_check_json(report: MetricCheckReport, strict: bool) -> dict[str, Any]
 
 def metric_check_table(report: MetricCheckReport) -> TableReport:
     """One row per LaunchDarkly project."""
-    from rich.console import Group
-    from rich.table import Table
 
     table = Table(title=f"LaunchDarkly metrics for event key {report.event_key!r}")
     table.add_column("Status", no_wrap=True)
@@ -80,9 +82,6 @@ def repair_json(report: RepairReport, dry_run: bool) -> dict[str, Any]:
 
 def repair_table(report: RepairReport, dry_run: bool) -> RenderableType:
     """What was (or would be) done per project; in a dry run, the exact bodies."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
 
     table = Table(title="Dry run: nothing was sent" if dry_run else "Metric creation", show_lines=True)
     table.add_column("LaunchDarkly project", no_wrap=True)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
+from rich.table import Table
+
 from ld_sentry_cli.health import Report
 from ld_sentry_cli.render.common import (
     NONE,
@@ -40,8 +43,6 @@ def status_json(report: Report, strict: bool) -> dict[str, Any]:
 
 def status_table(report: Report) -> TableReport:
     """One row per mapping, a summary line, and the report's notes."""
-    from rich.console import Group
-    from rich.table import Table
 
     table = Table(title=f"Mappings for event key {report.event_key!r}")
     table.add_column("Status", no_wrap=True)

@@ -9,6 +9,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
 from ld_sentry_cli.render.common import NONE, badge, problem_json, summary_json
 from ld_sentry_cli.render.view import ReportView, ViewRow, findings
 from ld_sentry_cli.tracking import SetupPlan, TrackingReport
@@ -69,10 +74,6 @@ def _covered_cell(covered: bool | None) -> str:
 
 def tracking_table(report: TrackingReport) -> RenderableType:
     """The webhook, one row per mapped LaunchDarkly environment, and each problem once with what to do."""
-    from rich.console import Group
-    from rich.padding import Padding
-    from rich.table import Table
-    from rich.text import Text
 
     table = Table(title="Flag change tracking: LaunchDarkly → Sentry")
     table.add_column("Status", no_wrap=True)

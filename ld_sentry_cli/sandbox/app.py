@@ -65,7 +65,7 @@ class Sandbox:
             },
         )
         # Exact paths: Sentry paths end in "/" and LaunchDarkly's do not; a client that gets this
-        # wrong should see a 404 here rather than be redirected (DESIGN.md, "HTTP rules").
+        # wrong should see a 404 here rather than be redirected (docs/design.md "HTTP").
         starlette.router.redirect_slashes = False
         self.starlette = starlette
         self._asgi = SandboxMiddleware(starlette, self.state, self._resolve_route)

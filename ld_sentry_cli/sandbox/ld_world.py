@@ -121,7 +121,7 @@ def _project_state(spec: LdProjectSpec, now: datetime, index: int, *, older_inst
             key=env.key,
             name=env.name,
             id=hex_id("ld-environment", spec.key, env.key),
-            # Fake but realistic keys: the client must drop them (DESIGN.md, "Secrets").
+            # Fake but realistic keys: the client must drop them (docs/design.md "Secrets").
             api_key="sdk-" + uuid_from("ld-sdk-key", spec.key, env.key),
             mobile_key="mob-" + uuid_from("ld-mobile-key", spec.key, env.key),
             color=env.color,

@@ -48,7 +48,7 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         """A fresh empty database; its URL."""
-        import psycopg
+        import psycopg  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -59,7 +59,7 @@ class PostgresServer:
 def require_psycopg() -> Any:
     """The psycopg module; skips the calling test module without it (fails under LDSENTRY_REQUIRE_POSTGRES=1)."""
     try:
-        import psycopg
+        import psycopg  # noqa: PLC0415 - optional: the module skips without it
     except ImportError:
         reason = "psycopg is not installed (pip install '.[relay]')"
         if os.environ.get(REQUIRE_ENV) == "1":
@@ -74,8 +74,8 @@ def unavailable_reason() -> str | None:
         if shutil.which(tool) is None:
             return f"PostgreSQL is not installed ({tool} is not on PATH)"
     try:
-        import psycopg  # noqa: F401
-        import psycopg_pool  # noqa: F401
+        import psycopg  # noqa: F401, PLC0415 - optional: the tests skip without it
+        import psycopg_pool  # noqa: F401, PLC0415 - optional: the tests skip without it
     except ImportError:
         return "psycopg and psycopg-pool are not installed (pip install '.[relay]')"
     if os.geteuid() == 0:

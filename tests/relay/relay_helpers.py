@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ld_sentry_cli.errors import NetworkError
 from ld_sentry_cli.models import Config, ProjectMapping, SentryProject
 from ld_sentry_cli.relay.forwarder import SendResult
 from ld_sentry_cli.relay.model import Destination
@@ -159,7 +160,6 @@ class FakeProjects:
         self.calls = 0
 
     async def list_projects(self, refresh: bool = False) -> list[SentryProject]:
-        from ld_sentry_cli.errors import NetworkError
 
         self.calls += 1
         if self.delay:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -262,7 +263,6 @@ def test_serve_refuses_a_configuration_without_mappings(runner: CliRunner, tmp_p
 
 
 def test_serve_reports_a_port_in_use(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
 
     monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
     monkeypatch.delenv("SENTRY_AUTH_TOKEN", raising=False)  # not needed: webhooks name their project's slug

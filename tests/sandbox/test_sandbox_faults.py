@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from sandbox_helpers import IMPORT_HEADERS, LD_HEADERS, SENTRY_HEADERS, server_client
+from sandbox_helpers import IMPORT_HEADERS, LD_HEADERS, LD_TOKEN, SENTRY_HEADERS, in_process_client, server_client
 
 from ld_sentry_cli.sandbox import ConnectionDropped, FaultPlan, FaultRule, Sandbox, build_app, serve_in_thread
 from ld_sentry_cli.sandbox.faults import FaultInjector, FaultKind
@@ -43,7 +43,6 @@ def test_per_prefix_rules_target_only_their_paths() -> None:
 
 def test_half_launchdarkly_requests_rate_limited_with_proper_headers(unit_scenario: Scenario) -> None:
     sandbox = build_app(unit_scenario, faults=FaultPlan(seed=7, default=FaultRule(rate_limited=0.5, reset_ms=1500)))
-    from sandbox_helpers import in_process_client
 
     with in_process_client(sandbox) as client:
         responses = [
@@ -64,7 +63,6 @@ def test_half_launchdarkly_requests_rate_limited_with_proper_headers(unit_scenar
 
 
 def test_sentry_flavoured_429(unit_scenario: Scenario) -> None:
-    from sandbox_helpers import in_process_client
 
     sandbox = build_app(unit_scenario, faults=FaultPlan(default=FaultRule(rate_limited=1.0, reset_ms=2000)))
     with in_process_client(sandbox) as client:
@@ -78,7 +76,6 @@ def test_sentry_flavoured_429(unit_scenario: Scenario) -> None:
 
 
 def test_server_errors_in_both_dialects(unit_scenario: Scenario) -> None:
-    from sandbox_helpers import in_process_client
 
     sandbox = build_app(unit_scenario, faults=FaultPlan(seed=3, default=FaultRule(server_errors=1.0)))
     with in_process_client(sandbox) as client:
@@ -90,7 +87,6 @@ def test_server_errors_in_both_dialects(unit_scenario: Scenario) -> None:
 
 
 def test_enforced_limits_answer_real_429s() -> None:
-    from sandbox_helpers import LD_TOKEN, in_process_client
 
     sandbox = build_app(
         {
@@ -148,7 +144,6 @@ def test_every_dropped_post_is_a_close_never_a_reset(unit: Sandbox) -> None:
 
 
 def test_dropped_connection_in_process_raises(unit: Sandbox) -> None:
-    from sandbox_helpers import in_process_client
 
     unit.set_faults(FaultPlan(default=FaultRule(dropped=1.0)))
     with in_process_client(unit) as client, pytest.raises(ConnectionDropped):
@@ -156,7 +151,6 @@ def test_dropped_connection_in_process_raises(unit: Sandbox) -> None:
 
 
 def test_faults_can_be_swapped_at_runtime(unit: Sandbox) -> None:
-    from sandbox_helpers import in_process_client
 
     with in_process_client(unit) as client:
         assert client.get("/api/v2/projects", headers=LD_HEADERS).status_code == 200

@@ -10,6 +10,7 @@ from sandbox_helpers import LD_HEADERS, SyncAsgiTransport, in_process_client
 from support import METRIC_POST_BODY
 
 from ld_sentry_cli.sandbox import Sandbox, build_app
+from ld_sentry_cli.sandbox.ld_world import LdEnvironmentState
 from ld_sentry_cli.sandbox.scenario_parser import scenario_from_dict
 from ld_sentry_cli.secrets import looks_like_credential
 
@@ -92,13 +93,12 @@ def test_environments_carry_realistic_fake_sdk_and_mobile_keys(demo_client: http
     uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
     assert re.fullmatch(f"sdk-{uuid}", env["apiKey"])
     assert re.fullmatch(f"mob-{uuid}", env["mobileKey"])
-    # The shape the CLI's redaction recognises, so a leak would be caught (DESIGN.md, "Secrets").
+    # The shape the CLI's redaction recognises, so a leak would be caught (docs/design.md "Secrets").
     assert looks_like_credential(env["apiKey"]) and looks_like_credential(env["mobileKey"])
     assert env["key"] == "production" and env["critical"] is True
 
 
 def test_embedded_environments_are_a_first_page(unit: Sandbox, client: httpx.Client) -> None:
-    from ld_sentry_cli.sandbox.ld_world import LdEnvironmentState
 
     project = unit.state.ld.projects["beta"]
     for i in range(25):

@@ -342,7 +342,6 @@ def test_a_pinned_now_makes_event_times_deterministic(unit_scenario: Scenario) -
 
 
 def test_events_query_start_end_and_bare_second_periods(unit_scenario: Scenario) -> None:
-    from sandbox_helpers import in_process_client
 
     now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
     with in_process_client(build_app(unit_scenario, now=now)) as client:
