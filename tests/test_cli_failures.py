@@ -130,6 +130,7 @@ def _explode(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
 
     monkeypatch.setattr("ld_sentry_cli.config.loader.check_text", explode)
     monkeypatch.setattr("ld_sentry_cli.config.check_text", explode)
+    monkeypatch.setattr("ld_sentry_cli.cli.validate_cmd.check_text", explode)
     Path("ldsentry.toml").write_text("[metric]\n", encoding="utf-8")
 
 

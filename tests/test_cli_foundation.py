@@ -281,6 +281,7 @@ def test_unexpected_error_is_one_line_and_a_crash_log(
     monkeypatch.setenv("LD_ACCESS_TOKEN", "my-ld-token-value")
     monkeypatch.setattr("ld_sentry_cli.config.loader.check_text", explode)
     monkeypatch.setattr("ld_sentry_cli.config.check_text", explode)
+    monkeypatch.setattr("ld_sentry_cli.cli.validate_cmd.check_text", explode)
     Path("ldsentry.toml").write_text("[metric]\n", encoding="utf-8")
 
     result = runner.invoke(app, ["validate", "--config", "ldsentry.toml"])
@@ -311,6 +312,7 @@ def test_unexpected_error_shows_the_traceback_only_under_debug(
 
     monkeypatch.setattr("ld_sentry_cli.config.loader.check_text", explode)
     monkeypatch.setattr("ld_sentry_cli.config.check_text", explode)
+    monkeypatch.setattr("ld_sentry_cli.cli.validate_cmd.check_text", explode)
     Path("ldsentry.toml").write_text("[metric]\n", encoding="utf-8")
 
     plain = runner.invoke(app, ["validate"])

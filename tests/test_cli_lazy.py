@@ -157,16 +157,3 @@ def test_registered_leaves_the_app_lazy() -> None:
     registered(app)
 
     assert app.registered_commands == [] and app.registered_groups == []
-
-
-def test_httpx_loads_without_its_own_command_line(tmp_path: Path) -> None:
-    # What a command that talks HTTP imports after the entry point ran: httpx, but not the pygments
-    # and rich.syntax of httpx's command line (ld_sentry_cli/cli/__init__.py says why).
-    probe = (
-        "import sys\nfrom ld_sentry_cli.cli import main\nsys.argv = ['ldsentry', '--version']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\nimport httpx\n"
-        "print(httpx.AsyncClient.__name__, sorted({'pygments', 'rich.syntax'} & set(sys.modules)))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path)
-
-    assert done.stdout.splitlines()[-1] == "AsyncClient []"
