@@ -349,9 +349,15 @@ class ApiSession:
         attempt = 0
         while True:
             attempt += 1
-            request = client.build_request(
-                method, path, params=params, json=json_body, content=content, headers=headers
-            )
+            try:
+                request = client.build_request(
+                    method, path, params=params, json=json_body, content=content, headers=headers
+                )
+            except httpx.InvalidURL as exc:  # a key or name from the configuration that no URL can carry
+                raise UsageError(
+                    redact(f"Cannot send {method} {one_line(path, 80)} to {self.service}: {exc}."),
+                    "Check the keys and names in the configuration (`ldsentry validate` names their lines).",
+                ) from None
             self._check_target(request.url)
             # Only the debug log reads the target; most runs do not pay for redacting it.
             debugging = logger.isEnabledFor(logging.DEBUG)

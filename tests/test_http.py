@@ -882,3 +882,12 @@ def test_a_token_that_cannot_be_a_header_names_the_character(token: str, positio
     )
     with pytest.raises(MissingTokenError, match=r"^SENTRY_AUTH_TOKEN has a character"):
         sentry.sentry_token({"SENTRY_AUTH_TOKEN": "sntryu_" + token})
+
+
+def test_a_path_no_url_can_carry_is_a_usage_error_not_a_crash() -> None:
+    # A 100,000-character project key from the configuration: httpx refuses to build the URL.
+    with pytest.raises(UsageError) as caught:
+        run(get(make_session(), "/api/v2/projects/" + "k" * 100_000))
+    assert caught.value.message == (f"Cannot send GET /api/v2/projects/{'k' * 62}… to LaunchDarkly: URL too long.")
+    assert caught.value.hint == "Check the keys and names in the configuration (`ldsentry validate` names their lines)."
+    assert caught.value.exit_code == ExitCode.USAGE
