@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from importlib.machinery import ModuleSpec
 
 import pytest
@@ -10,13 +11,23 @@ from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
 
+WEB_STACK = ("starlette", "uvicorn", "msgspec", "psycopg", "psycopg_pool", "jsonpatch")
+
 
 @pytest.fixture
 def without_starlette(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a core install: the extras' packages cannot be imported, and ldsentry's modules load afresh."""
+    for name in list(sys.modules):
+        if name.split(".")[0] in WEB_STACK or name.startswith(
+            ("ld_sentry_cli.cli.", "ld_sentry_cli.sandbox", "ld_sentry_cli.relay", "ld_sentry_cli.render.relay")
+        ):
+            monkeypatch.delitem(sys.modules, name)
+    for name in WEB_STACK:
+        monkeypatch.setitem(sys.modules, name, None)  # `import starlette` raises ImportError
     real_find_spec = importlib.util.find_spec
 
     def find_spec(name: str, package: str | None = None) -> ModuleSpec | None:
-        return None if name == "starlette" else real_find_spec(name, package)
+        return None if name.split(".", maxsplit=1)[0] in WEB_STACK else real_find_spec(name, package)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
@@ -35,11 +46,12 @@ def without_starlette(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_missing_extra_names_the_install_line(
     without_starlette: None, runner: CliRunner, argv: list[str], extra: str, command: str
 ) -> None:
+    missing = "starlette, uvicorn, msgspec" if extra == "relay" else "starlette, uvicorn, msgspec, jsonpatch"
     result = runner.invoke(app, argv)
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        f"error: `ldsentry {command}` needs the {extra!r} extra, which is not installed (missing: starlette).",
+        f"error: `ldsentry {command}` needs the {extra!r} extra, which is not installed (missing: {missing}).",
         f"hint: Install it with: pip install 'ldsentry[{extra}]' (from a clone: pip install '.[{extra}]').",
     ]
 

@@ -15,7 +15,6 @@ from ld_sentry_cli.cli.extras import require_extra
 from ld_sentry_cli.cli.runner import command_errors, stdout_console
 from ld_sentry_cli.cli.sandbox_cmd import emulator_environment
 from ld_sentry_cli.errors import ExitCode
-from ld_sentry_cli.sandbox import build_app, demo_scenario_path, load_demo_scenario, serve_in_thread
 
 
 def change_flag(url: str, project: str, environment: str, flag: str) -> tuple[list[str], int]:
@@ -39,6 +38,13 @@ def change_flag(url: str, project: str, environment: str, flag: str) -> tuple[li
 def demo() -> int:
     """Show ldsentry's whole job on the built-in emulator: validate, status, repair, events, flag change tracking."""
     require_extra("sandbox", "demo")
+    # The emulator's modules import Starlette: only after require_extra has said what to install.
+    from ld_sentry_cli.sandbox import (  # noqa: PLC0415 - the sandbox extra's web stack
+        build_app,
+        demo_scenario_path,
+        load_demo_scenario,
+        serve_in_thread,
+    )
 
     console = stdout_console()
     scenario = load_demo_scenario()

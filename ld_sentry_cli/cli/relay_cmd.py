@@ -22,7 +22,6 @@ from ld_sentry_cli.errors import ExitCode, UsageError
 from ld_sentry_cli.launchdarkly import launchdarkly_base_url, launchdarkly_events_base_url, launchdarkly_token
 from ld_sentry_cli.listening import bind, url_of
 from ld_sentry_cli.models import RelaySettings
-from ld_sentry_cli.relay import backfill as domain
 from ld_sentry_cli.relay.settings import SpoolTarget, serve_settings, spool_target
 from ld_sentry_cli.relay.signature import client_secrets
 from ld_sentry_cli.relay.spools import open_spool, read_status, requeue_dead_letters
@@ -229,6 +228,7 @@ def backfill(
 ) -> int:
     """Spool the recent error events of every mapping (events already seen are not sent twice)."""
     require_extra("relay", "relay backfill")
+    from ld_sentry_cli.relay import backfill as domain  # noqa: PLC0415 - the relay extra's decoder (msgspec)
     from ld_sentry_cli.render.relay import backfill_json, backfill_table  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
 
     loaded = load_config(*locate_config(config))

@@ -12,7 +12,6 @@ from ld_sentry_cli.cli.extras import require_extra
 from ld_sentry_cli.cli.runner import command_errors
 from ld_sentry_cli.errors import UsageError
 from ld_sentry_cli.hosts import is_loopback_host
-from ld_sentry_cli.sandbox import FaultPlan, FaultRule, ScenarioError, build_app, demo_scenario_path
 
 if TYPE_CHECKING:
     from ld_sentry_cli.sandbox import Scenario
@@ -60,6 +59,14 @@ def serve(
 ) -> None:
     """Serve the emulator and print the `export` lines that point ldsentry at it."""
     require_extra("sandbox", "sandbox serve")
+    # The emulator's modules import Starlette: only after require_extra has said what to install.
+    from ld_sentry_cli.sandbox import (  # noqa: PLC0415 - the sandbox extra's web stack
+        FaultPlan,
+        FaultRule,
+        ScenarioError,
+        build_app,
+        demo_scenario_path,
+    )
     from ld_sentry_cli.sandbox.server import serve_forever  # noqa: PLC0415 - the sandbox extra's web stack, imported only when this command runs
 
     faults = FaultPlan(
