@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 
 from .contexts import CONTEXT_NAME, ContextClass, ContextVerdict, classify
 from .errors import NotFoundError, ServiceError
-from .gather import Counter, ProgressCallback, run_all
+from .gather import Counter, ProgressCallback
 from .health import (
     Status,
     Summary,
@@ -28,6 +28,7 @@ from .health import (
 from .models import ProjectMapping, SentryEvent, SentryProject
 from .problems import Problem, problem
 from .scrubbing import Risk, ScrubbingAudit, ScrubbingSettings, audit
+from .tasks import run_all
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ A 404 on the projects list itself means the base URL is wrong.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 from .errors import ApiError, NotFoundError, PermissionDeniedError, ServiceError
@@ -20,6 +20,7 @@ from .filter_choice import FilterChoice, LdReadChoices
 from .health import Facts, LdFacts, SentryFacts, grade_metrics
 from .models import LdMetric, LdProject, MetricSettings, ProjectMapping, SentryEnvironment, SentryProject
 from .sentry_environments import settled_environments
+from .tasks import run_all
 
 T = TypeVar("T")
 
@@ -61,19 +62,6 @@ class SentryReader(Protocol):
 
     async def list_environments(self, project_slug: str) -> list[SentryEnvironment] | None:
         """The project's environments, hidden ones included, or None on 404."""
-
-
-async def run_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
-    """Await all concurrently; on the first failure cancel the rest and re-raise it."""
-    tasks = [asyncio.ensure_future(aw) for aw in awaitables]
-    try:
-        return await asyncio.gather(*tasks)
-    except BaseException:
-        # asyncio.gather leaves the siblings running on error; stop them so no request outlives the run.
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 class Counter:

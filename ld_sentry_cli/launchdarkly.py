@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -31,6 +31,7 @@ from ld_sentry_cli.http import (
 )
 from ld_sentry_cli.models import LdCaller, LdEnvironment, LdMetric, LdProject, MetricSettings
 from ld_sentry_cli.secrets import register_secret
+from ld_sentry_cli.tasks import run_all
 
 SERVICE = "LaunchDarkly"
 DEFAULT_BASE_URL = "https://app.launchdarkly.com"
@@ -155,18 +156,6 @@ async def _offset_page(
     if not isinstance(page, list):
         raise ApiError(f"{SERVICE} sent a collection without 'items' (GET {path})")
     return page, body.get("totalCount"), _next_link_offset(body)
-
-
-async def _all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
-    """Await all concurrently (the session bounds requests in flight); on a failure, cancel the rest."""
-    tasks = [asyncio.ensure_future(aw) for aw in awaitables]
-    try:
-        return await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 def _keys_params(chunk: list[str]) -> dict[str, str]:
@@ -516,10 +505,10 @@ class LaunchDarklyClient:
             return await self._filtered_projects(chunk, first, found, set(wanted))
 
         chunks = [groups[start : start + PAGE_LIMIT] for start in range(0, len(groups), PAGE_LIMIT)]
-        rests = await _all(group(chunk) for chunk in chunks)
+        rests = await run_all(group(chunk) for chunk in chunks)
         # What an ignored filter's page already gave need not be asked again, whichever group asked.
         leftover = [key for key in alone + [key for rest in rests for key in rest] if key not in found]
-        singles = await _all(self.get_project(key) for key in leftover)
+        singles = await run_all(self.get_project(key) for key in leftover)
         found.update(zip(leftover, singles, strict=True))
         return {key: found.get(key) for key in wanted}
 
@@ -555,12 +544,12 @@ class LaunchDarklyClient:
         if not _page_keys(first[0]) <= asked:
             # Ignored: what it did send of ours (this group's or another's) is complete, not to be asked again.
             kept = [item for item in first[0] if isinstance(item, Mapping) and item.get("key") in wanted]
-            for project in await _all(self._with_all_environments(item) for item in kept):
+            for project in await run_all(self._with_all_environments(item) for item in kept):
                 found[project.key] = project
             return [key for key in chunk if key not in found]
         path, params = "/api/v2/projects", _keys_params(chunk)
         items = await _continue_pages(self.session, path, first, page_size=PAGE_LIMIT, params=params, offset=0)
-        projects = await _all(self._with_all_environments(item) for item in items)
+        projects = await run_all(self._with_all_environments(item) for item in items)
         for project in projects:
             if project.key in asked:
                 found[project.key] = project

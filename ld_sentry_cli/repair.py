@@ -21,10 +21,11 @@ from .errors import (
     ServiceError,
     UsageError,
 )
-from .gather import Counter, ProgressCallback, run_all
+from .gather import Counter, ProgressCallback
 from .health import Status, grade_metrics
 from .models import LdMetric, LdProject, MetricSettings
 from .problems import Problem
+from .tasks import run_all
 
 
 class MetricStore(Protocol):

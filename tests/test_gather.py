@@ -16,7 +16,7 @@ from ld_sentry_cli.errors import (
     ServiceError,
 )
 from ld_sentry_cli.filter_choice import FilterChoice
-from ld_sentry_cli.gather import gather_facts, gather_ld_facts, run_all
+from ld_sentry_cli.gather import gather_facts, gather_ld_facts
 from ld_sentry_cli.health import LdFacts, SentryFacts
 from ld_sentry_cli.models import (
     LdEnvironment,
@@ -27,6 +27,7 @@ from ld_sentry_cli.models import (
     SentryEnvironment,
     SentryProject,
 )
+from ld_sentry_cli.tasks import run_all
 
 METRIC = LdMetric("sentry-errors", "Sentry errors", "custom", "sentry-errors")
 PRODUCTION = LdEnvironment("production", "Production")

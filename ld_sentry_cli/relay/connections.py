@@ -188,6 +188,17 @@ class GuardedConnection:
     timeout_keep_alive: int
     timeout_keep_alive_task: asyncio.TimerHandle | None
 
+    # Both hooks run before (made) or around (lost) the uvicorn protocol's own, which follows in the MRO.
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Count the connection and start its idle timer."""
+        super().connection_made(transport)  # type: ignore[misc]
+        self._opened()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the connection."""
+        self._lost()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _opened(self) -> None:
         # uvicorn's keep-alive timeout after each response: the same idle timeout (uvicorn types it int).
         self.timeout_keep_alive = self.guard.limits.idle_timeout  # type: ignore[assignment]
@@ -273,16 +284,6 @@ class GuardedConnection:
 
 class GuardedH11Protocol(GuardedConnection, H11Protocol):
     """uvicorn's h11 protocol with the limits above (where httptools is missing)."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Count the connection and start its idle timer."""
-        super().connection_made(transport)
-        self._opened()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the connection."""
-        self._lost()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         """Feed h11; follow the request's progress through h11's state for the client."""

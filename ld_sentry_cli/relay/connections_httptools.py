@@ -6,8 +6,6 @@ measure uvicorn without it; connections.py then falls back to h11.
 
 from __future__ import annotations
 
-import asyncio
-
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ld_sentry_cli.relay.connections import GuardedConnection
@@ -15,16 +13,6 @@ from ld_sentry_cli.relay.connections import GuardedConnection
 
 class GuardedHttpToolsProtocol(GuardedConnection, HttpToolsProtocol):
     """uvicorn's httptools protocol, its request boundaries told to the limits through the parser's callbacks."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Count the connection and start its idle timer."""
-        super().connection_made(transport)
-        self._opened()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the connection."""
-        self._lost()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; refuse a head that grew past the limit."""
