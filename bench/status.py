@@ -1,4 +1,4 @@
-"""Benchmark `ldsentry status` at scale against the emulator, on both request paths, and ldsentry's start-up.
+"""Benchmark `ldsentry status` at scale against the emulator, on both request paths.
 
     python bench/status.py            # about five minutes on a 2-core machine; prints Markdown
 
@@ -7,8 +7,9 @@ What it measures (BENCHMARKS.md explains the method and records the figures):
   `keys` and `eventKeys` filters honoured, or ignored (the emulator's switches), at 40 and 150 ms;
 - wall time against the lower bound, against the same requests from a bare script on the same
   stack, and against a naive serial client;
-- peak memory of the `status` process;
-- start-up: `ldsentry --version` and `ldsentry validate` (1,000 mappings) against `import typer`.
+- peak memory of the `status` process.
+
+Start-up (`--version`, `validate`) has its own benchmark: bench/startup.py.
 
 Everything runs on loopback: the emulator is a separate process on 127.0.0.1 with added latency.
 """
@@ -305,11 +306,6 @@ def stack_floor(url: str, plan: dict[str, list[Step]], concurrency: int, env: di
     return timed(command, env, cwd)
 
 
-def median_time(command: list[str], env: dict[str, str], cwd: Path, runs: int) -> float:
-    """Median wall time of command over runs."""
-    return statistics.median(timed(command, env, cwd).wall for _ in range(runs))
-
-
 def bare_client_cpu_per_request(url: str, requests: int, concurrency: int) -> float:
     """CPU seconds per request of a bare httpx.AsyncClient (httpx's own transport, as ldsentry uses)."""
 
@@ -423,7 +419,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="status runs per path and latency (median reported)")
     parser.add_argument("--naive-runs", type=int, default=3)
-    parser.add_argument("--startup-runs", type=int, default=15)
     parser.add_argument("--latency-ms", type=float, default=40.0, help="latency of the main table")
     parser.add_argument("--path-latencies", default="40,150", help="latencies (ms) of the paths table")
     parser.add_argument("--concurrency", type=int, default=8)
@@ -431,11 +426,9 @@ def main() -> int:
     args = parser.parse_args()
 
     world = build_world(ld_projects=100, sentry_projects=60, mappings=500, seed=args.seed)
-    big = build_world(ld_projects=100, sentry_projects=60, mappings=1000, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="ldsentry-bench-") as folder:
         work = Path(folder)
         (work / "ldsentry.toml").write_text(world.config, encoding="utf-8")
-        (work / "big.toml").write_text(big.config, encoding="utf-8")
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": folder,
@@ -454,9 +447,6 @@ def main() -> int:
         for measured in paths:
             if measured.document != main_run.document:
                 raise SystemExit(f"{measured.path} at {measured.latency_ms:.0f} ms graded differently")
-        version = median_time([ldsentry(), "--version"], env, work, args.startup_runs)
-        typer_import = median_time([sys.executable, "-c", "import typer"], env, work, args.startup_runs)
-        validate = median_time([ldsentry(), "validate", "--config", "big.toml"], env, work, args.startup_runs)
 
     m = main_run
     metrics = sum(world.metric_counts.values())
@@ -484,10 +474,6 @@ def main() -> int:
     print(f"| naive serial client (median of {args.naive_runs}) | {m.naive:.2f} s |")
     print(f"| naive serial / `status` | {m.naive / m.wall:.1f}× |")
     print(f"| peak RSS of `status` (median) | {m.peak_kib / 1024:.0f} MiB |")
-    print(f"| `ldsentry --version` (median of {args.startup_runs}) | {version * 1000:.0f} ms |")
-    print(f"| `python -c 'import typer'` | {typer_import * 1000:.0f} ms |")
-    print(f"| `--version` / `import typer` | {version / typer_import:.2f}× |")
-    print(f"| `ldsentry validate`, 1,000 mappings | {validate * 1000:.0f} ms |")
     print("\nBoth paths (LaunchDarkly's `keys` and `eventKeys` filters honoured, or ignored by the server):\n")
     print(
         "| path | latency | requests made | fewest allowed (LD + Sentry) | wall | bound | wall / bound "

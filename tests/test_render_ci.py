@@ -14,7 +14,7 @@ from ld_sentry_cli.models import Config, LdMetric, MetricSettings, ProjectMappin
 from ld_sentry_cli.problems import Severity, problem
 from ld_sentry_cli.render.annotations import error_annotations, escape_data, escape_property, workflow_command
 from ld_sentry_cli.render.github import github_annotations, step_outputs
-from ld_sentry_cli.render.junit import junit_xml
+from ld_sentry_cli.render.junit import junit_xml, xml_text
 from ld_sentry_cli.render.markdown import escape_cell, markdown
 from ld_sentry_cli.render.view import (
     Finding,
@@ -167,6 +167,14 @@ def test_junit_escapes_and_drops_characters_xml_cannot_hold() -> None:
     assert failure.get("message") == "100% broken,\nreally: yes[31m"  # ESC is not allowed in XML 1.0
     assert failure.text == "conf,ig:1%.toml:7: 100% broken,\nreally: yes[31m"
 
+
+
+def test_xml_text_keeps_exactly_what_xml_1_0_allows() -> None:
+    # XML 1.0, production [2]: Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+    allowed = {0x9, 0xA, 0xD, *range(0x20, 0xD800), *range(0xE000, 0xFFFE), *range(0x10000, 0x110000)}
+    every_character = "".join(map(chr, range(0x110000)))
+
+    assert xml_text(every_character) == "".join(map(chr, sorted(allowed)))
 
 # --- the other reports' views ---------------------------------------------------------------------
 
