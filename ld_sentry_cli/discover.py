@@ -196,8 +196,9 @@ def discover(
     return DiscoverReport(tuple(proposals), tuple(unmatched), tuple(hidden), already, unused)
 
 
-def _project_names(project: SentryProject) -> list[str]:
-    return [project.slug, *([project.name] if project.name and project.name != project.slug else [])]
+def _names(key: str, name: str) -> list[str]:
+    """The names a project or environment answers to: its key (slug), and its display name when that differs."""
+    return [key, *([name] if name and name != key else [])]
 
 
 def _project_match(
@@ -212,7 +213,7 @@ def _project_match(
     known = {ld.key for ld in ld_projects}
     if len(existing) == 1 and (key := next(iter(existing))) in known:
         return NameMatch(Confidence.EXACT, f"{project.slug!r} is already mapped to {key!r}"), key
-    names = _project_names(project)
+    names = _names(project.slug, project.name)
     return _best(
         (found, ld.key)
         for ld in ld_projects
@@ -262,5 +263,4 @@ def _environment_proposal(
 
 
 def _environment_match(sentry_environment: str, env: LdEnvironment) -> NameMatch | None:
-    names = [env.key, *([env.name] if env.name and env.name != env.key else [])]
-    return match_names([sentry_environment], names, environment=True)
+    return match_names([sentry_environment], _names(env.key, env.name), environment=True)

@@ -18,12 +18,10 @@ from .contexts import CONTEXT_NAME, ContextClass, ContextVerdict, classify
 from .errors import NotFoundError, ServiceError
 from .gather import Counter, ProgressCallback
 from .health import (
-    Status,
-    Summary,
+    GradedReport,
+    GradedRow,
     missing_sentry_environment,
     missing_sentry_project,
-    problems_ok,
-    status_of,
 )
 from .models import ProjectMapping, SentryEvent, SentryProject
 from .problems import Problem, problem
@@ -64,7 +62,7 @@ class ScrubbingSource(Protocol):
 
 
 @dataclass(frozen=True)
-class EventsRow:
+class EventsRow(GradedRow):
     """One mapping's sample: counts per context class, an example link per failing class, problems."""
 
     mapping: ProjectMapping
@@ -90,14 +88,9 @@ class EventsRow:
         """Events carrying a `flags` context over sampled events (informational), or None when nothing was sampled."""
         return self.with_flags / self.sampled if self.sampled else None
 
-    @property
-    def status(self) -> Status:
-        """The worst status among the row's problems."""
-        return status_of(self.problems)
-
 
 @dataclass(frozen=True)
-class EventsReport:
+class EventsReport(GradedReport):
     """The `events check` result: one row per mapping."""
 
     stats_period: str
@@ -105,15 +98,6 @@ class EventsReport:
     min_usable: float
     rows: tuple[EventsRow, ...]
     notes: tuple[Problem, ...] = ()
-
-    @property
-    def summary(self) -> Summary:
-        """Counts of rows by status."""
-        return Summary.of(row.status for row in self.rows)
-
-    def ok(self, strict: bool = False) -> bool:
-        """True when nothing is red (nor amber under strict): `events check` exits 0."""
-        return problems_ok([p for row in self.rows for p in row.problems] + list(self.notes), strict)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,46 @@ def problems_ok(problems: Iterable[HasSeverity], strict: bool = False) -> bool:
     return status is Status.GREEN or (status is Status.AMBER and not strict)
 
 
+# --- Graded rows and reports ----------------------------------------------------------------------
+
+
+class GradedRow:
+    """A report row graded by its problems; a base for the rows' frozen dataclasses."""
+
+    problems: tuple[Problem, ...]
+
+    @property
+    def status(self) -> Status:
+        """The worst status among the row's problems."""
+        return status_of(self.problems)
+
+
+class GradedReport:
+    """A report of graded rows plus report-level notes, which may fail it too; a base for the reports' dataclasses."""
+
+    rows: Sequence[GradedRow]
+    notes: tuple[Problem, ...] = ()
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """Every problem: each row's, then the notes."""
+        return (*(p for row in self.rows for p in row.problems), *self.notes)
+
+    @property
+    def summary(self) -> Summary:
+        """Counts of rows by status."""
+        return Summary.of(row.status for row in self.rows)
+
+    @property
+    def status(self) -> Status:
+        """The worst status among rows and notes."""
+        return status_of(self.problems)
+
+    def ok(self, strict: bool = False) -> bool:
+        """True when nothing is red (nor amber under strict): the check exits 0."""
+        return problems_ok(self.problems, strict)
+
+
 # --- Metric grading -------------------------------------------------------------------------------
 
 
@@ -245,18 +285,13 @@ class Facts:
 
 
 @dataclass(frozen=True)
-class Row:
+class Row(GradedRow):
     """One mapping's result: the metric found (or None) and its problems; status follows from them."""
 
     mapping: ProjectMapping
     metric: LdMetric | None = None
     problems: tuple[Problem, ...] = ()
     sentry_project: SentryProject | None = None
-
-    @property
-    def status(self) -> Status:
-        """The worst status among the row's problems."""
-        return status_of(self.problems)
 
 
 @dataclass(frozen=True)
@@ -281,26 +316,12 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(GradedReport):
     """The status report: one row per mapping plus report-level notes (which may also fail it)."""
 
     event_key: str
     rows: tuple[Row, ...]
     notes: tuple[Problem, ...] = ()
-
-    @property
-    def summary(self) -> Summary:
-        """Counts of rows by status."""
-        return Summary.of(row.status for row in self.rows)
-
-    @property
-    def status(self) -> Status:
-        """The worst status among rows and notes."""
-        return max([row.status for row in self.rows] + [status_of(self.notes)], default=Status.GREEN)
-
-    def ok(self, strict: bool = False) -> bool:
-        """True when nothing is red (nor amber under strict): the check exits 0."""
-        return problems_ok([p for row in self.rows for p in row.problems] + list(self.notes), strict)
 
     def with_notes(self, *notes: Problem) -> Report:
         """A copy with report-level notes added (the CLI adds the EU/federal one)."""

@@ -6,13 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ld_sentry_cli.health import (
+    GradedReport,
+    GradedRow,
     LdFacts,
-    Status,
-    Summary,
     grade_metrics,
     missing_ld_project,
-    problems_ok,
-    status_of,
     unavailable_metrics,
 )
 from ld_sentry_cli.models import LdMetric, MetricSettings, ProjectMapping
@@ -20,7 +18,7 @@ from ld_sentry_cli.problems import Problem
 
 
 @dataclass(frozen=True)
-class ProjectRow:
+class ProjectRow(GradedRow):
     """One LaunchDarkly project: its usable metrics for the event key (best first) and problems."""
 
     project_key: str
@@ -28,28 +26,14 @@ class ProjectRow:
     problems: tuple[Problem, ...] = ()
     lines: tuple[int, ...] = ()  # config lines of the mappings naming this project
 
-    @property
-    def status(self) -> Status:
-        """The worst status among the row's problems."""
-        return status_of(self.problems)
-
 
 @dataclass(frozen=True)
-class MetricCheckReport:
+class MetricCheckReport(GradedReport):
     """Every checked project, and report-level notes."""
 
     event_key: str
     rows: tuple[ProjectRow, ...]
     notes: tuple[Problem, ...] = ()
-
-    @property
-    def summary(self) -> Summary:
-        """Counts of rows by status."""
-        return Summary.of(row.status for row in self.rows)
-
-    def ok(self, strict: bool = False) -> bool:
-        """True when nothing is red (nor amber under strict)."""
-        return problems_ok([p for row in self.rows for p in row.problems] + list(self.notes), strict)
 
 
 def project_row(

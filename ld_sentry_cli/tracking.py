@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ld_sentry_cli.health import Status, Summary, problems_ok, status_of
+from ld_sentry_cli.health import GradedReport, GradedRow
 from ld_sentry_cli.models import ProjectMapping
 from ld_sentry_cli.problems import Problem, problem
 from ld_sentry_cli.secrets import REDACTED, register_secret
@@ -240,7 +240,7 @@ def plan_setup(
 
 
 @dataclass(frozen=True)
-class CoverageRow:
+class CoverageRow(GradedRow):
     """One mapped LaunchDarkly environment: whether the webhook sends its flag changes, and its problems."""
 
     ld_project: str
@@ -254,14 +254,9 @@ class CoverageRow:
         """`project/environment`."""
         return f"{self.ld_project}/{self.ld_environment}"
 
-    @property
-    def status(self) -> Status:
-        """The worst status among the row's problems."""
-        return status_of(self.problems)
-
 
 @dataclass(frozen=True)
-class TrackingReport:
+class TrackingReport(GradedReport):
     """The graded state of flag change tracking: the webhook, its own problems, and one row per environment."""
 
     hook_url: str
@@ -274,20 +269,6 @@ class TrackingReport:
         """Every problem: the webhook's, then each environment's own."""
         own = tuple(p for row in self.rows for p in row.problems if p not in self.webhook_problems)
         return self.webhook_problems + own
-
-    @property
-    def status(self) -> Status:
-        """GREEN, AMBER or RED for the whole of tracking."""
-        return status_of(self.problems)
-
-    @property
-    def summary(self) -> Summary:
-        """Counts of environment rows by status."""
-        return Summary.of(row.status for row in self.rows)
-
-    def ok(self, strict: bool = False) -> bool:
-        """True when nothing is red (nor amber under strict)."""
-        return problems_ok(self.problems, strict)
 
 
 def webhook_problems(webhook: LdWebhook | None, hook_url: str) -> tuple[Problem, ...]:

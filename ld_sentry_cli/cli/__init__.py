@@ -14,7 +14,7 @@ import typer
 
 from ld_sentry_cli import __version__
 from ld_sentry_cli.cli.lazy import LazyCommand, LazyGroup
-from ld_sentry_cli.cli.options import DEBUG_HELP, RootConfigOption, with_shared_options
+from ld_sentry_cli.cli.options import RootConfigOption, RootDebugOption, with_shared_options
 from ld_sentry_cli.cli.runner import configure, enable_debug, failures_reported, state
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def root(
-    debug: Annotated[bool, typer.Option("--debug", help=f"{DEBUG_HELP} Also accepted after the command.")] = False,
+    debug: RootDebugOption = False,
     config: RootConfigOption = None,
     version: Annotated[
         bool,

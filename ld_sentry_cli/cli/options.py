@@ -46,26 +46,29 @@ def config_from_either_side(ctx: typer.Context, value: Optional[Path]) -> Option
     return value
 
 
+def _config_option(help_text: str, **extra: Any) -> Any:
+    """The --config option: a command's own and the root's differ only in help and callback."""
+    return typer.Option("--config", "-c", help=help_text, dir_okay=True, show_default=False, **extra)
+
+
+# Help of the root's options that every command accepts too (with_shared_options, ConfigOption).
+_AFTER_THE_COMMAND = "Also accepted after the command."
+
 # A command's own --config; the root command accepts it too (RootConfigOption), so it works on both sides.
 ConfigOption = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10 for runtime inspection
-    typer.Option(
-        "--config", "-c", help=CONFIG_HELP, dir_okay=True, show_default=False, callback=config_from_either_side
-    ),
+    _config_option(CONFIG_HELP, callback=config_from_either_side),
 ]
 
 RootConfigOption = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10 for runtime inspection
-    typer.Option(
-        "--config",
-        "-c",
-        help=f"{CONFIG_HELP} Also accepted after the command.",
-        dir_okay=True,
-        show_default=False,
-    ),
+    _config_option(f"{CONFIG_HELP} {_AFTER_THE_COMMAND}"),
 ]
 
 DEBUG_HELP = "Show HTTP requests and tracebacks on stderr (secrets masked)."
+
+# The root's --debug; each command gets its own from debug_option, with the same DEBUG_HELP.
+RootDebugOption = Annotated[bool, typer.Option("--debug", help=f"{DEBUG_HELP} {_AFTER_THE_COMMAND}")]
 
 # Table stays the default in GitHub Actions too: people read job logs, and CI formats are asked for.
 OutputOption = Annotated[
@@ -113,6 +116,8 @@ def debug_option(enable: Callable[[], None]) -> Parameter:
         if value:
             enable()
 
+    # A Click parameter built by hand: it is appended to a command Typer has already built, where a
+    # typer.Option (a declaration Typer reads only from a function's signature) cannot go.
     return typer.core.TyperOption(
         param_decls=["--debug"],
         is_flag=True,

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from ld_sentry_cli.discover import Confidence, DiscoverReport, Proposal
 from ld_sentry_cli.models import ProjectMapping
-from ld_sentry_cli.render.common import NONE
+from ld_sentry_cli.render.common import NONE, mapping_cells, mapping_fields
 from ld_sentry_cli.render.view import ReportView, ViewRow
 
 COLUMNS = ("Sentry project/env", "LaunchDarkly project/env", "Confidence", "Reason")
@@ -56,13 +56,7 @@ def _pair(project: str, environment: str) -> str:
 
 
 def _proposal_cells(proposal: Proposal) -> tuple[str, str, str, str]:
-    m = proposal.mapping
-    return (
-        _pair(m.sentry_project, m.sentry_environment),
-        _pair(m.ld_project, m.ld_environment),
-        proposal.confidence.label,
-        proposal.reason,
-    )
+    return (*mapping_cells(proposal.mapping), proposal.confidence.label, proposal.reason)
 
 
 def discover_json(outcome: DiscoverOutcome, config: str) -> dict[str, Any]:
@@ -91,19 +85,9 @@ def discover_json(outcome: DiscoverOutcome, config: str) -> dict[str, Any]:
         "hidden": [{"sentry_project": project, "sentry_environment": env} for project, env in report.hidden],
         "unused_launchdarkly": [{"ld_project": project, "ld_environment": env} for project, env in report.unused_ld],
         "already_mapped": report.already_mapped,
-        "written": [_mapping_json(m) for m in outcome.written],
-        "skipped": [{**_mapping_json(m), "reason": why} for m, why in outcome.skipped],
+        "written": [mapping_fields(m) for m in outcome.written],
+        "skipped": [{**mapping_fields(m), "reason": why} for m, why in outcome.skipped],
         "requests": {"sentry": outcome.requests[0], "launchdarkly": outcome.requests[1]},
-    }
-
-
-def _mapping_json(mapping: ProjectMapping) -> dict[str, Any]:
-    return {
-        "sentry_project": mapping.sentry_project,
-        "sentry_environment": mapping.sentry_environment,
-        "ld_project": mapping.ld_project,
-        "ld_environment": mapping.ld_environment,
-        "line": mapping.line,
     }
 
 

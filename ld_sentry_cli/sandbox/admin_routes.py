@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ld_sentry_cli.sandbox.faults import FaultPlan
+from ld_sentry_cli.sandbox.route_group import RouteGroup
 from ld_sentry_cli.sandbox.scenario_parser import ScenarioError, parse_fault_plan
-from ld_sentry_cli.sandbox.state import SandboxState
 
 
 def fault_plan_to_json(plan: FaultPlan) -> dict[str, Any]:
@@ -31,11 +31,8 @@ def fault_plan_to_json(plan: FaultPlan) -> dict[str, Any]:
     return {"seed": plan.seed, **default, "routes": [asdict(rule) for rule in plan.routes]}
 
 
-class AdminApi:
-    """Admin handlers bound to one sandbox's state."""
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
+class AdminApi(RouteGroup):
+    """The admin routes (`/_sandbox/...`): health, the request log, counters, faults and reset."""
 
     def routes(self) -> list[BaseRoute]:
         """The Starlette routes."""

@@ -30,8 +30,8 @@ from starlette.routing import BaseRoute, Route
 from ld_sentry_cli.sandbox.auth import ORG_READ, sentry_require, sentry_token
 from ld_sentry_cli.sandbox.errors import SentryApiError
 from ld_sentry_cli.sandbox.flag_delivery import SIGNATURE_HEADER, audit_entry, deliver, signature
-from ld_sentry_cli.sandbox.state import SandboxState
-from ld_sentry_cli.sandbox.tracking_world import FlagLogEntry, SigningSecret, TrackingWorld
+from ld_sentry_cli.sandbox.route_group import RouteGroup
+from ld_sentry_cli.sandbox.tracking_world import FlagLogEntry, SigningSecret
 
 ORG = "/api/0/organizations/{organization_id_or_slug}"
 PROVIDERS = ("launchdarkly", "generic", "unleash", "statsig")
@@ -83,16 +83,8 @@ def _serializer_errors(body: Any) -> dict[str, list[str]]:
     return errors
 
 
-class FlagTrackingApi:
-    """Sentry's flag routes and the flag admin routes, bound to one sandbox's state."""
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
-
-    @property
-    def world(self) -> TrackingWorld:
-        """The current tracking world (read per request: a reset replaces it)."""
-        return self._state.tracking
+class FlagTrackingApi(RouteGroup):
+    """Sentry's flag change tracking routes and the flag admin routes."""
 
     def routes(self) -> list[BaseRoute]:
         """The Starlette routes."""
@@ -105,7 +97,7 @@ class FlagTrackingApi:
         ]
 
     def _organization(self, request: Request) -> None:
-        if not self._state.sentry.matches_organization(request.path_params["organization_id_or_slug"]):
+        if not self.sentry.matches_organization(request.path_params["organization_id_or_slug"]):
             raise SentryApiError(404, _NOT_FOUND)
 
     async def hook(self, request: Request) -> Response:
@@ -115,9 +107,9 @@ class FlagTrackingApi:
             raise SentryApiError(404, _NOT_FOUND)
         body = await request.body()
         sent = request.headers.get(SIGNATURE_HEADER)
-        stored = self.world.signing_secrets.get("launchdarkly")
+        stored = self.tracking.signing_secrets.get("launchdarkly")
         if sent is None or stored is None or not hmac.compare_digest(signature(stored.secret, body), sent):
-            self.world.rejected_hooks += 1
+            self.tracking.rejected_hooks += 1
             return JSONResponse("Not authorized.", status_code=401)
         try:
             payload = json.loads(body)
@@ -130,7 +122,7 @@ class FlagTrackingApi:
         if action in SUPPORTED_ACTIONS:
             member = payload.get("member") or {}
             email = member.get("email") if isinstance(member, dict) else None
-            self.world.flag_log.append(
+            self.tracking.flag_log.append(
                 FlagLogEntry(
                     action,
                     payload["name"],
@@ -143,7 +135,7 @@ class FlagTrackingApi:
 
     async def list_secrets(self, request: Request) -> Response:
         """GET …/flags/signing-secrets/: `{"data": [...]}`, each secret shown by its first 6 characters."""
-        token = sentry_token(self._state.sentry, request)
+        token = sentry_token(self.sentry, request)
         self._organization(request)
         sentry_require(token, ORG_READ)
         data = [
@@ -154,13 +146,13 @@ class FlagTrackingApi:
                 "provider": s.provider,
                 "secret": s.secret[:6] + "*" * (len(s.secret) - 6),
             }
-            for s in self.world.signing_secrets.values()
+            for s in self.tracking.signing_secrets.values()
         ]
         return JSONResponse({"data": data})
 
     async def post_secret(self, request: Request) -> Response:
         """POST …/flags/signing-secrets/: 201 with no body; 400 for a bad provider or length; 403 to replace."""
-        token = sentry_token(self._state.sentry, request)
+        token = sentry_token(self.sentry, request)
         self._organization(request)
         sentry_require(token, ORG_READ)
         try:
@@ -181,15 +173,15 @@ class FlagTrackingApi:
         if errors:
             return JSONResponse(errors, status_code=400)
         assert isinstance(provider, str) and isinstance(secret, str)
-        existing = self.world.signing_secrets.get(provider)
+        existing = self.tracking.signing_secrets.get(provider)
         if existing is not None and existing.created_by != token.value and not set(token.scopes) & ORG_WRITE:
             return JSONResponse(
                 "You must be an organization owner or manager, or the creator of this secret in order to perform "
                 "this action.",
                 status_code=403,
             )
-        self.world.signing_secrets[provider] = SigningSecret(
-            self.world.new_id(), provider, secret, token.value, datetime.now(timezone.utc).isoformat()
+        self.tracking.signing_secrets[provider] = SigningSecret(
+            self.tracking.new_id(), provider, secret, token.value, datetime.now(timezone.utc).isoformat()
         )
         return Response(status_code=201)
 
@@ -203,21 +195,21 @@ class FlagTrackingApi:
         if missing:
             return JSONResponse({"error": f"missing string fields: {', '.join(missing)}"}, status_code=400)
         entry = audit_entry(
-            self._state.ld.account_id,
+            self.ld.account_id,
             body["project"],
             body["environment"],
             body["flag"],
             action=str(body.get("action") or "updateOn"),
             email=str(body.get("member_email") or "sandbox@example.com"),
         )
-        deliveries = await deliver(self.world, entry)
+        deliveries = await deliver(self.tracking, entry)
         return JSONResponse(
             {"resource": entry["accesses"][0]["resource"], "deliveries": [asdict(d) for d in deliveries]}
         )
 
     async def flag_log(self, request: Request) -> Response:
         """Admin: the flag changes Sentry's hook accepted, the rejections, and every delivery made."""
-        world = self.world
+        world = self.tracking
         return JSONResponse(
             {
                 "entries": [asdict(e) for e in world.flag_log],

@@ -21,18 +21,15 @@ from starlette.routing import BaseRoute, Route
 from ld_sentry_cli.sandbox.auth import ld_require, ld_token
 from ld_sentry_cli.sandbox.errors import LdApiError
 from ld_sentry_cli.sandbox.recorder import ImportedEvent
-from ld_sentry_cli.sandbox.state import SandboxState
+from ld_sentry_cli.sandbox.route_group import RouteGroup
 
 
 def _invalid(message: str) -> LdApiError:
     return LdApiError(400, "invalid_request", message)
 
 
-class EventImportApi:
-    """The import handler bound to one sandbox's state."""
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
+class EventImportApi(RouteGroup):
+    """LaunchDarkly's metric event import route."""
 
     def routes(self) -> list[BaseRoute]:
         """The Starlette routes."""
@@ -40,7 +37,7 @@ class EventImportApi:
 
     async def import_events(self, request: Request) -> Response:
         """Validate and record one payload of custom events; 202 on success."""
-        world = self._state.ld
+        world = self.ld
         ld_require(ld_token(world, request), write=True)
         project = world.project(request.path_params["projectKey"])
         environment_key = request.path_params["environmentKey"]

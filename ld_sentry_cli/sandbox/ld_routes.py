@@ -28,7 +28,8 @@ from ld_sentry_cli.sandbox.ld_payloads import (
     page_links,
     project_rep,
 )
-from ld_sentry_cli.sandbox.ld_world import LdProjectState, LdWorld, MetricRecord
+from ld_sentry_cli.sandbox.ld_world import LdProjectState, MetricRecord
+from ld_sentry_cli.sandbox.route_group import RouteGroup
 from ld_sentry_cli.sandbox.scenario import (
     HOSTED_DATA_SOURCE,
     METRIC_KINDS,
@@ -36,7 +37,6 @@ from ld_sentry_cli.sandbox.scenario import (
     UNIT_AGGREGATION_TYPES,
     LdToken,
 )
-from ld_sentry_cli.sandbox.state import SandboxState
 
 DEFAULT_LIMIT = 20
 METRICS_MAX_LIMIT = 50  # getMetrics: "Defaults to 20. Maximum limit is 50."
@@ -113,16 +113,8 @@ def _split_filters(text: str) -> list[str]:
     return [part for part in parts if part.strip()]
 
 
-class LaunchDarklyApi:
-    """Handlers bound to one sandbox's state."""
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
-
-    @property
-    def world(self) -> LdWorld:
-        """The current LaunchDarkly world (read per request: a reset replaces it)."""
-        return self._state.ld
+class LaunchDarklyApi(RouteGroup):
+    """The LaunchDarkly REST routes: caller identity, projects, environments, metrics."""
 
     def routes(self) -> list[BaseRoute]:
         """The Starlette routes."""
@@ -147,7 +139,7 @@ class LaunchDarklyApi:
         ]
 
     def _authorise(self, request: Request, *, write: bool = False, allow_forbidden: bool = False) -> LdToken:
-        token = ld_token(self.world, request)
+        token = ld_token(self.ld, request)
         version = request.headers.get("ld-api-version")
         if version is not None and not _API_VERSION.match(version):
             raise _invalid(f"Invalid LD-API-Version {version!r}: use a version such as 20240415, or beta")
@@ -156,7 +148,7 @@ class LaunchDarklyApi:
         return token
 
     def _project(self, request: Request) -> LdProjectState:
-        project = self.world.project(request.path_params["projectKey"])
+        project = self.ld.project(request.path_params["projectKey"])
         if project is None:
             raise LdApiError(404, "not_found", "Invalid resource identifier")
         return project
@@ -164,14 +156,14 @@ class LaunchDarklyApi:
     async def caller_identity(self, request: Request) -> Response:
         """GET /api/v2/caller-identity (no 403 in the spec: any valid token may ask who it is)."""
         token = self._authorise(request, allow_forbidden=True)
-        return JSONResponse(caller_identity_rep(self.world, token))
+        return JSONResponse(caller_identity_rep(self.ld, token))
 
     async def list_projects(self, request: Request) -> Response:
         """GET /api/v2/projects with limit/offset, filter (query, tags, keys), sort, expand."""
         self._authorise(request)
         limit = _int_param(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
         offset = _int_param(request, "offset", 0)
-        projects = list(self.world.projects.values())
+        projects = list(self.ld.projects.values())
         for term in _split_filters(request.query_params.get("filter", "")):
             field, _, value = term.partition(":")
             field = field.strip()
@@ -182,9 +174,9 @@ class LaunchDarklyApi:
                 projects = [p for p in projects if wanted <= set(p.tags)]
             elif field == "keys":
                 # The scenario decides what this server does with the filter (scenario.FILTER_BEHAVIOURS).
-                if self.world.project_keys_filter == "rejected":
+                if self.ld.project_keys_filter == "rejected":
                     raise _invalid("Unsupported filter field 'keys': use query or tags")
-                if self.world.project_keys_filter == "honoured":
+                if self.ld.project_keys_filter == "honoured":
                     keys = set(value.split("|"))
                     projects = [p for p in projects if p.key in keys]
             else:
@@ -240,7 +232,7 @@ class LaunchDarklyApi:
 
     def _event_keys_terms(self, terms: list[str]) -> list[str]:
         """The filter terms this server applies: `eventKeys` as the scenario says (scenario.FILTER_BEHAVIOURS)."""
-        behaviour = self.world.event_keys_filter
+        behaviour = self.ld.event_keys_filter
         if behaviour == "honoured":
             return terms
         event_keys = [term for term in terms if term.strip().startswith("eventKeys ")]
@@ -270,12 +262,12 @@ class LaunchDarklyApi:
             body = json.loads(await request.body() or b"null")
         except ValueError:
             raise _invalid("Invalid request body: not JSON") from None
-        if self.world.older_instance and isinstance(body, dict) and "analysisUnits" in body:
+        if self.ld.older_instance and isinstance(body, dict) and "analysisUnits" in body:
             # An instance older than the rename (launchdarkly-api.md §1.7) knows only randomizationUnits.
             raise _invalid("Invalid field analysisUnits: unknown property")
         record = _metric_from_post(project.key, body)
         record.maintainer_id = token.member_id
-        if not self.world.add_metric(project, record):
+        if not self.ld.add_metric(project, record):
             # Unverified which status a duplicate key gets; 409 is the likely one (launchdarkly-api.md §6).
             raise LdApiError(409, "optimistic_locking_error", f"A metric with key {record.key!r} already exists")
         return _json_response(metric_json(project, record), status_code=201)

@@ -27,6 +27,7 @@ from ld_sentry_cli.sandbox.pagination import (
     parse_cursor,
     parse_per_page,
 )
+from ld_sentry_cli.sandbox.route_group import RouteGroup
 from ld_sentry_cli.sandbox.sentry_payloads import (
     DISCOVER_FIELD_TYPES,
     discover_sort_key,
@@ -38,8 +39,7 @@ from ld_sentry_cli.sandbox.sentry_payloads import (
     project_detail,
     project_summary,
 )
-from ld_sentry_cli.sandbox.sentry_world import EventRecord, SentryProjectState, SentryWorld
-from ld_sentry_cli.sandbox.state import SandboxState
+from ld_sentry_cli.sandbox.sentry_world import EventRecord, SentryProjectState
 
 T = TypeVar("T")
 
@@ -59,16 +59,8 @@ def _bad_request(detail: str) -> SentryApiError:
     return SentryApiError(400, detail)
 
 
-class SentryApi:
-    """Handlers bound to one sandbox's state."""
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
-
-    @property
-    def world(self) -> SentryWorld:
-        """The current Sentry world (read per request: a reset replaces it)."""
-        return self._state.sentry
+class SentryApi(RouteGroup):
+    """The Sentry API routes: the API root, organization, projects, environments and error events."""
 
     def routes(self) -> list[BaseRoute]:
         """The Starlette routes."""
@@ -87,16 +79,16 @@ class SentryApi:
     # --- lookups -------------------------------------------------------------------------------
 
     def _organization(self, request: Request, scopes: frozenset[str]) -> None:
-        token = sentry_token(self.world, request)
-        if not self.world.matches_organization(request.path_params["organization_id_or_slug"]):
+        token = sentry_token(self.sentry, request)
+        if not self.sentry.matches_organization(request.path_params["organization_id_or_slug"]):
             raise SentryApiError(404, _NOT_FOUND)
         sentry_require(token, scopes)
 
     def _project(self, request: Request) -> SentryProjectState:
-        token = sentry_token(self.world, request)
+        token = sentry_token(self.sentry, request)
         project = None
-        if self.world.matches_organization(request.path_params["organization_id_or_slug"]):
-            project = self.world.project(request.path_params["project_id_or_slug"])
+        if self.sentry.matches_organization(request.path_params["organization_id_or_slug"]):
+            project = self.sentry.project(request.path_params["project_id_or_slug"])
         if project is None:
             raise SentryApiError(404, _NOT_FOUND)
         sentry_require(token, PROJECT_READ)
@@ -114,39 +106,39 @@ class SentryApi:
 
     async def index(self, request: Request) -> Response:
         """GET /api/0/: the token self-check (not in the OpenAPI document; Sentry notes §1)."""
-        token = sentry_token_if_any(self.world, request)
+        token = sentry_token_if_any(self.sentry, request)
         auth = None if token is None else {"scopes": list(token.scopes)}
         return JSONResponse({"version": "0", "auth": auth, "user": None})
 
     async def get_organization(self, request: Request) -> Response:
         """getOrganization, with the data scrubbing settings when the scenario shows them."""
         self._organization(request, ORG_READ)
-        return JSONResponse(organization_detail(self.world))
+        return JSONResponse(organization_detail(self.sentry))
 
     async def list_projects(self, request: Request) -> Response:
         """listOrganizationProjects: sorted by slug, OffsetPaginator cursors, `query` on name/slug."""
         self._organization(request, ORG_READ)
         per_page = self._per_page(request, self._state.scenario.sentry.projects_page_size)
         cursor = self._cursor(request)
-        projects = sorted(self.world.projects.values(), key=lambda p: p.slug)
+        projects = sorted(self.sentry.projects.values(), key=lambda p: p.slug)
         query = request.query_params.get("query", "").lower()
         if query:
             projects = [p for p in projects if query in p.slug.lower() or query in p.name.lower()]
         page, next_, previous = _paginated(offset_paginate, projects, cursor, per_page)
-        summaries = [project_summary(p, with_environments=not self.world.older_instance) for p in page]
+        summaries = [project_summary(p, with_environments=not self.sentry.older_instance) for p in page]
         return self._paged(request, summaries, previous, next_)
 
     async def list_organization_environments(self, request: Request) -> Response:
         """listOrganizationEnvironments with `visibility` (default visible)."""
         self._organization(request, ORG_READ)
         visibility = self._visibility(request)
-        environments = self.world.organization_environments(visibility)
+        environments = self.sentry.organization_environments(visibility)
         return JSONResponse([environment_item(e, with_hidden_flag=False) for e in environments])
 
     async def get_project(self, request: Request) -> Response:
         """getProject by slug or numeric id."""
         project = self._project(request)
-        return JSONResponse(project_detail(self.world, project))
+        return JSONResponse(project_detail(self.sentry, project))
 
     async def list_project_environments(self, request: Request) -> Response:
         """listProjectEnvironments with `visibility` all|hidden|visible (default visible)."""
@@ -157,7 +149,7 @@ class SentryApi:
     async def get_event(self, request: Request) -> Response:
         """getProjectEvent; `environment` only scopes next/previous (Sentry notes §4.1)."""
         project = self._project(request)
-        event = self.world.events.get(request.path_params["event_id"].replace("-", "").lower())
+        event = self.sentry.events.get(request.path_params["event_id"].replace("-", "").lower())
         if event is None or event.project_id != project.id:
             raise SentryApiError(404, "Event not found")
         environments = request.query_params.getlist("environment")
@@ -207,7 +199,7 @@ class SentryApi:
         cursor = self._cursor(request)
         projects = self._selected_projects(request)
         environments = request.query_params.getlist("environment")
-        known = set(self.world.environment_ids)
+        known = set(self.sentry.environment_ids)
         if any(name not in known for name in environments):
             # An unknown environment name is ResourceDoesNotExist (Sentry notes §3).
             raise SentryApiError(404, _NOT_FOUND)
@@ -257,7 +249,7 @@ class SentryApi:
 
     def _period(self, request: Request, default: timedelta) -> tuple[datetime, datetime]:
         """`statsPeriod` (which overrides start/end) or `start`/`end`, else the default window."""
-        now = self.world.now
+        now = self.sentry.now
         period = request.query_params.get("statsPeriod")
         try:
             if period:
@@ -274,10 +266,10 @@ class SentryApi:
     def _selected_projects(self, request: Request) -> list[SentryProjectState]:
         selected = request.query_params.getlist("project")
         if not selected or "-1" in selected:
-            return list(self.world.projects.values())
+            return list(self.sentry.projects.values())
         projects = []
         for id_or_slug in selected:
-            project = self.world.project(id_or_slug)
+            project = self.sentry.project(id_or_slug)
             if project is None:
                 raise SentryApiError(403, "You do not have permission to perform this action.")
             projects.append(project)

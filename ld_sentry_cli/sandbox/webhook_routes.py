@@ -18,8 +18,8 @@ from starlette.routing import BaseRoute, Route
 from ld_sentry_cli.sandbox.auth import ld_require, ld_token
 from ld_sentry_cli.sandbox.errors import LdApiError
 from ld_sentry_cli.sandbox.ids import hex_id
-from ld_sentry_cli.sandbox.state import SandboxState
-from ld_sentry_cli.sandbox.tracking_world import TrackingWorld, WebhookRecord
+from ld_sentry_cli.sandbox.route_group import RouteGroup
+from ld_sentry_cli.sandbox.tracking_world import WebhookRecord
 
 WEBHOOKS = "/api/v2/webhooks"
 # Fields a patch may change; `_id` and `_links` are LaunchDarkly's own.
@@ -83,16 +83,8 @@ def validate_document(doc: Any) -> dict[str, Any]:
     return doc
 
 
-class WebhooksApi:
-    """Handlers bound to one sandbox's state."""
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
-
-    @property
-    def world(self) -> TrackingWorld:
-        """The current tracking world (read per request: a reset replaces it)."""
-        return self._state.tracking
+class WebhooksApi(RouteGroup):
+    """LaunchDarkly's webhook routes."""
 
     def routes(self) -> list[BaseRoute]:
         """The Starlette routes."""
@@ -105,10 +97,10 @@ class WebhooksApi:
         ]
 
     def _authorise(self, request: Request, *, write: bool = False) -> None:
-        ld_require(ld_token(self._state.ld, request), write=write)
+        ld_require(ld_token(self.ld, request), write=write)
 
     def _record(self, request: Request) -> WebhookRecord:
-        record = self.world.webhooks.get(request.path_params["id"])
+        record = self.tracking.webhooks.get(request.path_params["id"])
         if record is None:
             raise LdApiError(404, "not_found", "Invalid resource identifier")
         return record
@@ -116,7 +108,7 @@ class WebhooksApi:
     async def list_webhooks(self, request: Request) -> Response:
         """GET /api/v2/webhooks: every webhook, one page (the spec declares no paging)."""
         self._authorise(request)
-        items = [webhook_json(record) for record in self.world.webhooks.values()]
+        items = [webhook_json(record) for record in self.tracking.webhooks.values()]
         return JSONResponse({"_links": {"self": {"href": WEBHOOKS, "type": "application/json"}}, "items": items})
 
     async def create_webhook(self, request: Request) -> Response:
@@ -128,9 +120,9 @@ class WebhooksApi:
             raise _invalid("Invalid request body: not JSON") from None
         if doc["sign"] and not doc.get("secret"):
             doc["secret"] = secrets.token_hex(16)
-        webhook_id = hex_id("ld-webhook", str(self.world.new_id()), doc["url"])
+        webhook_id = hex_id("ld-webhook", str(self.tracking.new_id()), doc["url"])
         record = WebhookRecord(webhook_id, doc)
-        self.world.webhooks[webhook_id] = record
+        self.tracking.webhooks[webhook_id] = record
         return JSONResponse(webhook_json(record))
 
     async def get_webhook(self, request: Request) -> Response:
@@ -159,5 +151,5 @@ class WebhooksApi:
         """DELETE /api/v2/webhooks/{id}: 204."""
         self._authorise(request, write=True)
         record = self._record(request)
-        del self.world.webhooks[record.id]
+        del self.tracking.webhooks[record.id]
         return Response(status_code=204)
