@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from importlib.machinery import ModuleSpec
 
 import pytest
@@ -15,8 +16,9 @@ WEB_STACK = ("starlette", "uvicorn", "msgspec", "psycopg", "psycopg_pool", "json
 
 
 @pytest.fixture
-def without_starlette(monkeypatch: pytest.MonkeyPatch) -> None:
+def without_starlette(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """As in a core install: the extras' packages cannot be imported, and ldsentry's modules load afresh."""
+    before = set(sys.modules)
     for name in list(sys.modules):
         if name.split(".")[0] in WEB_STACK or name.startswith(
             ("ld_sentry_cli.cli.", "ld_sentry_cli.sandbox", "ld_sentry_cli.relay", "ld_sentry_cli.render.relay")
@@ -30,6 +32,11 @@ def without_starlette(monkeypatch: pytest.MonkeyPatch) -> None:
         return None if name.split(".", maxsplit=1)[0] in WEB_STACK else real_find_spec(name, package)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    yield
+    # A module first imported during the test was built on the fresh copies; left in sys.modules, it
+    # would mix with the originals that monkeypatch puts back (an OutputFormat of another class).
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
 
 
 @pytest.mark.parametrize(
