@@ -17,12 +17,8 @@ from typing import Protocol, TypeVar
 from .contexts import CONTEXT_NAME, ContextClass, ContextVerdict, classify
 from .errors import NotFoundError, ServiceError
 from .gather import Counter, ProgressCallback
-from .health import (
-    GradedReport,
-    GradedRow,
-    missing_sentry_environment,
-    missing_sentry_project,
-)
+from .grades import GradedReport, GradedRow
+from .health import missing_sentry_environment, missing_sentry_project
 from .models import ProjectMapping, SentryEvent, SentryProject
 from .problems import Problem, problem
 from .scrubbing import Risk, ScrubbingAudit, ScrubbingSettings, audit

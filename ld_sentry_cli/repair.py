@@ -22,7 +22,8 @@ from .errors import (
     UsageError,
 )
 from .gather import Counter, ProgressCallback
-from .health import Status, grade_metrics
+from .grades import Status
+from .health import grade_metrics
 from .models import LdMetric, LdProject, MetricSettings
 from .problems import Problem
 from .tasks import run_all

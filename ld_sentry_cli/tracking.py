@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ld_sentry_cli.health import GradedReport, GradedRow
+from ld_sentry_cli.grades import GradedReport, GradedRow
 from ld_sentry_cli.models import ProjectMapping
 from ld_sentry_cli.problems import Problem, problem
 from ld_sentry_cli.secrets import REDACTED, register_secret

@@ -10,7 +10,7 @@ import pytest
 from ld_sentry_cli.contexts import ContextClass
 from ld_sentry_cli.errors import NotFoundError, PermissionDeniedError
 from ld_sentry_cli.events_audit import EventsReport, EventsRow, audit_events
-from ld_sentry_cli.health import Status, Summary
+from ld_sentry_cli.grades import Status, Summary
 from ld_sentry_cli.models import ProjectMapping, SentryEvent, SentryProject
 from ld_sentry_cli.problems import Problem, Severity, problem
 from ld_sentry_cli.scrubbing import ScrubbingSettings

@@ -5,19 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ld_sentry_cli.errors import PermissionDeniedError
-from ld_sentry_cli.health import (
-    Facts,
-    LdFacts,
-    Report,
-    Row,
-    SentryFacts,
-    Status,
-    Summary,
-    build_report,
-    grade_metrics,
-    problems_ok,
-    status_of,
-)
+from ld_sentry_cli.grades import Status, Summary, problems_ok, status_of
+from ld_sentry_cli.health import Facts, LdFacts, Report, Row, SentryFacts, build_report, grade_metrics
 from ld_sentry_cli.metric_report import build_metric_check
 from ld_sentry_cli.models import (
     Config,

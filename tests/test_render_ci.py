@@ -8,7 +8,8 @@ import pytest
 
 from ld_sentry_cli.errors import AuthFailedError, ConfigInvalidError, ConfigNotFoundError, ConfigProblem
 from ld_sentry_cli.events_audit import EventsReport, EventsRow
-from ld_sentry_cli.health import Report, Row, Status
+from ld_sentry_cli.grades import Status
+from ld_sentry_cli.health import Report, Row
 from ld_sentry_cli.metric_report import MetricCheckReport, ProjectRow
 from ld_sentry_cli.models import Config, LdMetric, MetricSettings, ProjectMapping
 from ld_sentry_cli.problems import Severity, problem
@@ -168,13 +169,13 @@ def test_junit_escapes_and_drops_characters_xml_cannot_hold() -> None:
     assert failure.text == "conf,ig:1%.toml:7: 100% broken,\nreally: yes[31m"
 
 
-
 def test_xml_text_keeps_exactly_what_xml_1_0_allows() -> None:
     # XML 1.0, production [2]: Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
     allowed = {0x9, 0xA, 0xD, *range(0x20, 0xD800), *range(0xE000, 0xFFFE), *range(0x10000, 0x110000)}
     every_character = "".join(map(chr, range(0x110000)))
 
     assert xml_text(every_character) == "".join(map(chr, sorted(allowed)))
+
 
 # --- the other reports' views ---------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ld_sentry_cli.health import Status, Summary
+from ld_sentry_cli.grades import Status, Summary
 from ld_sentry_cli.models import LdMetric, ProjectMapping
 from ld_sentry_cli.problems import Problem
 

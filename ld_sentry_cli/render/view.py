@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ld_sentry_cli.health import Status, Summary, problems_ok, status_of
+from ld_sentry_cli.grades import Status, Summary, problems_ok, status_of
 from ld_sentry_cli.problems import Problem, Severity
 from ld_sentry_cli.render.common import NONE, mapping_cells
 
