@@ -141,36 +141,24 @@ def crash_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path / "cache" / "ldsentry" / "crash.log"
 
 
-def test_an_unexpected_error_is_the_json_error_document_with_its_crash_log(
+def test_an_unexpected_error_is_the_json_error_document_or_an_annotation_with_its_crash_log(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch, crash_log: Path
 ) -> None:
     _explode(monkeypatch, RuntimeError("boom"))
-
-    result = runner.invoke(app, ["validate", "-o", "json"])
-
-    assert result.exit_code == 3
-    assert _error(result) == {
-        "code": "internal_error",
-        "message": "unexpected RuntimeError: boom",
-        "hint": f"The details are in {crash_log} (`ldsentry --debug ...` shows them here); "
-        "please report it with that file if it persists.",
-    }
-    assert result.stderr == ""
-    assert "\ncommand: ldsentry validate -o json\n" in crash_log.read_text(encoding="utf-8")
-
-
-def test_an_unexpected_error_is_an_annotation_under_github(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, crash_log: Path
-) -> None:
-    _explode(monkeypatch, RuntimeError("boom"))
-
-    result = runner.invoke(app, ["validate", "-o", "github"])
-
-    assert result.exit_code == 3
-    assert result.stdout == (
-        f"::error title=internal_error::unexpected RuntimeError: boom%0AThe details are in {crash_log} "
-        "(`ldsentry --debug ...` shows them here); please report it with that file if it persists.\n"
+    hint = (
+        f"The details are in {crash_log} (`ldsentry --debug ...` shows them here); "
+        "please report it with that file if it persists."
     )
+
+    as_json = runner.invoke(app, ["validate", "-o", "json"])
+    logged = crash_log.read_text(encoding="utf-8")
+    as_github = runner.invoke(app, ["validate", "-o", "github"])
+
+    assert as_json.exit_code == as_github.exit_code == 3
+    assert _error(as_json) == {"code": "internal_error", "message": "unexpected RuntimeError: boom", "hint": hint}
+    assert as_json.stderr == ""
+    assert "\ncommand: ldsentry validate -o json\n" in logged
+    assert as_github.stdout == f"::error title=internal_error::unexpected RuntimeError: boom%0A{hint}\n"
 
 
 def test_an_unexpected_error_outside_any_command_is_reported_too(
