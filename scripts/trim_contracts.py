@@ -36,7 +36,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,9 +55,10 @@ SCRIPT = "python scripts/trim_contracts.py"
 _SCHEMA_ANNOTATIONS = frozenset(
     {"description", "title", "example", "examples", "externalDocs", "xml", "deprecated", "discriminator"}
 )
+# Schema keywords whose value is one subschema, a list of them, or a map of names to them.
 _SCHEMA_KEYWORDS = ("items", "additionalProperties", "not", "additionalItems")
 _SCHEMA_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf")
-_SCHEMA_MAP_KEYWORDS = ("properties", "patternProperties")
+_SCHEMA_MAP_KEYWORDS = ("properties", "patternProperties", "definitions")
 _PARAMETER_KEYS = ("name", "in", "required", "schema", "style", "explode", "allowReserved", "allowEmptyValue")
 _COMPONENT_KINDS = ("schemas", "parameters", "requestBodies", "responses")
 
@@ -142,23 +143,35 @@ def apply_overlay(document: dict[str, Any], entries: list[Mapping[str, Any]]) ->
                 target.append(copy.deepcopy(value))
 
 
+def map_subschemas(node: Mapping[str, Any], each: Callable[[Any], Any], drop: Callable[[str], bool]) -> dict[str, Any]:
+    """A copy of one schema object without the keys `drop` names, with `each` applied to its direct subschemas.
+
+    Property names are names, not keywords: a property called `description` is kept whatever `drop` says.
+    """
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if drop(key):
+            continue
+        if key in _SCHEMA_KEYWORDS and isinstance(value, dict):
+            out[key] = each(value)
+        elif key in _SCHEMA_LIST_KEYWORDS and isinstance(value, list):
+            out[key] = [each(item) for item in value]
+        elif key in _SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+            out[key] = {name: each(item) for name, item in value.items()}
+        else:
+            out[key] = value
+    return out
+
+
+def _is_annotation(key: str) -> bool:
+    return key in _SCHEMA_ANNOTATIONS or key.startswith("x-")
+
+
 def trim_schema(node: Any) -> Any:
     """One schema without its annotations, recursively (property names are kept whatever they are)."""
     if not isinstance(node, dict):
         return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key in _SCHEMA_ANNOTATIONS or key.startswith("x-"):
-            continue
-        if key in _SCHEMA_KEYWORDS:
-            out[key] = trim_schema(value)
-        elif key in _SCHEMA_LIST_KEYWORDS and isinstance(value, list):
-            out[key] = [trim_schema(item) for item in value]
-        elif key in _SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
-            out[key] = {name: trim_schema(item) for name, item in value.items()}
-        else:
-            out[key] = value
-    return out
+    return map_subschemas(node, trim_schema, _is_annotation)
 
 
 def _trim_parameter(node: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,45 +20,53 @@ Usage:
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
 import jsonschema
 from jsonschema.exceptions import best_match
 
-SPEC_FILES = {"launchdarkly": "launchdarkly-openapi.json", "sentry": "sentry-openapi.json"}
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 NO_BODY: Any = object()  # "the request has no body", distinct from a JSON null body
 
 # OpenAPI-only schema keywords that JSON Schema does not know (annotations; dropped).
 _ANNOTATIONS = frozenset({"nullable", "example", "examples", "discriminator", "xml", "externalDocs"})
-_SCHEMA_KEYWORDS = ("items", "additionalProperties", "not", "additionalItems")
-_SCHEMA_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf")
-_SCHEMA_MAP_KEYWORDS = ("properties", "patternProperties", "definitions")
+
+
+def _load_trim_script() -> ModuleType:
+    """Import scripts/trim_contracts.py, which writes the trimmed documents (scripts/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "trim_contracts.py"
+    spec = importlib.util.spec_from_file_location("trim_contracts", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+trim_contracts = _load_trim_script()
 
 
 class ContractError(AssertionError):
     """A request or response does not match the OpenAPI document."""
 
 
-def contracts_dir() -> Path:
-    """tests/contracts/, where the trimmed documents are committed."""
-    return Path(__file__).resolve().parent / "contracts"
-
-
 @functools.cache
 def load_spec(name: str) -> dict[str, Any]:
     """The parsed OpenAPI document `launchdarkly` or `sentry` (cached)."""
-    if name not in SPEC_FILES:
-        raise ValueError(f"unknown contract {name!r}; expected one of {sorted(SPEC_FILES)}")
-    path = contracts_dir() / SPEC_FILES[name]
+    files: dict[str, str] = trim_contracts.SPEC_FILES
+    if name not in files:
+        raise ValueError(f"unknown contract {name!r}; expected one of {sorted(files)}")
+    path: Path = trim_contracts.TARGET_DIR / files[name]
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run python scripts/trim_contracts.py to generate it")
+        raise FileNotFoundError(f"{path} is missing: run {trim_contracts.SCRIPT} to generate it")
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)
 
@@ -67,20 +75,9 @@ def json_schema(node: Any) -> Any:
     """Translate one OpenAPI 3.0 schema into JSON Schema (Draft 4), recursively."""
     if not isinstance(node, dict):
         return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key in _ANNOTATIONS:
-            continue
-        if key == "$ref" and isinstance(value, str):
-            out[key] = value.replace("#/components/schemas/", "#/definitions/")
-        elif key in _SCHEMA_KEYWORDS and isinstance(value, dict):
-            out[key] = json_schema(value)
-        elif key in _SCHEMA_LIST_KEYWORDS and isinstance(value, list):
-            out[key] = [json_schema(item) for item in value]
-        elif key in _SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
-            out[key] = {name: json_schema(item) for name, item in value.items()}
-        else:
-            out[key] = value
+    out: dict[str, Any] = trim_contracts.map_subschemas(node, json_schema, _ANNOTATIONS.__contains__)
+    if isinstance(out.get("$ref"), str):
+        out["$ref"] = out["$ref"].replace("#/components/schemas/", "#/definitions/")
     if node.get("nullable") is True:
         # OpenAPI 3.0 `nullable: true` = "this schema, or null"; wrapping also covers $ref/allOf/oneOf
         # nodes, where adding "null" to `type` would not be enough.

@@ -134,50 +134,40 @@ def _explode(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
     Path("ldsentry.toml").write_text("[metric]\n", encoding="utf-8")
 
 
-def test_an_unexpected_error_is_the_json_error_document_with_its_crash_log(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.fixture
+def crash_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Where ldsentry writes its crash log in this test (XDG_CACHE_HOME points to a fresh folder)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    _explode(monkeypatch, RuntimeError("boom"))
-
-    result = runner.invoke(app, ["validate", "-o", "json"])
-
-    log = tmp_path / "cache" / "ldsentry" / "crash.log"
-    assert result.exit_code == 3
-    assert _error(result) == {
-        "code": "internal_error",
-        "message": "unexpected RuntimeError: boom",
-        "hint": f"The details are in {log} (`ldsentry --debug ...` shows them here); "
-        "please report it with that file if it persists.",
-    }
-    assert result.stderr == ""
-    assert "\ncommand: ldsentry validate -o json\n" in log.read_text(encoding="utf-8")
+    return tmp_path / "cache" / "ldsentry" / "crash.log"
 
 
-def test_an_unexpected_error_is_an_annotation_under_github(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_an_unexpected_error_is_the_json_error_document_or_an_annotation_with_its_crash_log(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, crash_log: Path
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     _explode(monkeypatch, RuntimeError("boom"))
-
-    result = runner.invoke(app, ["validate", "-o", "github"])
-
-    log = tmp_path / "cache" / "ldsentry" / "crash.log"
-    assert result.exit_code == 3
-    assert result.stdout == (
-        f"::error title=internal_error::unexpected RuntimeError: boom%0AThe details are in {log} "
-        "(`ldsentry --debug ...` shows them here); please report it with that file if it persists.\n"
+    hint = (
+        f"The details are in {crash_log} (`ldsentry --debug ...` shows them here); "
+        "please report it with that file if it persists."
     )
+
+    as_json = runner.invoke(app, ["validate", "-o", "json"])
+    logged = crash_log.read_text(encoding="utf-8")
+    as_github = runner.invoke(app, ["validate", "-o", "github"])
+
+    assert as_json.exit_code == as_github.exit_code == 3
+    assert _error(as_json) == {"code": "internal_error", "message": "unexpected RuntimeError: boom", "hint": hint}
+    assert as_json.stderr == ""
+    assert "\ncommand: ldsentry validate -o json\n" in logged
+    assert as_github.stdout == f"::error title=internal_error::unexpected RuntimeError: boom%0A{hint}\n"
 
 
 def test_an_unexpected_error_outside_any_command_is_reported_too(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, crash_log: Path
 ) -> None:
     # The root callback runs before any command's own error handling.
     def explode(debug: bool) -> None:
         raise RuntimeError("early")
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr("ld_sentry_cli.cli.configure", explode)
 
     as_json = runner.invoke(app, ["validate", "-o", "json"])
@@ -231,9 +221,8 @@ def test_the_crash_log_falls_back_to_a_temporary_file(
     ],
 )
 def test_the_machines_own_errors_say_what_to_do(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, error: OSError, message: str, hint: str
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, crash_log: Path, error: OSError, message: str, hint: str
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     _explode(monkeypatch, error)
 
     as_text = runner.invoke(app, ["validate"])
@@ -242,7 +231,7 @@ def test_the_machines_own_errors_say_what_to_do(
     assert as_text.exit_code == as_json.exit_code == 2
     assert as_text.stderr == f"error: {message}\nhint: {hint}\n"
     assert _error(as_json) == {"code": "file_error", "message": message, "hint": hint}
-    assert not (tmp_path / "cache").exists()  # not a bug: no crash log
+    assert not crash_log.parents[1].exists()  # not a bug: no crash log, nor a cache folder for one
 
 
 # --- usage_error, non-finite numbers, NaN in JSON -------------------------------------------------

@@ -7,31 +7,15 @@ fresh clone.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-from contracts import ContractError, load_spec, validate_schema
+from contracts import ContractError, load_spec, trim_contracts, validate_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = ROOT / "tests" / "contracts"
-
-
-def _script() -> ModuleType:
-    """Import scripts/trim_contracts.py (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("trim_contracts", ROOT / "scripts" / "trim_contracts.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-trim_contracts = _script()
 
 
 def test_committed_contracts_match_the_full_documents() -> None:

@@ -200,17 +200,72 @@ def test_amber_wrong_direction() -> None:
     )
 
 
-def test_amber_kind_mismatch_sum_for_binary() -> None:
-    verdict = grade_metrics([metric(aggregation="sum")], SETTINGS)
-    assert verdict.status is Status.AMBER
-    assert verdict.problems == (
+def _kind_mismatch(aggregation: str) -> Problem:
+    """A binary metric with an aggregation no kind of ldsentry's expects: nothing to suggest in ldsentry.toml."""
+    return Problem(
+        "metric_kind_mismatch",
+        Severity.AMBER,
+        f"Metric 'sentry-errors' has unitAggregationType '{aggregation}' but `[metric] kind = \"binary\"` "
+        "expects 'average'; change the metric in LaunchDarkly.",
+    )
+
+
+UNITS = LdMetric("sentry-errors", "E", "custom", "sentry-errors", analysis_units=("user", "request"))
+WAREHOUSE = LdMetric(
+    "sentry-errors", "E", "custom", "sentry-errors", data_source="snowflake-prod", data_source_environment="prod"
+)
+
+# One metric with one amber problem: the metrics, the project's experiment units (None: unknown), the problem.
+ONE_AMBER_PROBLEM = [
+    pytest.param(
+        [metric(aggregation="sum")],
+        None,
         Problem(
             "metric_kind_mismatch",
             Severity.AMBER,
             "Metric 'sentry-errors' has unitAggregationType 'sum' but `[metric] kind = \"binary\"` expects "
             "'average'; change the metric in LaunchDarkly or set `[metric] kind = \"count\"`.",
         ),
-    )
+        id="sum-for-binary",
+    ),
+    pytest.param([metric(aggregation="count_distinct")], None, _kind_mismatch("count_distinct"), id="count_distinct"),
+    pytest.param(  # an aggregation LaunchDarkly may add one day
+        [metric(aggregation="median-of-tomorrow")], None, _kind_mismatch("median-of-tomorrow"), id="new-aggregation"
+    ),
+    pytest.param(
+        [WAREHOUSE],
+        None,
+        Problem(
+            "metric_data_source",
+            Severity.AMBER,
+            "Metric 'sentry-errors' reads data source 'snowflake-prod' (environment 'prod'), not events sent to "
+            "LaunchDarkly, so the errors the Sentry integration sends never reach it; in LaunchDarkly, create a "
+            "metric on LaunchDarkly-hosted events with event key 'sentry-errors'.",
+        ),
+        id="warehouse-data-source",
+    ),
+    pytest.param(
+        [UNITS],
+        ("user", "organization"),
+        Problem(
+            "metric_units_unavailable",
+            Severity.AMBER,
+            "Metric 'sentry-errors' is analysed by context kind 'request', which its project does not make "
+            "available for experiments (available: 'user', 'organization'); mark the kind \"Available for "
+            "experiments\" in the project's Contexts settings, or change the metric's units in LaunchDarkly.",
+        ),
+        id="units-unavailable",
+    ),
+]
+
+
+@pytest.mark.parametrize(("metrics", "units", "expected"), ONE_AMBER_PROBLEM)
+def test_amber_metric_with_one_problem(
+    metrics: list[LdMetric], units: tuple[str, ...] | None, expected: Problem
+) -> None:
+    verdict = grade_metrics(metrics, SETTINGS, units)
+    assert verdict.status is Status.AMBER
+    assert verdict.problems == (expected,)
 
 
 def test_amber_kind_mismatch_average_for_count() -> None:
@@ -218,14 +273,6 @@ def test_amber_kind_mismatch_average_for_count() -> None:
     assert verdict.problems[0].message == (
         "Metric 'sentry-errors' has unitAggregationType 'average' but `[metric] kind = \"count\"` expects "
         "'sum'; change the metric in LaunchDarkly or set `[metric] kind = \"binary\"`."
-    )
-
-
-def test_amber_kind_mismatch_for_an_aggregation_no_kind_matches() -> None:
-    verdict = grade_metrics([metric(aggregation="count_distinct")], SETTINGS)
-    assert verdict.problems[0].message == (
-        "Metric 'sentry-errors' has unitAggregationType 'count_distinct' but `[metric] kind = \"binary\"` "
-        "expects 'average'; change the metric in LaunchDarkly."
     )
 
 
@@ -515,23 +562,6 @@ def test_report_needs_facts_for_every_ld_project() -> None:
 # --- what LaunchDarkly returns now: data sources, new enum values, analysis units -------------------
 
 
-def test_amber_metric_on_a_warehouse_data_source() -> None:
-    warehouse = LdMetric(
-        "sentry-errors", "E", "custom", "sentry-errors", data_source="snowflake-prod", data_source_environment="prod"
-    )
-    verdict = grade_metrics([warehouse], SETTINGS)
-    assert verdict.status is Status.AMBER
-    assert verdict.problems == (
-        Problem(
-            "metric_data_source",
-            Severity.AMBER,
-            "Metric 'sentry-errors' reads data source 'snowflake-prod' (environment 'prod'), not events sent to "
-            "LaunchDarkly, so the errors the Sentry integration sends never reach it; in LaunchDarkly, create a "
-            "metric on LaunchDarkly-hosted events with event key 'sentry-errors'.",
-        ),
-    )
-
-
 def test_hosted_or_absent_data_source_is_green_and_a_hosted_metric_beats_a_warehouse_one() -> None:
     hosted = LdMetric("hosted", "H", "custom", "sentry-errors", data_source="launchdarkly-hosted")
     warehouse = LdMetric("sentry-errors", "W", "custom", "sentry-errors", data_source="bigquery")
@@ -548,33 +578,9 @@ def test_a_kind_other_than_custom_known_or_not_is_never_the_metric(kind: str) ->
     assert codes(verdict.problems) == ["metric_missing"]
 
 
-@pytest.mark.parametrize("aggregation", ["count_distinct", "median-of-tomorrow"])
-def test_a_new_aggregation_is_a_kind_mismatch_without_a_kind_to_suggest(aggregation: str) -> None:
-    verdict = grade_metrics([metric(aggregation=aggregation)], SETTINGS)
-    assert verdict.problems == (
-        Problem(
-            "metric_kind_mismatch",
-            Severity.AMBER,
-            f"Metric 'sentry-errors' has unitAggregationType '{aggregation}' but `[metric] kind = \"binary\"` "
-            "expects 'average'; change the metric in LaunchDarkly.",
-        ),
-    )
-
-
-def test_amber_metric_units_unavailable_in_the_project() -> None:
-    units = LdMetric("sentry-errors", "E", "custom", "sentry-errors", analysis_units=("user", "request"))
-    verdict = grade_metrics([units], SETTINGS, ("user", "organization"))
-    assert verdict.problems == (
-        Problem(
-            "metric_units_unavailable",
-            Severity.AMBER,
-            "Metric 'sentry-errors' is analysed by context kind 'request', which its project does not make "
-            "available for experiments (available: 'user', 'organization'); mark the kind \"Available for "
-            "experiments\" in the project's Contexts settings, or change the metric's units in LaunchDarkly.",
-        ),
-    )
-    assert grade_metrics([units], SETTINGS, ("user", "request")).status is Status.GREEN
-    assert grade_metrics([units], SETTINGS, None).status is Status.GREEN  # unknown: not graded
+def test_metric_units_available_or_unknown_are_green() -> None:
+    assert grade_metrics([UNITS], SETTINGS, ("user", "request")).status is Status.GREEN
+    assert grade_metrics([UNITS], SETTINGS, None).status is Status.GREEN  # unknown: not graded
 
 
 def test_report_grades_units_from_the_facts() -> None:

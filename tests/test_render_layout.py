@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,12 @@ def _run(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, command: str, width
     return lines
 
 
+def _assert_block(lines: list[str], anchor: str, block: list[str]) -> None:
+    """The lines around the first `anchor` line are exactly `block`, a stacked row that holds `anchor`."""
+    start = lines.index(anchor) - block.index(anchor)
+    assert lines[start : start + len(block)] == block
+
+
 def _table_row(lines: list[str], *cells: str) -> bool:
     """True when one table line holds exactly these cells, whole."""
     return any([cell.strip() for cell in line.strip("│").split("│")] == list(cells) for line in lines)
@@ -59,22 +66,24 @@ def test_status_shows_every_status_and_cell_at_any_width(
 
     if ("status", width) in STACKED:
         narrow = width < 45  # too narrow for `label: value` on one line: the value goes below, indented
-        expected = [
+        _assert_block(
+            lines,
             "Status: ✓ GREEN",
-            *(
-                ["Sentry project/env:", "  checkout-api/production"]
-                if narrow
-                else ["Sentry project/env: checkout-api/production"]
-            ),
-            *(
-                ["LaunchDarkly project/env:", "  checkout/production"]
-                if narrow
-                else ["LaunchDarkly project/env: checkout/production"]
-            ),
-            "Metric: sentry-errors",
-        ]
-        block = lines.index("Status: ✓ GREEN")
-        assert lines[block : block + len(expected)] == expected
+            [
+                "Status: ✓ GREEN",
+                *(
+                    ["Sentry project/env:", "  checkout-api/production"]
+                    if narrow
+                    else ["Sentry project/env: checkout-api/production"]
+                ),
+                *(
+                    ["LaunchDarkly project/env:", "  checkout/production"]
+                    if narrow
+                    else ["LaunchDarkly project/env: checkout/production"]
+                ),
+                "Metric: sentry-errors",
+            ],
+        )
         assert sum(line.startswith("Status: ") for line in lines) == 5
         assert lines[0] == "Mappings for event key 'sentry-errors'"
     else:
@@ -104,64 +113,67 @@ def test_doctor_shows_every_check_with_its_details_at_any_width(
         assert sum(any(mark in line for mark in marks) for line in lines) == len(checks)
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_events_check_shows_its_counts_at_any_width(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, emulator: Emulator, demo_config: Path, width: int
-) -> None:
-    lines = _run(runner, monkeypatch, "events check", width)
+@dataclass(frozen=True)
+class Shown:
+    """What a command must show of one of its rows: a block of lines when stacked, whole cells in a table."""
 
-    if ("events check", width) in STACKED:
-        block = lines.index("Sampled: 14")
-        assert lines[block : block + 6] == [
-            "Sampled: 14",
-            "Usable: 6",
-            "Missing: 3",
-            "Misnamed: 3",
-            "Invalid: 2",
-            "Usable %: 43%",
-        ]
-        assert sum(line.startswith("Status: ") for line in lines) == 5
-    else:
-        assert _table_row(
-            lines, "✗ RED", "web-frontend/production", "default/production", "14", "6", "3", "3", "2", "43%"
-        )
+    anchor: str  # the line that finds the block: its first occurrence is in it
+    block: list[str]
+    rows: list[tuple[str, ...]]
+    statuses: int | None = None  # how many `Status:` lines the stacked output has, where the test counts them
+    live: bool = True  # the command asks the services, so it runs against the emulator
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_metric_check_shows_every_project_at_any_width(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, emulator: Emulator, demo_config: Path, width: int
-) -> None:
-    lines = _run(runner, monkeypatch, "metric check", width)
-
-    if ("metric check", width) in STACKED:
-        block = lines.index("LaunchDarkly project: checkout")
-        assert lines[block - 1 : block + 2] == [
-            "Status: ✓ GREEN",
-            "LaunchDarkly project: checkout",
-            "Metric: sentry-errors",
-        ]
-    else:
-        assert _table_row(lines, "✓ GREEN", "checkout", "sentry-errors")
-        assert _table_row(lines, "✗ RED", "mobile", "—")
-
-
-@pytest.mark.parametrize("width", WIDTHS)
-def test_mappings_list_shows_every_field_at_any_width(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, demo_config: Path, width: int
-) -> None:
-    lines = _run(runner, monkeypatch, "mappings list", width)
-
-    if ("mappings list", width) in STACKED:
-        block = lines.index("Line: 39")
-        assert lines[block - 4 : block + 1] == [
+SHOWN = {
+    "events check": Shown(
+        "Sampled: 14",
+        ["Sampled: 14", "Usable: 6", "Missing: 3", "Misnamed: 3", "Invalid: 2", "Usable %: 43%"],
+        [("✗ RED", "web-frontend/production", "default/production", "14", "6", "3", "3", "2", "43%")],
+        statuses=5,
+    ),
+    "metric check": Shown(
+        "LaunchDarkly project: checkout",
+        ["Status: ✓ GREEN", "LaunchDarkly project: checkout", "Metric: sentry-errors"],
+        [("✓ GREEN", "checkout", "sentry-errors"), ("✗ RED", "mobile", "—")],
+    ),
+    "mappings list": Shown(
+        "Line: 39",
+        [
             "Sentry project: checkout-api",
             "Sentry environment: staging",
             "LD project: checkout",
             "LD environment: staging",
             "Line: 39",
-        ]
+        ],
+        [("checkout-api", "staging", "checkout", "staging", "39")],
+        live=False,
+    ),
+}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("command", SHOWN)
+def test_a_command_shows_its_rows_whole_at_any_width(
+    runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    demo_config: Path,
+    command: str,
+    width: int,
+) -> None:
+    shown = SHOWN[command]
+    if shown.live:
+        request.getfixturevalue("emulator")
+
+    lines = _run(runner, monkeypatch, command, width)
+
+    if (command, width) in STACKED:
+        _assert_block(lines, shown.anchor, shown.block)
+        if shown.statuses is not None:
+            assert sum(line.startswith("Status: ") for line in lines) == shown.statuses
     else:
-        assert _table_row(lines, "checkout-api", "staging", "checkout", "staging", "39")
+        for row in shown.rows:
+            assert _table_row(lines, *row)
 
 
 def test_needed_width_is_where_rich_stops_truncating() -> None:

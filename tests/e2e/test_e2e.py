@@ -58,18 +58,22 @@ def ldsentry(
     With instant_backoff, Python also loads tests/e2e/instant_backoff/sitecustomize.py at start-up: the
     retries happen, but their waits do not (for the tests that provoke dozens of them).
     """
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(workdir),
-        "NO_COLOR": "1",
-        **emulator_env(url),
-        "LD_ACCESS_TOKEN": ld_token,
-    }
+    env = {**user_env(workdir), **emulator_env(url), "LD_ACCESS_TOKEN": ld_token}
     if instant_backoff:
         env["PYTHONPATH"] = str(INSTANT_BACKOFF)
+    return run_executable(workdir, env, *args, timeout=timeout)
+
+
+def user_env(home: Path) -> dict[str, str]:
+    """What a user's shell has that ldsentry reads, and nothing from the test run: PATH, HOME, no colour."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "NO_COLOR": "1"}
+
+
+def run_executable(cwd: Path, env: dict[str, str], *args: str, timeout: float) -> Run:
+    """Run the installed executable in `cwd` with exactly `env`."""
     done = subprocess.run(
         [ldsentry_executable(), *args],
-        cwd=workdir,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -240,18 +244,10 @@ def test_sandbox_serve_prints_exports_and_serves(workdir: Path) -> None:
 
 
 def test_demo_exits_zero(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [ldsentry_executable(), "demo"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1", "HOME": str(tmp_path)},
-    )
+    run = run_executable(tmp_path, user_env(tmp_path), "demo", timeout=120)
 
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-    assert "Step 10 of 10" in done.stdout
+    assert run.code == 0, run.stdout[-2000:] + run.stderr
+    assert "Step 10 of 10" in run.stdout
     assert list(tmp_path.iterdir()) == []
 
 
