@@ -20,7 +20,7 @@ from ld_sentry_cli.errors import NetworkError
 from ld_sentry_cli.models import Config, ProjectMapping, SentryProject
 from ld_sentry_cli.relay.app import build_app
 from ld_sentry_cli.relay.forwarder import SendResult
-from ld_sentry_cli.relay.model import Destination
+from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
 from ld_sentry_cli.relay.service import Relay, RelayOptions
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 
@@ -45,6 +45,8 @@ MAPPINGS = (
     ProjectMapping("checkout-api", "production", "checkout", "production"),
 )
 CONFIG = Config(mappings=MAPPINGS)
+PROD = Destination("default", "production")
+STAGING = Destination("default", "staging")
 PROJECTS = [SentryProject(str(WEB_ID), "web-frontend"), SentryProject(str(API_ID), "checkout-api")]
 
 SCENARIO: dict[str, Any] = {
@@ -66,6 +68,18 @@ SCENARIO: dict[str, Any] = {
         ],
     },
 }
+
+
+def spool_entry(n: int, destination: Destination | None = PROD, at: float = 100.0) -> SpoolEntry:
+    """Event n (its id n in hex) for destination, accepted at `at`; parked with its Sentry project without one."""
+    return SpoolEntry(
+        event_id=f"{n:032x}",
+        payload=metric_event("sentry-errors", 1_787_173_117_000 + n, {"user": f"user-{n}"}),
+        received_at=at,
+        destination=destination,
+        sentry_project_id="4505278496" if destination is None else None,
+        sentry_environment="production" if destination is None else None,
+    )
 
 
 def fixture(name: str) -> dict[str, Any]:
