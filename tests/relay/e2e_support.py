@@ -115,6 +115,7 @@ def expected_events(deliveries: Sequence[Delivery]) -> dict[str, tuple[str, str]
 
 
 def free_port() -> int:
+    """A loopback port free now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -145,6 +146,7 @@ class RelayProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start `ldsentry relay serve`, its output in a new log file."""
         log = self.workdir / f"{self.name}-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as stream:
@@ -170,6 +172,7 @@ class RelayProcess:
             )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until /readyz answers 200; fails with the logs if the relay exits or times out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None and self.process.poll() is None, self.log_text()
@@ -182,6 +185,7 @@ class RelayProcess:
         raise AssertionError(f"the relay was not ready within {timeout} s:\n{self.log_text()}")
 
     def log_text(self) -> str:
+        """Everything the relay wrote, over all its starts."""
         return "".join(log.read_text(errors="replace") for log in self.logs if log.exists())
 
 

@@ -35,6 +35,7 @@ def spool(request: pytest.FixtureRequest, spool_path: Path) -> Iterator[Spool]:
 
 
 def ids(batch_events: object) -> list[int]:
+    """The events' numbers (spool_entry's n)."""
     return [int(e.event_id, 16) for e in batch_events]  # type: ignore[attr-defined]
 
 
