@@ -89,6 +89,28 @@ def connection_cap(soft_limit: int | None) -> int:
     return max(soft_limit - headroom, soft_limit // 2, 1)
 
 
+# How each reason for closing connections is logged: the level, and the message given the count, its
+# plural "s" and the limit that closed them. Idle connections are closed all the time (kept-alive ones
+# too): worth a debug line only.
+_CLOSED_LOGS: dict[str, tuple[int, str]] = {
+    "cap": (
+        logging.WARNING,
+        "connection cap of %(limit)d reached: closed %(count)d connection%(s)s (the oldest idle, or the new one "
+        "when none was idle) since the last report; raise the descriptor limit (ulimit -n, LimitNOFILE=) to allow "
+        "more",
+    ),
+    "head_too_large": (
+        logging.WARNING,
+        "answered 431 to %(count)d request%(s)s whose headers exceeded %(limit)d bytes",
+    ),
+    "read_timeout": (
+        logging.INFO,
+        "closed %(count)d connection%(s)s that did not finish sending a request within %(limit)g s",
+    ),
+    "idle_timeout": (logging.DEBUG, "closed %(count)d idle connection%(s)s"),
+}
+
+
 class ConnectionGuard:
     """What every connection of one server shares: the limits, the counts, and who may be closed first."""
 
@@ -144,32 +166,15 @@ class ConnectionGuard:
             return
         self._last_logged[reason] = now
         count, self._unlogged[reason] = self._unlogged[reason], 0
+        level, message = _CLOSED_LOGS[reason]
         limits = self.limits
-        if reason == "cap":
-            logger.warning(
-                "connection cap of %d reached: closed %d connection%s (the oldest idle, or the new one when "
-                "none was idle) since the last report; raise the descriptor limit (ulimit -n, LimitNOFILE=) "
-                "to allow more",
-                limits.max_connections,
-                count,
-                "" if count == 1 else "s",
-            )
-        elif reason == "head_too_large":
-            logger.warning(
-                "answered 431 to %d request%s whose headers exceeded %d bytes",
-                count,
-                "" if count == 1 else "s",
-                limits.max_head_bytes,
-            )
-        elif reason == "read_timeout":
-            logger.info(
-                "closed %d connection%s that did not finish sending a request within %g s",
-                count,
-                "" if count == 1 else "s",
-                limits.read_timeout,
-            )
-        else:  # idle connections are closed all the time (kept-alive ones too): worth a debug line only
-            logger.debug("closed %d idle connection%s", count, "" if count == 1 else "s")
+        limit = {
+            "cap": limits.max_connections,
+            "head_too_large": limits.max_head_bytes,
+            "read_timeout": limits.read_timeout,
+            "idle_timeout": limits.idle_timeout,
+        }[reason]
+        logger.log(level, message, {"count": count, "s": "" if count == 1 else "s", "limit": limit})
 
 
 class GuardedConnection:

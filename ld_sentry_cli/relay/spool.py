@@ -2,7 +2,8 @@
 
 `Spool` is the interface the relay needs. Two stores implement it: `SqliteSpool`
 (spool_sqlite.py, embedded, the default, for one relay) and `PostgresSpool` (spool_postgres.py,
-shared by several relays behind a load balancer); spools.py picks one from `--spool`.
+shared by several relays behind a load balancer); spools.py picks one from `--spool`. Each keeps
+its own SQL and locking; spool_rows.py turns the rows of both into the same records.
 
 Life of an event (column `state`):
 

@@ -29,16 +29,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ld_sentry_cli.relay.model import (
-    Batch,
-    BatchEvent,
-    DeadLetter,
-    Destination,
-    DestinationStats,
-    ParkedEvent,
-    SpoolEntry,
-    SpoolStats,
-)
+from ld_sentry_cli.relay import spool_rows
+from ld_sentry_cli.relay.model import Batch, DeadLetter, Destination, ParkedEvent, SpoolEntry, SpoolStats
 from ld_sentry_cli.relay.spool import PRUNE_CHUNK, RESPONSE_LIMIT, DuePlan, SpoolError, SpoolUnavailable
 
 logger = logging.getLogger("ldsentry.relay.spool")
@@ -98,8 +90,7 @@ _SCHEMA = (
 )
 
 _INSERT = (
-    "INSERT INTO ldsentry_relay_events "
-    "(event_id, state, destination, payload, received_at, sentry_project_id, sentry_environment) "
+    f"INSERT INTO ldsentry_relay_events ({', '.join(spool_rows.EVENT_COLUMNS)}) "  # noqa: S608 (constants only)
     "SELECT * FROM unnest(%s::text[], %s::text[], %s::integer[], %s::text[], %s::double precision[], "
     "%s::text[], %s::text[]) ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
@@ -111,6 +102,12 @@ SELECT d.id, b.next_attempt_at, b.lease_owner, b.lease_until,
         WHERE e.destination = d.id AND e.state = 'queued' ORDER BY e.seq LIMIT %s) AS q)
 FROM ldsentry_relay_destinations d LEFT JOIN ldsentry_relay_batches b ON b.destination = d.id
 """
+# What delivered() and dead_letter() make of a batch's events (parameters: now, batch_id).
+_MARK_DELIVERED = (
+    "UPDATE ldsentry_relay_events SET state = 'delivered', payload = NULL, batch_id = NULL, done_at = %s "
+    "WHERE batch_id = %s AND state = 'sending'"
+)
+_MARK_DEAD = "UPDATE ldsentry_relay_events SET state = 'dead', done_at = %s WHERE batch_id = %s AND state = 'sending'"
 _STATS = """
 SELECT d.ld_project, d.ld_environment, d.delivered,
     (SELECT count(*) FROM ldsentry_relay_events e WHERE e.destination = d.id AND e.state = 'queued'),
@@ -140,8 +137,7 @@ class PostgresSpool:
         self.thread_safe = True  # a connection pool
         self.lease = lease
         self.owner = uuid.uuid4().hex  # this process, in leases and in the replicas table
-        self._destination_ids: dict[Destination, int] = {}
-        self._destinations: dict[int, Destination] = {}
+        self._known = spool_rows.DestinationIds()
         hint = (
             "Check the URL (postgresql://USER@HOST:PORT/DB), that the server runs, and the password in "
             "PGPASSWORD, ~/.pgpass or a service file."
@@ -199,13 +195,10 @@ class PostgresSpool:
     def _load_destinations(self) -> None:
         with self._pool.connection() as conn:
             rows = conn.execute("SELECT id, ld_project, ld_environment FROM ldsentry_relay_destinations").fetchall()
-        for ident, project, environment in rows:
-            destination = Destination(project, environment)
-            self._destination_ids[destination] = ident
-            self._destinations[ident] = destination
+        self._known.load(rows)
 
     def _destination_id(self, conn: psycopg.Connection[Any], destination: Destination) -> int:
-        ident = self._destination_ids.get(destination)
+        ident = self._known.id_of(destination)
         if ident is None:
             conn.execute(
                 "INSERT INTO ldsentry_relay_destinations (ld_project, ld_environment) VALUES (%s, %s) "
@@ -218,31 +211,21 @@ class PostgresSpool:
             ).fetchone()
             assert row is not None  # inserted or already there, and never deleted
             ident = int(row[0])
-            self._destination_ids[destination] = ident
-            self._destinations[ident] = destination
+            self._known.remember(ident, destination)
         return ident
 
     def add(self, entries: Sequence[SpoolEntry]) -> list[bool]:
         """Store entries in one statement; True for each new event id, False for a duplicate."""
-        first: dict[str, int] = {}  # a group may hold the same id twice: the first one wins
-        for index, entry in enumerate(entries):
-            first.setdefault(entry.event_id, index)
-        unique = [entries[index] for index in first.values()]
         with self._pool.connection() as conn:
-            destinations = [
-                None if e.destination is None else self._destination_id(conn, e.destination) for e in unique
+            rows = [
+                spool_rows.event_row(e, None if e.destination is None else self._destination_id(conn, e.destination))
+                for e in spool_rows.first_of_each(entries)
             ]
-            columns = (
-                [e.event_id for e in unique],
-                ["queued" if d is not None else "unresolved" for d in destinations],
-                destinations,
-                [e.payload for e in unique],
-                [e.received_at for e in unique],
-                [e.sentry_project_id for e in unique],
-                [e.sentry_environment for e in unique],
-            )
+            columns = tuple(
+                [row[index] for row in rows] for index in range(len(spool_rows.EVENT_COLUMNS))
+            )  # one array each
             new = {row[0] for row in conn.execute(_INSERT, columns).fetchall()}
-        return [first[entry.event_id] == index and entry.event_id in new for index, entry in enumerate(entries)]
+        return spool_rows.verdicts(entries, new)
 
     def seen(self, event_ids: Sequence[str]) -> set[str]:
         """The ids among event_ids that the spool holds or held (within the retention)."""
@@ -256,39 +239,39 @@ class PostgresSpool:
         """Destinations whose next batch is due (by any relay), and when the next one falls due."""
         with self._pool.connection() as conn:
             rows = conn.execute(_DUE, (batch_size,)).fetchall()
-            if any(row[0] not in self._destinations for row in rows):
-                self._destination_ids.clear()
-                self._destinations.clear()
-                for ident, project, environment in conn.execute(
-                    "SELECT id, ld_project, ld_environment FROM ldsentry_relay_destinations"
-                ):
-                    self._destination_ids[Destination(project, environment)] = ident
-                    self._destinations[ident] = Destination(project, environment)
-        ready: list[Destination] = []
-        next_due: float | None = None
-        for ident, next_attempt_at, owner, lease_until, first_at, count in sorted(rows):
-            if next_attempt_at is not None:
-                due_at = float(next_attempt_at)
-                if owner is not None and owner != self.owner and lease_until is not None:
-                    due_at = max(due_at, float(lease_until))  # another relay is sending it
-            elif first_at is None:
-                continue
-            elif flush_all or count >= batch_size:
-                due_at = now
-            else:
-                due_at = float(first_at) + flush_interval
-            if due_at <= now:
-                ready.append(self._destinations[ident])
-            else:
-                next_due = due_at if next_due is None else min(next_due, due_at)
-        return DuePlan(tuple(ready), next_due)
+            if any(row[0] not in self._known for row in rows):
+                self._known.clear()
+                self._known.load(conn.execute("SELECT id, ld_project, ld_environment FROM ldsentry_relay_destinations"))
+        return spool_rows.plan_due(
+            now,
+            (
+                (self._known[row[0]], self._due_at(row, now, batch_size, flush_interval, flush_all))
+                for row in sorted(rows)
+            ),
+        )
+
+    def _due_at(
+        self, row: Sequence[Any], now: float, batch_size: int, flush_interval: float, flush_all: bool
+    ) -> float | None:
+        """When a destination's next batch is due, from its _DUE row (None: nothing to send)."""
+        _, next_attempt_at, owner, lease_until, first_at, count = row
+        if next_attempt_at is not None:
+            due_at = float(next_attempt_at)
+            if owner is not None and owner != self.owner and lease_until is not None:
+                due_at = max(due_at, float(lease_until))  # another relay is sending it
+            return due_at
+        if first_at is None:
+            return None
+        return spool_rows.queued_due_at(
+            now, float(first_at), count, batch_size=batch_size, flush_interval=flush_interval, flush_all=flush_all
+        )
 
     def claim(
         self, destination: Destination, now: float, batch_size: int, flush_interval: float, flush_all: bool = False
     ) -> Batch | None:
         """The destination's batch for this relay to send now, under a lease; None if none is due or another has it."""
         with self._pool.connection() as conn, conn.transaction():
-            ident = self._destination_ids.get(destination)
+            ident = self._known.id_of(destination)
             if ident is None:  # added by another relay since this one looked
                 row = conn.execute(
                     "SELECT id FROM ldsentry_relay_destinations WHERE ld_project = %s AND ld_environment = %s",
@@ -332,7 +315,7 @@ class PostgresSpool:
                             len(rows),
                             destination.label,
                         )
-                    return Batch(batch_id, destination, int(attempts), tuple(BatchEvent(*row) for row in rows))
+                    return spool_rows.batch_of(batch_id, destination, int(attempts), rows)
                 # Emptied by hand (retry-dead-letters, a prune): forget it.
                 conn.execute("DELETE FROM ldsentry_relay_batches WHERE batch_id = %s", (batch_id,))
             rows = conn.execute(
@@ -342,7 +325,15 @@ class PostgresSpool:
             ).fetchall()
             if not rows:
                 return None
-            if not flush_all and len(rows) < batch_size and float(rows[0][3]) + flush_interval > now:
+            due_at = spool_rows.queued_due_at(
+                now,
+                float(rows[0][3]),
+                len(rows),
+                batch_size=batch_size,
+                flush_interval=flush_interval,
+                flush_all=flush_all,
+            )
+            if due_at > now:
                 return None
             batch_id = str(uuid.uuid4())
             conn.execute(
@@ -355,7 +346,7 @@ class PostgresSpool:
                 "UPDATE ldsentry_relay_events SET state = 'sending', batch_id = %s WHERE seq = ANY(%s)",
                 (batch_id, [row[0] for row in rows]),
             )
-        return Batch(batch_id, destination, 0, tuple(BatchEvent(row[1], row[2], row[3]) for row in rows))
+        return spool_rows.batch_of(batch_id, destination, 0, (row[1:] for row in rows))
 
     def _lock_destination_of(self, conn: psycopg.Connection[Any], batch_id: str) -> None:
         """Lock the batch's destination row first, in the order claim() takes locks, so the two cannot deadlock."""
@@ -365,21 +356,27 @@ class PostgresSpool:
             (batch_id,),
         )
 
+    def _finish(
+        self, conn: psycopg.Connection[Any], batch_id: str, mark_events: str, now: float
+    ) -> tuple[int, int | None]:
+        """Close a batch: mark its events (mark_events, given now and batch_id) and delete it.
+
+        Returns the event count and the batch's destination id (None when another relay closed it first).
+        """
+        self._lock_destination_of(conn, batch_id)
+        count = conn.execute(mark_events, (now, batch_id)).rowcount
+        row = conn.execute(
+            "DELETE FROM ldsentry_relay_batches WHERE batch_id = %s RETURNING destination", (batch_id,)
+        ).fetchone()
+        return count, None if row is None else int(row[0])
+
     def delivered(self, batch_id: str, now: float) -> int:
         """Mark a batch delivered; return its event count (0 when another relay recorded it first)."""
         with self._pool.connection() as conn, conn.transaction():
-            self._lock_destination_of(conn, batch_id)
-            count = conn.execute(
-                "UPDATE ldsentry_relay_events SET state = 'delivered', payload = NULL, batch_id = NULL, done_at = %s "
-                "WHERE batch_id = %s AND state = 'sending'",
-                (now, batch_id),
-            ).rowcount
-            row = conn.execute(
-                "DELETE FROM ldsentry_relay_batches WHERE batch_id = %s RETURNING destination", (batch_id,)
-            ).fetchone()
-            if row is not None and count:
+            count, ident = self._finish(conn, batch_id, _MARK_DELIVERED, now)
+            if ident is not None and count:
                 conn.execute(
-                    "UPDATE ldsentry_relay_destinations SET delivered = delivered + %s WHERE id = %s", (count, row[0])
+                    "UPDATE ldsentry_relay_destinations SET delivered = delivered + %s WHERE id = %s", (count, ident)
                 )
         return count
 
@@ -396,22 +393,14 @@ class PostgresSpool:
     def dead_letter(self, batch_id: str, status: int | None, response: str, now: float) -> int:
         """Move a batch to the dead letters with LaunchDarkly's answer; return its event count."""
         with self._pool.connection() as conn, conn.transaction():
-            self._lock_destination_of(conn, batch_id)
-            count = conn.execute(
-                "UPDATE ldsentry_relay_events SET state = 'dead', done_at = %s "
-                "WHERE batch_id = %s AND state = 'sending'",
-                (now, batch_id),
-            ).rowcount
-            row = conn.execute(
-                "DELETE FROM ldsentry_relay_batches WHERE batch_id = %s RETURNING destination", (batch_id,)
-            ).fetchone()
-            if row is not None:
+            count, ident = self._finish(conn, batch_id, _MARK_DEAD, now)
+            if ident is not None:
                 conn.execute(
                     "INSERT INTO ldsentry_relay_dead_letters (batch_id, destination, events, status, response, "
                     "failed_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (batch_id) DO UPDATE SET "
                     "events = EXCLUDED.events, status = EXCLUDED.status, response = EXCLUDED.response, "
                     "failed_at = EXCLUDED.failed_at",
-                    (batch_id, row[0], count, status, response[:RESPONSE_LIMIT], now),
+                    (batch_id, ident, count, status, response[:RESPONSE_LIMIT], now),
                 )
         return count
 
@@ -433,7 +422,7 @@ class PostgresSpool:
                 "WHERE state = 'unresolved' ORDER BY seq LIMIT %s",
                 (limit,),
             ).fetchall()
-        return [ParkedEvent(row[0], row[1] or "", row[2] or "") for row in rows]
+        return spool_rows.parked_events(rows)
 
     def resolve(self, assignments: Mapping[str, Destination | None], now: float) -> None:
         """Queue parked events for their destination, or drop them (None: unmapped) keeping the id."""
@@ -471,23 +460,7 @@ class PostgresSpool:
             unresolved = conn.execute(
                 "SELECT count(*), min(received_at) FROM ldsentry_relay_events WHERE state = 'unresolved'"
             ).fetchone()
-        destinations = []
-        for project, environment, delivered, queued, oldest, sending, oldest_sending, dead, attempts, at, error in rows:
-            times = [t for t in (oldest, oldest_sending) if t is not None]
-            destinations.append(
-                DestinationStats(
-                    destination=Destination(project, environment),
-                    queued=int(queued) + int(sending),
-                    delivered=int(delivered),
-                    dead_lettered=int(dead),
-                    oldest_queued_at=min(times) if times else None,
-                    attempts=int(attempts or 0),
-                    next_attempt_at=at if attempts else None,
-                    last_error=error,
-                )
-            )
-        count, oldest_unresolved = unresolved if unresolved is not None else (0, None)
-        return SpoolStats(tuple(destinations), int(count), oldest_unresolved)
+        return spool_rows.spool_stats(rows, unresolved)
 
     def dead_letters(self) -> list[DeadLetter]:
         """The dead-lettered batches, oldest first."""
@@ -497,9 +470,7 @@ class PostgresSpool:
                 "FROM ldsentry_relay_dead_letters AS d JOIN ldsentry_relay_destinations AS t ON t.id = d.destination "
                 "ORDER BY d.failed_at"
             ).fetchall()
-        return [
-            DeadLetter(row[0], Destination(row[1], row[2]), int(row[3]), row[4], row[5], float(row[6])) for row in rows
-        ]
+        return spool_rows.dead_letters_of(rows)
 
     def check_writable(self) -> None:
         """Raise SpoolUnavailable unless a real write (this relay's row in the replicas table) commits now."""

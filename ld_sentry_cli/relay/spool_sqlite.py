@@ -21,17 +21,8 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from ld_sentry_cli.relay.model import (
-    Batch,
-    BatchEvent,
-    DeadLetter,
-    Destination,
-    DestinationStats,
-    ParkedEvent,
-    SpoolEntry,
-    SpoolStats,
-    compact_json,
-)
+from ld_sentry_cli.relay import spool_rows
+from ld_sentry_cli.relay.model import Batch, DeadLetter, Destination, ParkedEvent, SpoolEntry, SpoolStats, compact_json
 from ld_sentry_cli.relay.spool import (
     PRUNE_CHUNK,
     RESPONSE_LIMIT,
@@ -99,13 +90,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """
 
-
-_COLUMNS = ("event_id", "state", "destination", "payload", "received_at", "sentry_project_id", "sentry_environment")
 # One statement inserts a whole group, given as a JSON array of rows (JSON1, built into SQLite),
 # and RETURNING names exactly the rows it inserted: the verdict of each event, with no guessing.
 _INSERT_ALL = (
-    f"INSERT OR IGNORE INTO events ({', '.join(_COLUMNS)}) SELECT "  # noqa: S608 (constants only)
-    + ", ".join(f"json_extract(value, '$[{index}]')" for index in range(len(_COLUMNS)))
+    f"INSERT OR IGNORE INTO events ({', '.join(spool_rows.EVENT_COLUMNS)}) SELECT "  # noqa: S608 (constants only)
+    + ", ".join(f"json_extract(value, '$[{index}]')" for index in range(len(spool_rows.EVENT_COLUMNS)))
     + " FROM json_each(?) RETURNING event_id"
 )
 
@@ -145,8 +134,7 @@ class SqliteSpool:
             # Our own descriptor of the file we opened: reading its header is one pread, and it keeps
             # reading the original file even if the path is replaced.
             self._fd: int | None = os.open(path, os.O_RDONLY)
-            self._destination_ids: dict[Destination, int] = {}
-            self._destinations: dict[int, Destination] = {}
+            self._known = spool_rows.DestinationIds()
             self._load_destinations()
         except sqlite3.DatabaseError as err:
             self._release_lock()
@@ -230,13 +218,10 @@ class SqliteSpool:
             raise SpoolUnavailable(f"the spool file {self.path} was truncated or overwritten while the relay ran")
 
     def _load_destinations(self) -> None:
-        for ident, project, environment in self._db.execute("SELECT id, ld_project, ld_environment FROM destinations"):
-            destination = Destination(project, environment)
-            self._destination_ids[destination] = ident
-            self._destinations[ident] = destination
+        self._known.load(self._db.execute("SELECT id, ld_project, ld_environment FROM destinations"))
 
     def _destination_id(self, destination: Destination) -> int:
-        ident = self._destination_ids.get(destination)
+        ident = self._known.id_of(destination)
         if ident is None:
             self._db.execute(
                 "INSERT OR IGNORE INTO destinations (ld_project, ld_environment) VALUES (?, ?)",
@@ -246,8 +231,7 @@ class SqliteSpool:
                 "SELECT id FROM destinations WHERE ld_project = ? AND ld_environment = ?",
                 (destination.ld_project, destination.ld_environment),
             ).fetchone()[0]
-            self._destination_ids[destination] = ident
-            self._destinations[ident] = destination
+            self._known.remember(ident, destination)
         return ident
 
     @contextlib.contextmanager
@@ -258,37 +242,23 @@ class SqliteSpool:
         except BaseException:
             self._db.execute("ROLLBACK")
             # A failed transaction may have cached destination ids that were rolled back.
-            self._destination_ids.clear()
-            self._destinations.clear()
+            self._known.clear()
             self._load_destinations()
             raise
         self._db.execute("COMMIT")
 
     def add(self, entries: Sequence[SpoolEntry]) -> list[bool]:
         """Store entries in one transaction; True for each new event id, False for a duplicate."""
-        first: dict[str, int] = {}  # a group may hold the same id twice: the first one wins
-        for index, entry in enumerate(entries):
-            first.setdefault(entry.event_id, index)
-        unique = [entries[index] for index in first.values()]
-        destinations = [None if e.destination is None else self._destination_id(e.destination) for e in unique]
         rows = [
-            [
-                entry.event_id,
-                "queued" if destination is not None else "unresolved",
-                destination,
-                entry.payload,
-                entry.received_at,
-                entry.sentry_project_id,
-                entry.sentry_environment,
-            ]
-            for entry, destination in zip(unique, destinations, strict=True)
+            spool_rows.event_row(e, None if e.destination is None else self._destination_id(e.destination))
+            for e in spool_rows.first_of_each(entries)
         ]
         self._verify_file()  # never acknowledge an event written to a deleted or replaced file
         # The whole group is ONE statement, committed on its own (autocommit): the spool thread
         # must win the GIL back from the busy event loop after every SQLite call, which costs up to
         # a switch interval (5 ms) each time, so calls per group matter more than work per call.
         new = {row[0] for row in self._db.execute(_INSERT_ALL, (compact_json(rows),))}
-        return [first[entry.event_id] == index and entry.event_id in new for index, entry in enumerate(entries)]
+        return spool_rows.verdicts(entries, new)
 
     def seen(self, event_ids: Sequence[str]) -> set[str]:
         """The ids among event_ids that the spool holds or held (within the retention)."""
@@ -316,35 +286,33 @@ class SqliteSpool:
         if first is None:
             return None, None
         if flush_all:
-            return now, None
+            return now, None  # whatever the count: no need to count
         count = self._db.execute(
             "SELECT count(*) FROM (SELECT 1 FROM events WHERE destination = ? AND state = 'queued' "
             "ORDER BY seq LIMIT ?)",
             (ident, batch_size),
         ).fetchone()[0]
-        return (now if count >= batch_size else float(first[0]) + flush_interval), None
+        return spool_rows.queued_due_at(
+            now, float(first[0]), count, batch_size=batch_size, flush_interval=flush_interval, flush_all=flush_all
+        ), None
 
     def due(self, now: float, batch_size: int, flush_interval: float, flush_all: bool = False) -> DuePlan:
         """Destinations whose next batch is due, and when the next one falls due."""
         # Other processes (backfill) may have added destinations since we last looked.
         self._load_destinations()
-        ready: list[Destination] = []
-        next_due: float | None = None
-        for ident, destination in sorted(self._destinations.items()):
-            due_at, _ = self._due_at(ident, now, batch_size, flush_interval, flush_all)
-            if due_at is None:
-                continue
-            if due_at <= now:
-                ready.append(destination)
-            else:
-                next_due = due_at if next_due is None else min(next_due, due_at)
-        return DuePlan(tuple(ready), next_due)
+        return spool_rows.plan_due(
+            now,
+            (
+                (destination, self._due_at(ident, now, batch_size, flush_interval, flush_all)[0])
+                for ident, destination in self._known.by_id()
+            ),
+        )
 
     def claim(
         self, destination: Destination, now: float, batch_size: int, flush_interval: float, flush_all: bool = False
     ) -> Batch | None:
         """The destination's batch to send now: its unfinished batch (same id) first, else a new one."""
-        ident = self._destination_ids.get(destination)
+        ident = self._known.id_of(destination)
         if ident is None:
             return None
         due_at, open_batch = self._due_at(ident, now, batch_size, flush_interval, flush_all)
@@ -358,7 +326,7 @@ class SqliteSpool:
                 (batch_id,),
             ).fetchall()
             if rows:
-                return Batch(batch_id, destination, attempts, tuple(BatchEvent(*row) for row in rows))
+                return spool_rows.batch_of(batch_id, destination, attempts, rows)
             self._db.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))  # emptied by hand: forget it
         with self._transaction() as db:
             rows = db.execute(
@@ -379,7 +347,7 @@ class SqliteSpool:
                 "AND seq <= ?",
                 (batch_id, ident, rows[-1][0]),
             )
-        return Batch(batch_id, destination, 0, tuple(BatchEvent(row[1], row[2], row[3]) for row in rows))
+        return spool_rows.batch_of(batch_id, destination, 0, (row[1:] for row in rows))
 
     def _batch_destination(self, db: sqlite3.Connection, batch_id: str) -> int | None:
         row = db.execute("SELECT destination FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
@@ -440,7 +408,7 @@ class SqliteSpool:
             "ORDER BY seq LIMIT ?",
             (limit,),
         ).fetchall()
-        return [ParkedEvent(row[0], row[1] or "", row[2] or "") for row in rows]
+        return spool_rows.parked_events(rows)
 
     def resolve(self, assignments: Mapping[str, Destination | None], now: float) -> None:
         """Queue parked events for their destination, or drop them (None: unmapped) keeping the id."""
@@ -591,30 +559,17 @@ def read_stats(db: sqlite3.Connection) -> SpoolStats:
                 "SELECT count(*), min(received_at) FROM events WHERE batch_id = ? AND state = 'sending'", (batch[0],)
             ).fetchone()
         dead = db.execute("SELECT count(*) FROM events WHERE destination = ? AND state = 'dead'", (ident,)).fetchone()
-        times = [t for t in (oldest, oldest_sending) if t is not None]
-        batch = batch[1:] if batch is not None else None
-        rows.append(
-            DestinationStats(
-                destination=Destination(project, environment),
-                queued=int(queued) + int(sending),
-                delivered=int(delivered),
-                dead_lettered=int(dead[0]),
-                oldest_queued_at=min(times) if times else None,
-                attempts=int(batch[0]) if batch else 0,
-                next_attempt_at=batch[1] if batch and batch[0] else None,
-                last_error=batch[2] if batch else None,
-            )
-        )
-    unresolved, oldest_unresolved = db.execute(
-        "SELECT count(*), min(received_at) FROM events WHERE state = 'unresolved'"
-    ).fetchone()
-    return SpoolStats(tuple(rows), int(unresolved), oldest_unresolved)
+        open_batch = batch[1:] if batch is not None else (None, None, None)  # attempts, next_attempt_at, last_error
+        rows.append((project, environment, delivered, queued, oldest, sending, oldest_sending, dead[0], *open_batch))
+    unresolved = db.execute("SELECT count(*), min(received_at) FROM events WHERE state = 'unresolved'").fetchone()
+    return spool_rows.spool_stats(rows, unresolved)
 
 
 def read_dead_letters(db: sqlite3.Connection) -> list[DeadLetter]:
     """The dead-lettered batches from a spool connection."""
-    rows = db.execute(
-        "SELECT d.batch_id, t.ld_project, t.ld_environment, d.events, d.status, d.response, d.failed_at "
-        "FROM dead_letters AS d JOIN destinations AS t ON t.id = d.destination ORDER BY d.failed_at"
-    ).fetchall()
-    return [DeadLetter(row[0], Destination(row[1], row[2]), int(row[3]), row[4], row[5], float(row[6])) for row in rows]
+    return spool_rows.dead_letters_of(
+        db.execute(
+            "SELECT d.batch_id, t.ld_project, t.ld_environment, d.events, d.status, d.response, d.failed_at "
+            "FROM dead_letters AS d JOIN destinations AS t ON t.id = d.destination ORDER BY d.failed_at"
+        ).fetchall()
+    )

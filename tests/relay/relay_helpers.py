@@ -1,4 +1,4 @@
-"""Shared pieces of the relay tests: signed webhooks, an emulator scenario, fakes for the clients."""
+"""Shared pieces of the relay tests: signed webhooks, an emulator scenario, fakes for the clients, a relay to run."""
 
 from __future__ import annotations
 
@@ -9,15 +9,22 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import httpx
 
 from ld_sentry_cli.errors import NetworkError
 from ld_sentry_cli.models import Config, ProjectMapping, SentryProject
+from ld_sentry_cli.relay.app import build_app
 from ld_sentry_cli.relay.forwarder import SendResult
-from ld_sentry_cli.relay.model import Destination
+from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
+from ld_sentry_cli.relay.service import Relay, RelayOptions
+from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
+
+T = TypeVar("T")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_TIME = 1787173117.391  # data.error.timestamp of fixtures/error_created.json
@@ -38,6 +45,8 @@ MAPPINGS = (
     ProjectMapping("checkout-api", "production", "checkout", "production"),
 )
 CONFIG = Config(mappings=MAPPINGS)
+PROD = Destination("default", "production")
+STAGING = Destination("default", "staging")
 PROJECTS = [SentryProject(str(WEB_ID), "web-frontend"), SentryProject(str(API_ID), "checkout-api")]
 
 SCENARIO: dict[str, Any] = {
@@ -59,6 +68,18 @@ SCENARIO: dict[str, Any] = {
         ],
     },
 }
+
+
+def spool_entry(n: int, destination: Destination | None = PROD, at: float = 100.0) -> SpoolEntry:
+    """Event n (its id n in hex) for destination, accepted at `at`; parked with its Sentry project without one."""
+    return SpoolEntry(
+        event_id=f"{n:032x}",
+        payload=metric_event("sentry-errors", 1_787_173_117_000 + n, {"user": f"user-{n}"}),
+        received_at=at,
+        destination=destination,
+        sentry_project_id="4505278496" if destination is None else None,
+        sentry_environment="production" if destination is None else None,
+    )
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -196,3 +217,33 @@ def transient(status: int | None = 503, retry_after: float | None = None) -> Sen
 def refused(status: int = 400) -> SendResult:
     """A permanent refusal."""
     return SendResult(ok=False, status=status, message=f"LaunchDarkly refused the request (HTTP {status})")
+
+
+def with_started_relay(
+    spool_path: Path,
+    work: Callable[[httpx.AsyncClient, Relay], Awaitable[T]],
+    *,
+    options: RelayOptions,
+    projects: FakeProjects | None = None,
+    sender: FakeSender | None = None,
+) -> T:
+    """Run work against a relay on an SQLite spool, started, behind an in-process HTTP client; then stop it."""
+    relay = Relay(
+        CONFIG,
+        SqliteSpool(spool_path),
+        secrets=[SECRET.encode()],
+        sender=sender or FakeSender(),
+        projects=projects or FakeProjects(),
+        options=options,
+    )
+
+    async def run() -> T:
+        await relay.start()
+        try:
+            transport = httpx.ASGITransport(app=build_app(relay))
+            async with httpx.AsyncClient(transport=transport, base_url="http://relay.test") as client:
+                return await work(client, relay)
+        finally:
+            await relay.stop()
+
+    return asyncio.run(run())

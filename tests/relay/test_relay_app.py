@@ -14,7 +14,6 @@ import httpx
 import pytest
 from relay_helpers import (
     ATTRIBUTE_VALUES,
-    CONFIG,
     SECRET,
     WEB_ID,
     FakeProjects,
@@ -22,6 +21,7 @@ from relay_helpers import (
     body_of,
     error_created,
     hook_headers,
+    with_started_relay,
 )
 from starlette.types import Message
 
@@ -46,28 +46,11 @@ def with_relay(
     sender: FakeSender | None = None,
     summary_interval: float = 60.0,
 ) -> T:
-    """Run work against a started relay behind an in-process HTTP client."""
-    relay = Relay(
-        CONFIG,
-        SqliteSpool(spool_path),
-        secrets=[SECRET.encode()],
-        sender=sender or FakeSender(),
-        projects=projects or FakeProjects(),
-        options=RelayOptions(
-            forwarder=SETTINGS, shutdown_timeout=2.0, housekeeping_interval=0.05, summary_interval=summary_interval
-        ),
+    """Run work against a started relay (fast forwarding and housekeeping) behind an in-process HTTP client."""
+    options = RelayOptions(
+        forwarder=SETTINGS, shutdown_timeout=2.0, housekeeping_interval=0.05, summary_interval=summary_interval
     )
-
-    async def run() -> T:
-        await relay.start()
-        try:
-            transport = httpx.ASGITransport(app=build_app(relay))
-            async with httpx.AsyncClient(transport=transport, base_url="http://relay.test") as client:
-                return await work(client, relay)
-        finally:
-            await relay.stop()
-
-    return asyncio.run(run())
+    return with_started_relay(spool_path, work, options=options, projects=projects, sender=sender)
 
 
 async def post(client: httpx.AsyncClient, document: object, resource: str = "error") -> httpx.Response:

@@ -13,15 +13,14 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from relay_helpers import (
-    CONFIG,
     MAPPINGS,
     SECRET,
     FakeProjects,
-    FakeSender,
     body_of,
     error_created,
     hook_headers,
     sign,
+    with_started_relay,
 )
 
 from ld_sentry_cli.relay.app import build_app
@@ -84,27 +83,10 @@ def event_at(seconds: Any, event_id: str = EVENT_ID, **changes: Any) -> dict[str
     return document
 
 
-def with_app(spool_path: Path, work: Callable[[httpx.AsyncClient, Relay], Awaitable[T]], **relay: Any) -> T:
-    """Run work against a started relay behind an in-process HTTP client."""
-    instance = Relay(
-        CONFIG,
-        SqliteSpool(spool_path),
-        secrets=[SECRET.encode()],
-        sender=FakeSender(),
-        projects=relay.pop("projects", FakeProjects()),
-        options=RelayOptions(shutdown_timeout=1.0, housekeeping_interval=3600.0),
-    )
-
-    async def run() -> T:
-        await instance.start()
-        try:
-            transport = httpx.ASGITransport(app=build_app(instance))
-            async with httpx.AsyncClient(transport=transport, base_url="http://relay.test") as client:
-                return await work(client, instance)
-        finally:
-            await instance.stop()
-
-    return asyncio.run(run())
+def with_app(spool_path: Path, work: Callable[[httpx.AsyncClient, Relay], Awaitable[T]], **fakes: Any) -> T:
+    """Run work against a started relay (no housekeeping meanwhile) behind an in-process HTTP client."""
+    options = RelayOptions(shutdown_timeout=1.0, housekeeping_interval=3600.0)
+    return with_started_relay(spool_path, work, options=options, **fakes)
 
 
 # §3.6: a signed body nested 975 levels deep, or `timestamp: 1e306`, was an unhandled 500.

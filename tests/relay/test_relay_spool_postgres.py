@@ -10,11 +10,24 @@ from pathlib import Path
 
 import pytest
 from postgres_support import postgres_server, require_psycopg
-from relay_helpers import CONFIG, SECRET, SENTRY_TOKEN, FakeSender, body_of, config_text, error_created, scenario, sign
+from relay_helpers import (
+    CONFIG,
+    PROD,
+    SECRET,
+    SENTRY_TOKEN,
+    STAGING,
+    FakeSender,
+    body_of,
+    config_text,
+    error_created,
+    scenario,
+    sign,
+    spool_entry,
+)
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
-from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
+from ld_sentry_cli.relay.model import SpoolEntry
 from ld_sentry_cli.relay.service import Relay, RelayOptions
 from ld_sentry_cli.relay.spool import SpoolError
 from ld_sentry_cli.sandbox import build_app, serve_in_thread
@@ -23,22 +36,11 @@ psycopg = require_psycopg()
 from ld_sentry_cli.relay.spool_postgres import SCHEMA_VERSION, PostgresSpool  # noqa: E402 (needs psycopg)
 
 LD_USER = {"kind": "user", "key": "u1"}
-PROD = Destination("default", "production")
-STAGING = Destination("default", "staging")
 
 
 def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
-
-
-def entry(n: int, destination: Destination | None = PROD, at: float = 100.0) -> SpoolEntry:
-    return SpoolEntry(
-        event_id=f"{n:032x}",
-        payload=metric_event("sentry-errors", 1_787_173_117_000 + n, {"user": f"user-{n}"}),
-        received_at=at,
-        destination=destination,
-    )
 
 
 def signed(document: object) -> tuple[str, bytes]:
@@ -53,9 +55,9 @@ def numbers(batch: object) -> list[int]:
 def test_two_replicas_get_exact_verdicts_for_groups_mixing_new_and_known_ids(postgres_url: str) -> None:
     first, second = PostgresSpool(postgres_url), PostgresSpool(postgres_url)
     try:
-        assert first.add([entry(1), entry(2)]) == [True, True]
+        assert first.add([spool_entry(1), spool_entry(2)]) == [True, True]
         # A Sentry retry of 2 lands on the other replica, in a group with new ids around it.
-        assert second.add([entry(3), entry(2), entry(4), entry(4), entry(1), entry(5)]) == [
+        assert second.add([spool_entry(n) for n in (3, 2, 4, 4, 1, 5)]) == [
             True,
             False,
             True,
@@ -115,7 +117,7 @@ def test_one_replica_at_a_time_sends_a_destination_and_a_dead_ones_batch_is_take
 ) -> None:
     first, second = PostgresSpool(postgres_url, lease=30.0), PostgresSpool(postgres_url, lease=30.0)
     try:
-        first.add([entry(n) for n in range(5)])
+        first.add([spool_entry(n) for n in range(5)])
         batch = first.claim(PROD, 200.0, 3, 1.0)
         assert batch is not None and numbers(batch) == [0, 1, 2]
         # While the lease runs, the other replica neither resends it nor starts the next batch (order).
@@ -141,7 +143,7 @@ def test_one_replica_at_a_time_sends_a_destination_and_a_dead_ones_batch_is_take
 def test_a_failed_attempt_releases_the_lease_and_any_replica_retries_the_same_batch(postgres_url: str) -> None:
     first, second = PostgresSpool(postgres_url), PostgresSpool(postgres_url)
     try:
-        first.add([entry(n) for n in range(3)])
+        first.add([spool_entry(n) for n in range(3)])
         batch = first.claim(PROD, 200.0, 3, 1.0)
         assert batch is not None
         first.retry_later(batch.batch_id, 1, 205.0, "HTTP 503")
@@ -164,7 +166,7 @@ def test_parked_events_resolve_and_pruning_goes_in_chunks(postgres_url: str) -> 
     spool = PostgresSpool(postgres_url)
     try:
         parked = SpoolEntry("f" * 32, "{}", 100.0, None, "4505278496", "production")
-        spool.add([parked, entry(1), entry(2), entry(3)])
+        spool.add([parked, spool_entry(1), spool_entry(2), spool_entry(3)])
         assert [p.event_id for p in spool.parked(10)] == ["f" * 32]
         spool.resolve({"f" * 32: STAGING}, 101.0)
         assert spool.parked(10) == [] and spool.stats().unresolved == 0
@@ -180,7 +182,7 @@ def test_parked_events_resolve_and_pruning_goes_in_chunks(postgres_url: str) -> 
 
 def test_status_and_retry_dead_letters_work_on_the_shared_spool(postgres_url: str) -> None:
     spool = PostgresSpool(postgres_url)
-    spool.add([entry(1), entry(2)])
+    spool.add([spool_entry(1), spool_entry(2)])
     batch = spool.claim(PROD, 200.0, 2, 1.0)
     assert batch is not None
     spool.dead_letter(batch.batch_id, 403, "LaunchDarkly refused the request (HTTP 403)", 201.0)
