@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ld_sentry_cli.models import LdEnvironment, LdProject, ProjectMapping, SentryEnvironment, SentryProject
+from ld_sentry_cli.api_models import LdEnvironment, LdProject, SentryEnvironment, SentryProject
+from ld_sentry_cli.models import ProjectMapping
 
 
 class Confidence(enum.IntEnum):

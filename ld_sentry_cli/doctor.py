@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from ld_sentry_cli.api_models import LdCaller, SentryAuth
 from ld_sentry_cli.errors import LdsentryError
 from ld_sentry_cli.grades import Status
-from ld_sentry_cli.models import LdCaller, ProjectMapping, SentryAuth
+from ld_sentry_cli.models import ProjectMapping
 from ld_sentry_cli.scrubbing import ScrubbingSettings, audit
 from ld_sentry_cli.tracking import build_tracking_report
 from ld_sentry_cli.tracking_models import LdWebhook

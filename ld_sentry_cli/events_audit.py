@@ -14,12 +14,13 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol, TypeVar
 
+from .api_models import SentryEvent, SentryProject
 from .contexts import CONTEXT_NAME, ContextClass, ContextVerdict, classify
 from .errors import NotFoundError, ServiceError
 from .gather import Counter, ProgressCallback
 from .grades import GradedReport, GradedRow
 from .health import missing_sentry_environment, missing_sentry_project
-from .models import ProjectMapping, SentryEvent, SentryProject
+from .models import ProjectMapping
 from .problems import Problem, problem
 from .scrubbing import Risk, ScrubbingAudit, ScrubbingSettings, audit
 from .tasks import run_all

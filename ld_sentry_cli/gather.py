@@ -15,10 +15,11 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
+from .api_models import LdMetric, LdProject, SentryEnvironment, SentryProject
 from .errors import ApiError, NotFoundError, PermissionDeniedError, ServiceError
 from .filter_choice import FilterChoice, LdReadChoices
 from .health import Facts, LdFacts, SentryFacts, grade_metrics
-from .models import LdMetric, LdProject, MetricSettings, ProjectMapping, SentryEnvironment, SentryProject
+from .models import MetricSettings, ProjectMapping
 from .sentry_environments import settled_environments
 from .tasks import run_all
 

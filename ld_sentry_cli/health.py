@@ -10,18 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from .api_models import LdMetric, LdProject, SentryEnvironment, SentryProject
 from .errors import ServiceError
 from .grades import GradedReport, GradedRow, Status, status_of
-from .models import (
-    Config,
-    LdMetric,
-    LdProject,
-    MetricKind,
-    MetricSettings,
-    ProjectMapping,
-    SentryEnvironment,
-    SentryProject,
-)
+from .models import Config, MetricKind, MetricSettings, ProjectMapping
 from .problems import Problem, Severity, problem
 from .suggest import did_you_mean
 

@@ -21,10 +21,10 @@ from typing import Any
 from urllib.parse import quote
 
 from ld_sentry_cli import launchdarkly, sentry
+from ld_sentry_cli.api_models import LdEnvironment, LdProject, SentryEnvironment, SentryProject
 from ld_sentry_cli.discover import SentryProjectFacts
 from ld_sentry_cli.errors import ApiError
 from ld_sentry_cli.http import ApiSession
-from ld_sentry_cli.models import LdEnvironment, LdProject, SentryEnvironment, SentryProject
 
 
 @dataclass(frozen=True)

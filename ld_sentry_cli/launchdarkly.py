@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
+from ld_sentry_cli.api_models import LdCaller, LdEnvironment, LdMetric, LdProject
 from ld_sentry_cli.constants import LD_TOKEN_ENV_VARS
 from ld_sentry_cli.errors import ApiError, MissingTokenError, NotFoundError, ServiceConflictError
 from ld_sentry_cli.filter_choice import FilterChoice, FilterVerdict
@@ -29,7 +30,7 @@ from ld_sentry_cli.http import (
     epoch_seconds,
     resolve_base_url,
 )
-from ld_sentry_cli.models import LdCaller, LdEnvironment, LdMetric, LdProject, MetricSettings
+from ld_sentry_cli.models import MetricSettings
 from ld_sentry_cli.secrets import register_secret
 from ld_sentry_cli.tasks import run_all
 

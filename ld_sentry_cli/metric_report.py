@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ld_sentry_cli.api_models import LdMetric
 from ld_sentry_cli.grades import GradedReport, GradedRow
 from ld_sentry_cli.health import LdFacts, grade_metrics, missing_ld_project, unavailable_metrics
-from ld_sentry_cli.models import LdMetric, MetricSettings, ProjectMapping
+from ld_sentry_cli.models import MetricSettings, ProjectMapping
 from ld_sentry_cli.problems import Problem
 
 

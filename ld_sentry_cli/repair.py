@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .api_models import LdMetric, LdProject
 from .errors import (
     ApiError,
     AuthFailedError,
@@ -24,7 +25,7 @@ from .errors import (
 from .gather import Counter, ProgressCallback
 from .grades import Status
 from .health import grade_metrics
-from .models import LdMetric, LdProject, MetricSettings
+from .models import MetricSettings
 from .problems import Problem
 from .tasks import run_all
 

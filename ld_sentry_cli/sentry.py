@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from ld_sentry_cli.api_models import SentryAuth, SentryEnvironment, SentryEvent, SentryProject
 from ld_sentry_cli.errors import ApiError, MissingTokenError, NotFoundError, UsageError
 from ld_sentry_cli.http import (
     ApiSession,
@@ -24,7 +25,6 @@ from ld_sentry_cli.http import (
     epoch_seconds,
     resolve_base_url,
 )
-from ld_sentry_cli.models import SentryAuth, SentryEnvironment, SentryEvent, SentryProject
 from ld_sentry_cli.parsing import event_environment, parse_iso_ms
 from ld_sentry_cli.secrets import register_secret
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from ld_sentry_cli.models import SentryEnvironment, SentryProject
+from ld_sentry_cli.api_models import SentryEnvironment, SentryProject
 
 
 def settled_environments(

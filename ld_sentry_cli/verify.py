@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ld_sentry_cli.models import LdProject, ProjectMapping, SentryEnvironment, SentryProject
+from ld_sentry_cli.api_models import LdProject, SentryEnvironment, SentryProject
+from ld_sentry_cli.models import ProjectMapping
 from ld_sentry_cli.suggest import did_you_mean
 
 

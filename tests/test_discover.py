@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ld_sentry_cli.api_models import LdEnvironment, LdProject, SentryEnvironment, SentryProject
 from ld_sentry_cli.discover import Confidence, SentryProjectFacts, could_match, discover, match_names, normalise
-from ld_sentry_cli.models import LdEnvironment, LdProject, ProjectMapping, SentryEnvironment, SentryProject
+from ld_sentry_cli.models import ProjectMapping
 
 
 def sentry(slug: str, *envs: str, hidden: tuple[str, ...] = (), name: str = "") -> SentryProjectFacts:

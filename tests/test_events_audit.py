@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from ld_sentry_cli.api_models import SentryEvent, SentryProject
 from ld_sentry_cli.contexts import ContextClass
 from ld_sentry_cli.errors import NotFoundError, PermissionDeniedError
 from ld_sentry_cli.events_audit import EventsReport, EventsRow, audit_events
 from ld_sentry_cli.grades import Status, Summary
-from ld_sentry_cli.models import ProjectMapping, SentryEvent, SentryProject
+from ld_sentry_cli.models import ProjectMapping
 from ld_sentry_cli.problems import Problem, Severity, problem
 from ld_sentry_cli.scrubbing import ScrubbingSettings
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from ld_sentry_cli.api_models import LdEnvironment, LdMetric, LdProject, SentryEnvironment, SentryProject
 from ld_sentry_cli.errors import (
     ApiError,
     AuthFailedError,
@@ -18,15 +19,7 @@ from ld_sentry_cli.errors import (
 from ld_sentry_cli.filter_choice import FilterChoice
 from ld_sentry_cli.gather import gather_facts, gather_ld_facts
 from ld_sentry_cli.health import LdFacts, SentryFacts
-from ld_sentry_cli.models import (
-    LdEnvironment,
-    LdMetric,
-    LdProject,
-    MetricSettings,
-    ProjectMapping,
-    SentryEnvironment,
-    SentryProject,
-)
+from ld_sentry_cli.models import MetricSettings, ProjectMapping
 from ld_sentry_cli.tasks import run_all
 
 METRIC = LdMetric("sentry-errors", "Sentry errors", "custom", "sentry-errors")

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from ld_sentry_cli.api_models import LdEnvironment, LdMetric, LdProject, SentryEnvironment, SentryProject
 from ld_sentry_cli.errors import PermissionDeniedError
 from ld_sentry_cli.grades import Status, Summary, problems_ok, status_of
 from ld_sentry_cli.health import Facts, LdFacts, Report, Row, SentryFacts, build_report, grade_metrics
 from ld_sentry_cli.metric_report import build_metric_check
-from ld_sentry_cli.models import (
-    Config,
-    LdEnvironment,
-    LdMetric,
-    LdProject,
-    MetricKind,
-    MetricSettings,
-    ProjectMapping,
-    SentryEnvironment,
-    SentryProject,
-)
+from ld_sentry_cli.models import Config, MetricKind, MetricSettings, ProjectMapping
 from ld_sentry_cli.problems import Problem, Severity, problem
 
 SETTINGS = MetricSettings()  # event key and metric key "sentry-errors", binary

@@ -15,6 +15,7 @@ import respx
 from support import METRIC_POST_BODY, FakeTime
 
 from ld_sentry_cli import __version__
+from ld_sentry_cli.api_models import LdCaller, LdEnvironment, LdMetric, LdProject
 from ld_sentry_cli.errors import ApiError, ExitCode, MissingTokenError, NotFoundError, ServiceConflictError
 from ld_sentry_cli.http import RetryPolicy, SessionOptions
 from ld_sentry_cli.launchdarkly import (
@@ -26,7 +27,7 @@ from ld_sentry_cli.launchdarkly import (
     launchdarkly_token,
     metric_post_body,
 )
-from ld_sentry_cli.models import LdCaller, LdEnvironment, LdMetric, LdProject, MetricKind, MetricSettings
+from ld_sentry_cli.models import MetricKind, MetricSettings
 
 T = TypeVar("T")
 BASE = "https://app.launchdarkly.com"

@@ -13,11 +13,12 @@ import httpx
 import pytest
 import respx
 
+from ld_sentry_cli.api_models import LdEnvironment, LdMetric
 from ld_sentry_cli.errors import ApiError, NotFoundError
 from ld_sentry_cli.filter_choice import FilterChoice, FilterVerdict
 from ld_sentry_cli.http import RetryPolicy, SessionOptions
 from ld_sentry_cli.launchdarkly import LaunchDarklyClient, metric_post_body, parse_metric
-from ld_sentry_cli.models import LdEnvironment, LdMetric, MetricSettings
+from ld_sentry_cli.models import MetricSettings
 
 T = TypeVar("T")
 BASE = "https://app.launchdarkly.com"

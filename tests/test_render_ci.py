@@ -6,12 +6,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from ld_sentry_cli.api_models import LdMetric
 from ld_sentry_cli.errors import AuthFailedError, ConfigInvalidError, ConfigNotFoundError, ConfigProblem
 from ld_sentry_cli.events_audit import EventsReport, EventsRow
 from ld_sentry_cli.grades import Status
 from ld_sentry_cli.health import Report, Row
 from ld_sentry_cli.metric_report import MetricCheckReport, ProjectRow
-from ld_sentry_cli.models import Config, LdMetric, MetricSettings, ProjectMapping
+from ld_sentry_cli.models import Config, MetricSettings, ProjectMapping
 from ld_sentry_cli.problems import Severity, problem
 from ld_sentry_cli.render.annotations import error_annotations, escape_data, escape_property, workflow_command
 from ld_sentry_cli.render.github import github_annotations, step_outputs

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from support import METRIC_POST_BODY
 
+from ld_sentry_cli.api_models import LdMetric, LdProject
 from ld_sentry_cli.errors import (
     ApiError,
     AuthFailedError,
@@ -17,7 +18,7 @@ from ld_sentry_cli.errors import (
     ServiceConflictError,
     UsageError,
 )
-from ld_sentry_cli.models import LdMetric, LdProject, MetricSettings
+from ld_sentry_cli.models import MetricSettings
 from ld_sentry_cli.repair import RepairAction, RepairReport, RepairResult, repair_metrics
 
 SETTINGS = MetricSettings()

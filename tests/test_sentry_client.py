@@ -13,9 +13,9 @@ import respx
 from support import NOW, FakeTime
 
 from ld_sentry_cli import __version__
+from ld_sentry_cli.api_models import SentryAuth, SentryEnvironment, SentryEvent, SentryProject
 from ld_sentry_cli.errors import ExitCode, MissingTokenError, NotFoundError, RateLimitedError, UsageError
 from ld_sentry_cli.http import RetryPolicy
-from ld_sentry_cli.models import SentryAuth, SentryEnvironment, SentryEvent, SentryProject
 from ld_sentry_cli.sentry import (
     SentryClient,
     parse_iso_ms,

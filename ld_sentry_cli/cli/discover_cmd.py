@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from ld_sentry_cli.api_models import LdProject, SentryProject
 from ld_sentry_cli.cli import live
 from ld_sentry_cli.cli.live import DEFAULT_CONCURRENCY, ConcurrencyOption
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
@@ -20,7 +21,7 @@ from ld_sentry_cli.config.editor import add_mapping, check_mapping_values
 from ld_sentry_cli.discover import Confidence, Proposal, could_match, discover
 from ld_sentry_cli.errors import ConflictError, ExitCode, UsageError
 from ld_sentry_cli.inventory import Inventory, read_inventory
-from ld_sentry_cli.models import Config, LdProject, ProjectMapping, SentryProject
+from ld_sentry_cli.models import Config, ProjectMapping
 from ld_sentry_cli.render.discover import DiscoverOutcome, discover_json, discover_table, discover_view
 
 logger = logging.getLogger("ldsentry.discover")

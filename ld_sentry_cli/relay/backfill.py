@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ld_sentry_cli.api_models import SentryEvent
 from ld_sentry_cli.errors import LdsentryError, NotFoundError
-from ld_sentry_cli.models import ProjectMapping, SentryEvent
+from ld_sentry_cli.models import ProjectMapping
 from ld_sentry_cli.relay.intake import EventStore, skip_reason, usable_context_keys
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
 from ld_sentry_cli.relay.spool import Spool

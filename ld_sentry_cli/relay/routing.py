@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from ld_sentry_cli.api_models import SentryProject
 from ld_sentry_cli.errors import LdsentryError
-from ld_sentry_cli.models import ProjectMapping, SentryProject
+from ld_sentry_cli.models import ProjectMapping
 from ld_sentry_cli.relay.model import Destination
 
 logger = logging.getLogger("ldsentry.relay.routing")

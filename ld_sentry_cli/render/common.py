@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ld_sentry_cli.grades import Status, Summary
-from ld_sentry_cli.models import LdMetric, ProjectMapping
+from ld_sentry_cli.models import ProjectMapping
 from ld_sentry_cli.problems import Problem
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+
+    from ld_sentry_cli.api_models import LdMetric
 
 # A row below a table: its status, its label, its problems and extra lines (example links).
 ProblemEntry = tuple[Status, str, tuple[Problem, ...], tuple[str, ...]]

@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ld_sentry_cli.api_models import SentryProject
 from ld_sentry_cli.errors import NetworkError
-from ld_sentry_cli.models import Config, ProjectMapping, SentryProject
+from ld_sentry_cli.models import Config, ProjectMapping
 from ld_sentry_cli.relay.app import build_app
 from ld_sentry_cli.relay.forwarder import SendResult
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event

@@ -7,7 +7,7 @@ import asyncio
 from relay_helpers import API_ID, MAPPINGS, PROJECTS, WEB_ID, FakeProjects
 from support import FakeTime
 
-from ld_sentry_cli.models import SentryProject
+from ld_sentry_cli.api_models import SentryProject
 from ld_sentry_cli.relay.model import Destination
 from ld_sentry_cli.relay.routing import NO_ENVIRONMENT, PARK, UNMAPPED, EventRouter, Lookup, ProjectResolver, Route
 
