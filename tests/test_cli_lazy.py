@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMAND_MODULES = {entry.module for entry in COMMANDS}
 
 # Runs the console script's entry point in a fresh interpreter, then records its exit code and which
-# ld_sentry_cli.cli modules were imported (a test process has imported them all already).
+# modules were imported (a test process has imported them all already).
 PROBE = """
 import json, sys
 from ld_sentry_cli.cli import main
@@ -32,20 +32,25 @@ try:
     main()
 except SystemExit as exit:
     code = exit.code
-modules = sorted(name for name in sys.modules if name.startswith("ld_sentry_cli.cli."))
 with open(report, "w", encoding="utf-8") as file:
-    json.dump({"code": code, "modules": modules}, file)
+    json.dump({"code": code, "modules": sorted(sys.modules)}, file)
 """
 
 
-def _probe(tmp_path: Path, *args: str) -> tuple[int, set[str], subprocess.CompletedProcess[str]]:
-    """Exit code and imported ld_sentry_cli.cli modules of `ldsentry ARGS` in a new interpreter."""
+def _probe_all(tmp_path: Path, *args: str) -> tuple[int, set[str], subprocess.CompletedProcess[str]]:
+    """Exit code and every module imported by `ldsentry ARGS` in a new interpreter."""
     report = tmp_path / "probe.json"
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(report), *args], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     result = json.loads(report.read_text(encoding="utf-8"))
     return result["code"], set(result["modules"]), done
+
+
+def _probe(tmp_path: Path, *args: str) -> tuple[int, set[str], subprocess.CompletedProcess[str]]:
+    """Exit code and imported ld_sentry_cli.cli modules of `ldsentry ARGS` in a new interpreter."""
+    code, modules, done = _probe_all(tmp_path, *args)
+    return code, {name for name in modules if name.startswith("ld_sentry_cli.cli.")}, done
 
 
 def test_version_imports_no_command(tmp_path: Path) -> None:
@@ -63,6 +68,17 @@ def test_a_command_imports_only_its_own_module(tmp_path: Path) -> None:
     assert code == 0, done.stderr
     assert "is valid" in done.stdout
     assert modules & COMMAND_MODULES == {"ld_sentry_cli.cli.validate_cmd"}
+
+
+@pytest.mark.parametrize("output", ["table", "json", "github", "junit", "markdown"])
+def test_validate_loads_no_http_stack_no_rich_and_no_live_grading(tmp_path: Path, output: str) -> None:
+    # What the pre-commit hook runs on every commit stays light by the layers (docs/design.md "Layers").
+    config = str(ROOT / "sample-config.toml")
+    code, modules, done = _probe_all(tmp_path, "validate", "--config", config, "--output", output)
+
+    assert code == 0, done.stderr
+    heavy = {"httpx", "httpcore", "rich", "tomlkit", "ld_sentry_cli.http", "ld_sentry_cli.health"}
+    assert modules & heavy == set()
 
 
 def test_a_subcommand_imports_its_group_but_not_the_others(tmp_path: Path) -> None:

@@ -1,9 +1,8 @@
 """The `ldsentry` command line: a Typer app whose commands live in one module per group.
 
-Only typer is imported here, and COMMANDS names each command's module without importing it: the root
-group (ld_sentry_cli/cli/lazy.py) imports and builds just the command that runs, and each command
-imports what it needs (tomlkit, httpx, rich tables, starlette) when it runs, so `ldsentry --version`
-and `ldsentry <command>` start fast.
+COMMANDS names each command's module without importing it: the root group (cli/lazy.py, Click's
+lazy-group pattern) imports and builds just the command that runs, so `ldsentry --version` loads no
+command module, and `ldsentry validate` none of what the live commands import (httpx, rich).
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ from rich.rule import Rule
 from ld_sentry_cli.cli import app
 from ld_sentry_cli.cli.demo_script import STEPS, environment
 from ld_sentry_cli.cli.extras import require_extra
-from ld_sentry_cli.cli.runner import command_errors, stdout_console
+from ld_sentry_cli.cli.runner import command_errors
 from ld_sentry_cli.cli.sandbox_cmd import emulator_environment
+from ld_sentry_cli.cli.terminal import stdout_console
 from ld_sentry_cli.errors import ExitCode
 
 

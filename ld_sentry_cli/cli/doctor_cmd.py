@@ -10,8 +10,8 @@ from rich.text import Text
 
 from ld_sentry_cli.cli import live
 from ld_sentry_cli.cli.options import ConfigOption, PlainFormat, PlainOutputOption
-from ld_sentry_cli.cli.output import print_renderable
-from ld_sentry_cli.cli.runner import command_errors, emit_json, stdout_console
+from ld_sentry_cli.cli.runner import command_errors, emit_json
+from ld_sentry_cli.cli.terminal import print_renderable, stdout_console
 from ld_sentry_cli.config import load_config, locate_config
 from ld_sentry_cli.doctor import (
     Check,

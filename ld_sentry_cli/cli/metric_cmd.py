@@ -18,7 +18,8 @@ from ld_sentry_cli.cli.options import (
     StrictOption,
 )
 from ld_sentry_cli.cli.output import emit_report
-from ld_sentry_cli.cli.runner import command_errors, emit_json, say, stdout_console
+from ld_sentry_cli.cli.runner import command_errors, emit_json, say
+from ld_sentry_cli.cli.terminal import stdout_console
 from ld_sentry_cli.config import load_config, locate_config
 from ld_sentry_cli.errors import ExitCode, UsageError
 from ld_sentry_cli.gather import gather_ld_facts

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ld_sentry_cli.cli.runner import stderr_console
+from ld_sentry_cli.cli.terminal import stderr_console
 
 if TYPE_CHECKING:
     from ld_sentry_cli.gather import ProgressCallback

@@ -16,7 +16,8 @@ import typer
 from ld_sentry_cli.cli import live
 from ld_sentry_cli.cli.extras import require_extra
 from ld_sentry_cli.cli.options import ConfigOption, EventRateOption, PlainFormat, PlainOutputOption, check_period
-from ld_sentry_cli.cli.runner import command_errors, emit_json, redacting_stderr_handler, say, state, stdout_console
+from ld_sentry_cli.cli.runner import command_errors, emit_json, redacting_stderr_handler, say, state
+from ld_sentry_cli.cli.terminal import stdout_console
 from ld_sentry_cli.config import CONFIG_ENV_VAR, load_config, locate_config
 from ld_sentry_cli.errors import ExitCode, UsageError
 from ld_sentry_cli.launchdarkly import launchdarkly_base_url, launchdarkly_events_base_url, launchdarkly_token

@@ -25,7 +25,7 @@ import typer
 
 from ld_sentry_cli import secrets
 from ld_sentry_cli.cli.command_line import requested_format
-from ld_sentry_cli.cli.console import echo, emit_json, say, stderr_console, stdout_console
+from ld_sentry_cli.cli.console import echo, emit_json, say
 from ld_sentry_cli.cli.crash_log import write_crash_log
 from ld_sentry_cli.errors import (
     ConfigInvalidError,
@@ -52,8 +52,6 @@ __all__ = [
     "report_error",
     "say",
     "state",
-    "stderr_console",
-    "stdout_console",
     "unexpected",
 ]
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ld_sentry_cli.cli.formats import emit_document
 from ld_sentry_cli.cli.options import ConfigOption, OutputFormat, OutputOption
-from ld_sentry_cli.cli.output import emit_report
 from ld_sentry_cli.cli.runner import command_errors, error_payload, say
 from ld_sentry_cli.config import check_text, locate_config, read_text
 from ld_sentry_cli.errors import ConfigInvalidError, ExitCode
@@ -75,7 +75,10 @@ def validate(
             return _file_json(results[0])
         return {"ok": all(r.config is not None for r in results), "configs": [_file_json(r) for r in results]}
 
-    emit_report(output, table=lambda: _table(results), document=document, view=lambda: validate_view(results))
+    if output is OutputFormat.TABLE:
+        typer.echo(_table(results))  # plain text: the pre-commit hook's path loads no rich (formats.py)
+    else:
+        emit_document(output, document=document, view=lambda: validate_view(results))
     for result in results:
         if result.config is not None and not result.config.mappings:
             where = "" if len(results) == 1 else f" in {result.display}"

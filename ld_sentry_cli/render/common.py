@@ -15,9 +15,6 @@ if TYPE_CHECKING:
 
     from ld_sentry_cli.api_models import LdMetric
 
-# A row below a table: its status, its label, its problems and extra lines (example links).
-ProblemEntry = tuple[Status, str, tuple[Problem, ...], tuple[str, ...]]
-
 # Text first, colour second: a CI log without ANSI still reads GREEN/AMBER/RED.
 BADGES = {Status.GREEN: "✓ GREEN", Status.AMBER: "! AMBER", Status.RED: "✗ RED"}
 STYLES = {Status.GREEN: "green", Status.AMBER: "yellow", Status.RED: "bold red"}
@@ -32,30 +29,6 @@ def badge(status: Status) -> str:
 def problem_json(problem: Problem) -> dict[str, Any]:
     """A problem in JSON outputs."""
     return {"code": problem.code, "severity": problem.severity.value, "message": problem.message}
-
-
-def problem_section(entries: Sequence[ProblemEntry]) -> list[RenderableType]:
-    """Problems below a table, one block per row that has any: `✗ label` then indented lines.
-
-    They are not a table column because a narrow terminal or an 80-column CI log would squeeze a
-    column of sentences to nothing; indented lines stay readable at any width.
-    """
-    # rich loads only where a table is drawn: `validate`, the pre-commit hook, prints none (docs/design.md "Layers").
-    from rich.markup import escape  # noqa: PLC0415 - see above
-    from rich.padding import Padding  # noqa: PLC0415 - see above
-    from rich.text import Text  # noqa: PLC0415 - see above
-
-    lines: list[RenderableType] = []
-    for status, label, problems, extra in entries:
-        if not problems and not extra:
-            continue
-        if not lines:
-            lines.append(Text("\nProblems and what to do:"))
-        lines.append(Text.from_markup(f"{badge(status)} {escape(label)}"))
-        # Padding keeps wrapped continuation lines indented under their problem.
-        lines += [Padding(Text(f"{p.code}: {p.message}"), (0, 0, 0, 4), expand=False) for p in problems]
-        lines += [Padding(Text(line), (0, 0, 0, 4), expand=False) for line in extra]
-    return lines
 
 
 def metric_json(metric: LdMetric | None) -> dict[str, Any] | None:
@@ -96,13 +69,6 @@ def mapping_cells(mapping: ProjectMapping) -> tuple[str, str]:
 def summary_json(summary: Summary) -> dict[str, int]:
     """The `summary` member of JSON reports."""
     return {"green": summary.green, "amber": summary.amber, "red": summary.red}
-
-
-def table_footer(summary: Summary, entries: Sequence[ProblemEntry]) -> list[RenderableType]:
-    """What every report table is followed by: the counts and the problems section."""
-    from rich.text import Text  # noqa: PLC0415 - deferred as in problem_section
-
-    return [Text(summary.line), *problem_section(entries)]
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from ld_sentry_cli.render.common import (
     mapping_cells,
     mapping_fields,
     problem_json,
-    table_footer,
 )
+from ld_sentry_cli.render.footer import table_footer
 from ld_sentry_cli.scrubbing import ScrubbingAudit
 
 

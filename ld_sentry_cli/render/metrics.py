@@ -10,7 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ld_sentry_cli.metric_report import MetricCheckReport
-from ld_sentry_cli.render.common import NONE, TableReport, badge, metric_json, problem_json, summary_json, table_footer
+from ld_sentry_cli.render.common import NONE, TableReport, badge, metric_json, problem_json, summary_json
+from ld_sentry_cli.render.footer import table_footer
 from ld_sentry_cli.repair import RepairAction, RepairReport
 
 ACTION_LABELS = {

@@ -17,8 +17,8 @@ from ld_sentry_cli.render.common import (
     metric_json,
     problem_json,
     summary_json,
-    table_footer,
 )
+from ld_sentry_cli.render.footer import table_footer
 
 
 def status_json(report: Report, strict: bool) -> dict[str, Any]:
