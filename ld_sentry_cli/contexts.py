@@ -1,6 +1,6 @@
 """Classify a Sentry event's `contexts.launchdarklyContext` as the LaunchDarkly integration reads it.
 
-The value must be a LaunchDarkly context (shared/reference/launchdarkly-api.md §4.6) once Sentry's
+The value must be a LaunchDarkly context (docs/launchdarkly-api.md §4.6) once Sentry's
 own `type` member is dropped: Sentry's API adds `"type": "default"` and Relay adds
 `"type": "launchdarklyContext"` to every custom context (sentry-api.md §4.1).
 

@@ -1,7 +1,7 @@
 """Grading: the metrics of a LaunchDarkly project, and the status report built from config + facts.
 
 Pure functions only. The facts are fetched by `gather`; rendering and exit codes belong to the CLI.
-Metric rules follow shared/reference/launchdarkly-api.md §1.3-1.4: the integration needs a custom
+Metric rules follow docs/launchdarkly-api.md §1.3-1.4: the integration needs a custom
 conversion metric (`kind` custom, `isNumeric` false) whose `eventKey` equals the configured key.
 """
 

@@ -1,7 +1,7 @@
 """LaunchDarkly REST API v2 client: projects, environments, metrics and caller identity.
 
 Raw JSON stops here: every method returns frozen dataclasses from models.py, and SDK keys
-(`apiKey`, `mobileKey`) are dropped at the boundary. Facts: shared/reference/launchdarkly-api.md.
+(`apiKey`, `mobileKey`) are dropped at the boundary. Facts: docs/launchdarkly-api.md.
 """
 
 from __future__ import annotations
@@ -276,7 +276,7 @@ def metric_post_body(settings: MetricSettings) -> dict[str, Any]:
         "eventKey": settings.event_key,
         "isNumeric": False,  # a conversion metric: the integration sends no value
         "unitAggregationType": settings.kind.unit_aggregation_type,
-        # Custom metrics default to HigherThanBaseline (§5.2); more errors must read as worse.
+        # Terraform defaults custom metrics to HigherThanBaseline (§5.2); more errors must read as worse.
         "successCriteria": "LowerThanBaseline",
         # `randomizationUnits` is deprecated in favour of `analysisUnits` (§1.7); an older instance
         # that refuses the new name gets the old one on a retry (LaunchDarklyClient.create_metric).

@@ -412,7 +412,7 @@ def _ld_metric(table: _Table) -> LdMetricSpec:
         data_source=table.text("data_source", HOSTED_DATA_SOURCE),
         data_source_environment=table.text("data_source_environment", None),
     )
-    # The same rules the API applies to a POST (launchdarkly-api.md §1.3).
+    # The rules of a metric POST (launchdarkly-api.md §1.3); the click/pageview one is Terraform's (§5.2).
     if kind == "custom" and metric.event_key is None:
         table.fail('a custom metric needs "event_key"')
     if kind == "custom" and is_numeric and metric.success_criteria is None:
