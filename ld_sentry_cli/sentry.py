@@ -1,7 +1,7 @@
 """Sentry REST API client: token scopes, projects, environments and recent error events.
 
 Raw JSON stops here: every method returns frozen dataclasses from models.py. Facts:
-shared/reference/sentry-api.md (paths live under /api/0/ and end with a slash, §2).
+docs/sentry-api.md (paths live under /api/0/ and end with a slash, §2).
 """
 
 from __future__ import annotations

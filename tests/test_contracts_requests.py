@@ -36,8 +36,8 @@ LD_BASE = "https://app.launchdarkly.com"
 SENTRY_BASE = "https://sentry.io"
 EVENT_ID = "9999aaaaca8b46d797c23c6077c6ff01"
 
-# The Sentry API root is not in the OpenAPI document (sentry-api.md §1 "Token self-check":
-# "The root endpoint is not in the OpenAPI spec"), so it is the one request allowed outside it.
+# The Sentry API root is not in the OpenAPI document (sentry-api.md §1 "Token self-check"),
+# so it is the one request allowed outside it.
 SENTRY_OUTSIDE_SPEC = {("GET", "/api/0/")}
 
 

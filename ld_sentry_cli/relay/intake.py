@@ -39,7 +39,7 @@ from ld_sentry_cli.relay.webhook import PayloadError, decode, parse_webhook, res
 
 logger = logging.getLogger("ldsentry.relay.intake")
 
-MAX_BODY_BYTES = 1024 * 1024  # 1 MiB, the limit the issue sets (Sentry caps events at 1 MB, §8)
+MAX_BODY_BYTES = 1024 * 1024  # 1 MiB, the limit the issue sets (Sentry caps events at 1 MB, sentry-api.md §8)
 # The spool keeps an event id at least SEEN_RETENTION_S after the relay took the event, and Sentry
 # sends an event within seconds of its `timestamp` (it corrects SDK clocks more than 60 s ahead),
 # so an event younger than this window is still known if it was seen; the hour covers a relay clock

@@ -1,6 +1,6 @@
 """Sentry webhook signatures: HMAC-SHA256 of the raw body, keyed with the integration's client secret.
 
-Facts from shared/reference/sentry-api.md §7 ("Signature algorithm"): the key is the client secret
+Facts from docs/sentry-api.md §7 ("Signature algorithm"): the key is the client secret
 (UTF-8), the message is the exact body Sentry sent, the digest is lowercase hex in the
 `Sentry-Hook-Signature` header. We verify the raw bytes (never a re-serialisation of the parsed
 JSON) and compare in constant time.

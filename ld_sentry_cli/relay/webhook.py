@@ -1,6 +1,6 @@
 """Parse Sentry integration-platform webhooks into the few facts the relay forwards.
 
-Shapes from shared/reference/sentry-api.md §7: `error.created` carries the event in `data.error`,
+Shapes from docs/sentry-api.md §7: `error.created` carries the event in `data.error`,
 `event_alert.triggered` in `data.event`, both `Event.as_dict()`: `event_id` (32 hex), `project`
 (the numeric id, not the slug), `environment` (top level when the SDK set it, and as a tag in
 `tags`, a list of `[key, value]` pairs), `contexts`, `datetime` (ISO), `timestamp` (epoch

@@ -49,7 +49,7 @@ _NOT_FOUND = "The requested resource does not exist"
 _VISIBILITIES = ("all", "hidden", "visible")
 _MAX_FIELDS = 20
 # Defaults when no period is given: Discover uses 14 days; the project event list is assumed to
-# cover 90 days (MAX_STATS_PERIOD). Both unverified (Sentry notes §10).
+# cover 90 days (MAX_STATS_PERIOD). Both unverified (Sentry notes §13).
 _ORG_EVENTS_DEFAULT_PERIOD = timedelta(days=14)
 _PROJECT_EVENTS_DEFAULT_PERIOD = timedelta(days=90)
 _QUERY_TERM = re.compile(r"^(!?)([\w.\[\]]+):(.*)$")
