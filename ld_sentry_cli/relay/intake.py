@@ -180,7 +180,9 @@ class Intake:
         """Apply the rules to one webhook (headers already extracted) and return the answer."""
         try:
             return await self._handle(resource, signature, body)
-        except Exception as err:  # a bug: answer 500 (Sentry retries) and count it, as uvicorn would not
+        except Exception as err:
+            # A bug: answer 500 and count it, as uvicorn would not; if Sentry does not retry a 5xx,
+            # `relay backfill` finds the event (sentry-api.md §7).
             logger.error("internal error on a %s webhook: %s", resource_label(resource), type(err).__name__)
             logger.debug("internal error", exc_info=True)
             return self._reject(500, "internal_error")

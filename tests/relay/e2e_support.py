@@ -200,8 +200,8 @@ async def send_all(
     """Deliver everything with bounded concurrency, as Sentry would; run at_halfway once half are answered.
 
     Delivery n goes to relay n (round robin, as a load balancer would); one refused (a connection
-    error or a 5xx) goes again, to the next relay, after retry_pause (Sentry retries too,
-    sentry-api.md §7).
+    error or a 5xx) goes again, to the next relay, after retry_pause (as Sentry does on a connection
+    error; whether it retries a 5xx is unverified, and the backfill covers it: sentry-api.md §7).
     """
     statuses: Statuses = defaultdict(list)
     done = 0
