@@ -12,8 +12,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from ld_sentry_cli.api_models import LdCaller, LdEnvironment, LdMetric, LdProject
@@ -45,7 +45,7 @@ PAGE_LIMIT = 20  # projects and environments: the documented default, no maximum
 _FILTERABLE_KEY = re.compile(r"[A-Za-z0-9._-]+")
 
 logger = logging.getLogger("ldsentry.launchdarkly")
-T = TypeVar("T")
+_Page = tuple[list[Any], Any, int | None]  # one page of an offset collection: items, `totalCount`, next offset
 
 _NEW_CREDENTIAL_HINT = (
     "Create a personal or service access token (api-…) in LaunchDarkly under Organization settings → "
@@ -111,7 +111,7 @@ async def paginate(
 async def _continue_pages(
     session: ApiSession,
     path: str,
-    first: tuple[list[Any], Any, int | None],
+    first: _Page,
     *,
     page_size: int,
     params: Params | None,
@@ -148,9 +148,7 @@ async def _continue_pages(
     raise ApiError(f"{SERVICE} returned more than {max_pages} pages for GET {path}")
 
 
-async def _offset_page(
-    session: ApiSession, path: str, params: Params | None, page_size: int, offset: int
-) -> tuple[list[Any], Any, int | None]:
+async def _offset_page(session: ApiSession, path: str, params: Params | None, page_size: int, offset: int) -> _Page:
     """One page of an offset collection: its items, `totalCount` and the `_links.next` offset."""
     body = await session.get_json(path, params={**(params or {}), "limit": page_size, "offset": offset})
     page = body.get("items") if isinstance(body, dict) else None
@@ -500,10 +498,10 @@ class LaunchDarklyClient:
         async def group(chunk: list[str]) -> list[str]:
             # Only the first page waits for its turn; paging on and completing environments need no verdict.
             async with choice.turn() as use_filter:
-                first = await self._first_filtered_page(chunk, choice) if use_filter else None
-            if first is None:
+                probed = await self._first_filtered_page(chunk, choice) if use_filter else None
+            if probed is None:
                 return chunk
-            return await self._filtered_projects(chunk, first, found, set(wanted))
+            return await self._filtered_projects(chunk, *probed, found, set(wanted))
 
         chunks = [groups[start : start + PAGE_LIMIT] for start in range(0, len(groups), PAGE_LIMIT)]
         rests = await run_all(group(chunk) for chunk in chunks)
@@ -513,36 +511,59 @@ class LaunchDarklyClient:
         found.update(zip(leftover, singles, strict=True))
         return {key: found.get(key) for key in wanted}
 
-    async def _first_filtered_page(
-        self, chunk: list[str], choice: FilterChoice
-    ) -> tuple[list[Any], Any, int | None] | None:
-        """The first page of the list filtered to `chunk`, recording the run's verdict; None when refused."""
+    async def _probe_filter(
+        self,
+        choice: FilterChoice,
+        path: str,
+        params: Params,
+        *,
+        page_size: int,
+        honoured: Callable[[list[Any]], bool],
+        fallback: str,
+    ) -> tuple[_Page, bool] | None:
+        """The first page of a filtered list and whether the server honoured the filter, recorded in `choice`.
+
+        None when the server refused the filter (400): the caller reads the list the other way, `fallback`.
+        """
         try:
-            first = await _offset_page(self.session, "/api/v2/projects", _keys_params(chunk), PAGE_LIMIT, 0)
-        except NotFoundError as exc:
-            raise _wrong_base_url(exc) from None
+            first = await _offset_page(self.session, path, params, page_size, 0)
         except ApiError as exc:
             if exc.status != 400:
                 raise
             choice.record(FilterVerdict.REJECTED)
-            logger.debug("%s refused filter=keys (%s); reading projects one at a time", SERVICE, exc.message)
+            logger.debug("%s refused filter=%s (%s); %s", SERVICE, choice.name, exc.message, fallback)
             return None
-        honoured = _page_keys(first[0]) <= set(chunk)
-        choice.record(FilterVerdict.HONOURED if honoured else FilterVerdict.IGNORED)
-        if not honoured:
-            logger.debug("%s ignored filter=keys (it sent other projects); reading projects one at a time", SERVICE)
-        return first
+        kept = honoured(first[0])
+        choice.record(FilterVerdict.HONOURED if kept else FilterVerdict.IGNORED)
+        if not kept:
+            logger.debug("%s ignored filter=%s; %s", SERVICE, choice.name, fallback)
+        return first, kept
+
+    async def _first_filtered_page(self, chunk: list[str], choice: FilterChoice) -> tuple[_Page, bool] | None:
+        """The first page of the projects list filtered to `chunk`, and whether the filter was honoured."""
+        try:
+            return await self._probe_filter(
+                choice,
+                "/api/v2/projects",
+                _keys_params(chunk),
+                page_size=PAGE_LIMIT,
+                honoured=lambda items: _page_keys(items) <= set(chunk),
+                fallback="reading projects one at a time",
+            )
+        except NotFoundError as exc:
+            raise _wrong_base_url(exc) from None
 
     async def _filtered_projects(
         self,
         chunk: list[str],
-        first: tuple[list[Any], Any, int | None],
+        first: _Page,
+        honoured: bool,
         found: dict[str, LdProject | None],
         wanted: set[str],
     ) -> list[str]:
         """Read one group from its filtered first page into `found`; return the keys still to ask one by one."""
         asked = set(chunk)
-        if not _page_keys(first[0]) <= asked:
+        if not honoured:
             # Ignored: what it did send of ours (this group's or another's) is complete, not to be asked again.
             kept = [item for item in first[0] if isinstance(item, Mapping) and item.get("key") in wanted]
             for project in await run_all(self._with_all_environments(item) for item in kept):
@@ -588,28 +609,24 @@ class LaunchDarklyClient:
         choice = choice or FilterChoice("eventKeys")
         path = f"/api/v2/metrics/{_segment(project_key)}"
         params = {"filter": f"eventKeys anyOf {json.dumps([event_key])}"}
-        first = None
+        probed = None
         # Only the first request waits for its turn: the rest of a project's pages need no one's verdict.
         async with choice.turn() as use_filter:
             if use_filter:
-                try:
-                    first = await _offset_page(self.session, path, params, METRICS_PAGE_LIMIT, 0)
-                except ApiError as exc:
-                    if exc.status != 400:
-                        raise
-                    choice.record(FilterVerdict.REJECTED)
-                    logger.debug("%s refused filter=eventKeys (%s); paging through all metrics", SERVICE, exc.message)
-                else:
-                    honoured = _all_have_event_key(first[0], event_key)
-                    choice.record(FilterVerdict.HONOURED if honoured else FilterVerdict.IGNORED)
-                    if not honoured:
-                        logger.debug("%s ignored filter=eventKeys; paging through all metrics", SERVICE)
-        if first is None:
+                probed = await self._probe_filter(
+                    choice,
+                    path,
+                    params,
+                    page_size=METRICS_PAGE_LIMIT,
+                    honoured=lambda items: _all_have_event_key(items, event_key),
+                    fallback="paging through all metrics",
+                )
+        if probed is None:
             return await self.list_metrics(project_key)
+        first, honoured = probed
         # An ignored filter's first page is the list's first page: go on from it unfiltered.
-        rest_params = params if _all_have_event_key(first[0], event_key) else None
         items = await _continue_pages(
-            self.session, path, first, page_size=METRICS_PAGE_LIMIT, params=rest_params, offset=0
+            self.session, path, first, page_size=METRICS_PAGE_LIMIT, params=params if honoured else None, offset=0
         )
         return [parse_metric(item) for item in items]
 
