@@ -264,8 +264,6 @@ class ApiSession:
             raise UsageError(f"Invalid concurrency {opts.concurrency}: it must be at least 1.")
         register_secret(auth_value)  # first: nothing below may echo the credential unredacted
         self.conventions = conventions
-        self.service = conventions.name
-        self.url_setting = conventions.url_setting
         self.base_url = validate_base_url(base_url, service=self.service, setting=self.url_setting)
         self.options = opts
         self._headers = {
@@ -279,6 +277,16 @@ class ApiSession:
         self._client: httpx.AsyncClient | None = None
         self._base = httpx.URL(self.base_url)
         self.host = f"{self._base.host}:{self._base.port}" if self._base.port else self._base.host
+
+    @property
+    def service(self) -> str:
+        """The service's name in messages ("LaunchDarkly", "Sentry")."""
+        return self.conventions.name
+
+    @property
+    def url_setting(self) -> str:
+        """Where the user sets the base URL, for hints."""
+        return self.conventions.url_setting
 
     def rate_limiter(self, rate: float) -> RateLimiter:
         """A pacing limiter sharing this session's injectable sleep and clock."""
