@@ -65,6 +65,29 @@ class SentryReader(Protocol):
         """The project's environments, hidden ones included, or None on 404."""
 
 
+class UnitsReader(Protocol):
+    """A client that can read a project's experimentation settings."""
+
+    async def experiment_units(self, project_key: str) -> tuple[str, ...] | None:
+        """The context kinds available for experiments, or None on 404."""
+
+
+async def readable_experiment_units(client: UnitsReader, project_key: str) -> tuple[str, ...] | None:
+    """The context kinds available for experiments; None when the instance cannot say.
+
+    A 404, a 403 (a project-scoped role) or another 4xx (an instance without experimentation settings)
+    leaves the units unknown rather than failing the run; a 5xx or a network failure still fails it.
+    """
+    try:
+        return await client.experiment_units(project_key)
+    except (NotFoundError, PermissionDeniedError):
+        return None
+    except ApiError as error:
+        if not 400 <= (error.status or 0) < 500:
+            raise
+        return None
+
+
 class Counter:
     """Reports (done, total) to an optional progress callback."""
 
@@ -105,14 +128,7 @@ async def _project_metrics(
         return (), error, None
     units = None
     if settings is not None and grade_metrics(metrics, settings).metric is not None:
-        try:
-            units = await client.experiment_units(key)
-        except (NotFoundError, PermissionDeniedError):
-            units = None  # unknown: the units go ungraded rather than the run failing
-        except ApiError as error:
-            if not 400 <= (error.status or 0) < 500:
-                raise
-            units = None  # an instance without experimentation settings: the same
+        units = await readable_experiment_units(client, key)  # None: the units go ungraded
     counter.advance()
     return tuple(metrics), None, units
 

@@ -13,16 +13,13 @@ from typing import Any, Protocol
 
 from .api_models import LdMetric, LdProject
 from .errors import (
-    ApiError,
     AuthFailedError,
     NetworkError,
-    NotFoundError,
-    PermissionDeniedError,
     ServiceConflictError,
     ServiceError,
     UsageError,
 )
-from .gather import Counter, ProgressCallback
+from .gather import Counter, ProgressCallback, readable_experiment_units
 from .grades import Status
 from .health import grade_metrics
 from .models import MetricSettings
@@ -182,14 +179,8 @@ class _Repair:
         holder = next((m for m in metrics if m.key == self.metric_key), None)
         if holder is not None:
             return self.conflict(holder)
-        try:
-            self.available_units = await self.client.experiment_units(self.project)
-        except (NotFoundError, PermissionDeniedError):
-            self.available_units = None  # unknown: LaunchDarkly's own answer to the POST will say
-        except ApiError as error:
-            if not 400 <= (error.status or 0) < 500:
-                raise
-            self.available_units = None  # an instance without experimentation settings: the same
+        # None (unknown): LaunchDarkly's own answer to the POST will say.
+        self.available_units = await readable_experiment_units(self.client, self.project)
         if dry_run:
             return self.result(
                 RepairAction.WOULD_CREATE,
