@@ -347,16 +347,16 @@ class _Validator:
         found: set[tuple[str | int, ...]] = set()
         for path, value in _walk(data, ()):
             name = path[-1]
-            if isinstance(name, str) and secrets.credential_kind(name):
-                what, _ = _CREDENTIAL_KINDS[secrets.credential_kind(name) or ""]
+            if isinstance(name, str) and (kind := secrets.credential_kind(name)):
+                what, _ = _CREDENTIAL_KINDS[kind]
                 message = f"the key name {_shorten(name)} is what looks like {what}; remove this key"
                 self.add(path, "secret_in_config", message)
             elif isinstance(name, str) and name.lower() in SECRET_KEY_NAMES:
                 hint = _secret_hint(str(path[0]))
                 message = f"{_describe(path)} looks like a secret; tokens never live in this file: {hint}"
                 self.add(path, "secret_in_config", message)
-            elif isinstance(value, str) and secrets.credential_kind(value):
-                what, instead = _CREDENTIAL_KINDS[secrets.credential_kind(value) or ""]
+            elif isinstance(value, str) and (kind := secrets.credential_kind(value)):
+                what, instead = _CREDENTIAL_KINDS[kind]
                 self.add(path, "secret_in_config", f"{_describe(path)} holds what looks like {what}; {instead}")
             elif isinstance(value, str) and path != _SPOOL_PATH and secrets.has_url_userinfo(value):
                 message = (

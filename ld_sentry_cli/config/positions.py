@@ -10,7 +10,6 @@ tomli itself. An index that disagrees with the parsed data is not trusted (see `
 
 from __future__ import annotations
 
-import bisect
 import enum
 import re
 from dataclasses import dataclass, field
@@ -105,13 +104,12 @@ class LineIndex:
 
 def nesting_line(text: str, limit: int) -> int | None:
     """The line where arrays and inline tables first nest deeper than limit, if they do."""
-    starts = _line_starts(text)
     depth = 0
     for offset, kind, value in _Lexer().get_tokens_unprocessed(text):
         if kind is Punctuation and value in "[{":
             depth += 1
             if depth > limit:
-                return bisect.bisect_right(starts, offset)
+                return text.count("\n", 0, offset) + 1
         elif kind is Punctuation and value in "]}":
             depth -= 1
     return None
@@ -129,11 +127,6 @@ def long_key_line(text: str, limit: int) -> int | None:
             dots = 0
         line += value.count("\n")
     return None
-
-
-def _line_starts(text: str) -> list[int]:
-    # TOML's newlines are LF and CRLF only: U+2028, NEL or a lone CR do not start a line.
-    return [0, *(match.end() for match in re.finditer("\n", text))]
 
 
 _WHITESPACE, _COMMENT, _ERROR, _OTHER = range(4)
