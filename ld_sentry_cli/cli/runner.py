@@ -19,7 +19,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
@@ -159,6 +159,13 @@ def unexpected(err: Exception) -> LdsentryError:
     return InternalError(f"unexpected {type(err).__name__}: {err}", hint)
 
 
+def _exit_reporting(err: Exception, output_format: str | None) -> NoReturn:
+    """Report err in the requested format and exit with its code; an exception of no ldsentry kind is unexpected."""
+    error = err if isinstance(err, LdsentryError) else unexpected(err)
+    report_error(error, output_format)
+    raise typer.Exit(int(error.exit_code)) from None
+
+
 def command_errors(func: F) -> F:
     """Wrap a command: map ldsentry errors to messages and exit codes, and hide tracebacks."""
 
@@ -170,16 +177,11 @@ def command_errors(func: F) -> F:
             code = func(*args, **kwargs)
         except _FRAMEWORK_EXCEPTIONS:
             raise
-        except LdsentryError as err:
-            report_error(err, output_format)
-            raise typer.Exit(int(err.exit_code)) from None
         except KeyboardInterrupt:
             say("Interrupted.")
             raise typer.Exit(130) from None
         except Exception as err:
-            error = unexpected(err)
-            report_error(error, output_format)
-            raise typer.Exit(int(error.exit_code)) from None
+            _exit_reporting(err, output_format)
         raise typer.Exit(int(code or 0))
 
     return wrapper  # type: ignore[return-value]
@@ -206,10 +208,5 @@ def failures_reported(root: Command, args: Sequence[str]) -> Iterator[None]:
             raise  # Click prints its usage and the error, as it always has
         report_error(_usage_error(err), output_format)
         raise typer.Exit(getattr(err, "exit_code", int(ExitCode.USAGE))) from None
-    except LdsentryError as err:
-        report_error(err, requested_format(root, args))
-        raise typer.Exit(int(err.exit_code)) from None
     except Exception as err:
-        error = unexpected(err)
-        report_error(error, requested_format(root, args))
-        raise typer.Exit(int(error.exit_code)) from None
+        _exit_reporting(err, requested_format(root, args))
