@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from .api_models import LdMetric, LdProject, SentryEnvironment, SentryProject
 from .errors import ApiError, NotFoundError, PermissionDeniedError, ServiceError
@@ -22,8 +22,6 @@ from .health import Facts, LdFacts, SentryFacts, grade_metrics
 from .models import MetricSettings, ProjectMapping
 from .sentry_environments import settled_environments
 from .tasks import run_all
-
-T = TypeVar("T")
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (done, total) as work completes; total may shrink once skipped work is known."""

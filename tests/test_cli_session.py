@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 
@@ -43,7 +44,7 @@ def test_every_client_opened_is_closed_when_the_work_fails(closed: list[str], to
             raise RuntimeError("the work failed")
 
     with pytest.raises(RuntimeError, match="the work failed"):
-        live.run(work())
+        asyncio.run(work())
 
     assert closed == ["SentryClient", "LaunchDarklyClient"]
 
@@ -59,7 +60,7 @@ def test_a_client_that_cannot_open_leaves_the_others_closed(
             clients.optional_sentry(required=True)
 
     with pytest.raises(MissingTokenError, match="No Sentry auth token"):
-        live.run(work())
+        asyncio.run(work())
 
     assert closed == ["LaunchDarklyClient"]
 
@@ -73,7 +74,7 @@ def test_an_optional_sentry_half_is_skipped_with_the_reason(
         async with live.session(Config()) as clients:
             return clients.optional_sentry(required=False)
 
-    assert live.run(work()) == (None, "SENTRY_AUTH_TOKEN is not set")
+    assert asyncio.run(work()) == (None, "SENTRY_AUTH_TOKEN is not set")
     assert closed == []
 
 
@@ -94,7 +95,7 @@ def test_both_clients_take_the_concurrency_through_session_options(
             clients.launchdarkly()
             clients.sentry(event_rate=2.0)
 
-    live.run(work())
+    asyncio.run(work())
 
     assert asked == [3, 3]
 
@@ -119,7 +120,7 @@ def test_the_progress_bar_spans_the_work_and_ends_before_the_clients_close(
             clients.progress(1, 1)
         events.extend(closed)
 
-    live.run(work())
+    asyncio.run(work())
 
     assert events == ["bar 'Checking' shown", (1, 1), "bar 'Checking' gone", "LaunchDarklyClient"]
 
@@ -129,4 +130,4 @@ def test_no_progress_bar_unless_asked(closed: list[str], tokens: None) -> None:
         async with live.session(Config()) as clients:
             return clients.progress
 
-    assert live.run(work()) is None
+    assert asyncio.run(work()) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import sys
@@ -130,7 +131,7 @@ def _read(config: Config, concurrency: int) -> Inventory:
                 sentry.session, sentry.organization, ld.session, worth_resolving=worth_resolving
             )
 
-    return live.run(work())
+    return asyncio.run(work())
 
 
 def _write(

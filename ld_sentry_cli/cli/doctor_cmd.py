@@ -125,7 +125,7 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
             results = await _counted(work, clients.progress)
         return found + [check for result in results for check in result]
 
-    checks += live.run(live_checks())
+    checks += asyncio.run(live_checks())
     ok = all_ok(checks)
     if output is PlainFormat.JSON:
         emit_json(

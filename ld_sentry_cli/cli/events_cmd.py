@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -102,7 +103,7 @@ def check(
                 scrubbing=ScrubbingReader(client.session, client.organization),
             )
 
-    report = live.run(work())
+    report = asyncio.run(work())
     emit_report(
         output,
         table=lambda: events_table(report),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Coroutine
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,18 +21,12 @@ if TYPE_CHECKING:
     from ld_sentry_cli.models import Config
     from ld_sentry_cli.problems import Problem
 
-T = TypeVar("T")
 
 ConcurrencyOption = Annotated[
     int,
     typer.Option("--concurrency", min=1, max=64, help="Requests in flight at once, per service."),
 ]
 DEFAULT_CONCURRENCY = 8
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion (commands are synchronous; the clients are async)."""
-    return asyncio.run(coroutine)
 
 
 def session_options(concurrency: int) -> SessionOptions:

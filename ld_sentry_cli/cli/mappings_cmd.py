@@ -147,7 +147,7 @@ def _verify_live(mapping: ProjectMapping, config: Config) -> tuple[list[str], li
                 checks.append(verify_sentry(mapping, sentry))
             return list(await asyncio.gather(*checks)), skipped_because
 
-    results, skipped_because = live.run(ask())
+    results, skipped_because = asyncio.run(ask())
     problems = [p for result in results for p in result.problems]
     notes = [n for result in results for n in result.notes]
     if skipped_because:

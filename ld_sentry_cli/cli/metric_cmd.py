@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -77,7 +78,7 @@ def check(
             facts, known = await gather_ld_facts(keys, client, progress=clients.progress, metric=loaded.config.metric)
             return facts, known, client.base_url
 
-    facts, known, ld_base_url = live.run(fetch())
+    facts, known, ld_base_url = asyncio.run(fetch())
     report = build_metric_check(keys, facts, loaded.config.metric, loaded.config.mappings, known)
     note = live.instance_note(ld_base_url)
     if note is not None:
@@ -117,7 +118,7 @@ def create(
                 progress=clients.progress,
             )
 
-    report = live.run(work())
+    report = asyncio.run(work())
     if output is PlainFormat.JSON:
         emit_json(repair_json(report, dry_run))
     else:

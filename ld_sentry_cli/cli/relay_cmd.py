@@ -5,6 +5,7 @@ Starlette and uvicorn are imported inside `serve` only, so the other commands (a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -253,7 +254,7 @@ def backfill(
             finally:
                 store.close()
 
-    report = live.run(work())
+    report = asyncio.run(work())
     if output is PlainFormat.JSON:
         emit_json(backfill_json(report))
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
@@ -48,7 +49,7 @@ def status(
             )
             return facts, ld.base_url
 
-    facts, ld_base_url = live.run(fetch())
+    facts, ld_base_url = asyncio.run(fetch())
     report = build_report(loaded.config, facts, require_sentry=require_sentry)
     note = live.instance_note(ld_base_url)
     if note is not None:

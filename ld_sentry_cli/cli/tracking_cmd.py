@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -145,7 +146,7 @@ def setup(
             if sentry is not None:
                 await sentry.aclose()
 
-    plan, result, registered = live.run(work())
+    plan, result, registered = asyncio.run(work())
     if (register_in_sentry or show_secret) and not plan.new_secret:
         say(
             "note: the webhook keeps its signing secret, which ldsentry never reads back, so there is nothing to "
@@ -278,7 +279,7 @@ def check(
         async with ld:
             return await LaunchDarklyWebhooks(ld.session).list_webhooks()
 
-    report = build_tracking_report(live.run(fetch()), target.hook_url, target.loaded.config.mappings)
+    report = build_tracking_report(asyncio.run(fetch()), target.hook_url, target.loaded.config.mappings)
     emit_report(
         output,
         table=lambda: tracking_table(report),
