@@ -566,6 +566,17 @@ class LaunchDarklyClient:
             raise _wrong_base_url(exc) from None
         return [parse_project(item, environments=()) for item in items]
 
+    async def list_projects_with_environments(self) -> list[LdProject]:
+        """Every project in the account with all its environments (`mappings discover`).
+
+        The list embeds each project's first page of environments (`expand=environments`); only a
+        project with more is asked for the rest, as `get_project` does (launchdarkly-api.md §2.1).
+        """
+        items = await paginate(
+            self.session, "/api/v2/projects", page_size=PAGE_LIMIT, params={"expand": "environments"}
+        )
+        return await run_all(self._with_all_environments(item) for item in items)
+
     async def list_metrics(self, project_key: str, *, custom_only: bool = False) -> list[LdMetric]:
         """Every metric of a project, 50 per page; NotFoundError when the project does not exist."""
         params = {"filter": "eventKind equals custom"} if custom_only else None

@@ -126,9 +126,7 @@ def _read(config: Config, concurrency: int) -> Inventory:
     async def work() -> Inventory:
         async with live.session(config, concurrency) as clients:
             ld, sentry = clients.launchdarkly(), clients.sentry()
-            return await read_inventory(
-                sentry.session, sentry.organization, ld.session, worth_resolving=worth_resolving
-            )
+            return await read_inventory(sentry, ld, worth_resolving=worth_resolving)
 
     return live.run(work())
 
