@@ -17,7 +17,7 @@ from ld_sentry_cli.api_models import LdCaller, SentryAuth
 from ld_sentry_cli.errors import LdsentryError
 from ld_sentry_cli.grades import Status
 from ld_sentry_cli.models import ProjectMapping
-from ld_sentry_cli.scrubbing import ScrubbingSettings, audit
+from ld_sentry_cli.scrubbing import ScrubbingSource, audit
 from ld_sentry_cli.tracking import build_tracking_report
 from ld_sentry_cli.tracking_models import LdWebhook
 
@@ -181,20 +181,10 @@ async def check_tracking(source: WebhookSource, hook_url: str, mappings: Sequenc
     ]
 
 
-class ScrubbingSettingsSource(Protocol):
-    """What the data scrubbing row asks Sentry (sentry_settings.ScrubbingReader)."""
-
-    async def project_settings(self, project_slug: str) -> ScrubbingSettings | None:
-        """A project's settings; None when the project does not exist."""
-
-    async def organization_settings(self) -> ScrubbingSettings | None:
-        """The organization's settings; None when Sentry does not show them."""
-
-
 SCRUBBING_CHECK = "Data scrubbing"
 
 
-async def check_scrubbing(source: ScrubbingSettingsSource, project_slugs: list[str]) -> Check:
+async def check_scrubbing(source: ScrubbingSource, project_slugs: list[str]) -> Check:
     """Whether Sentry's scrubbing filters the context's kind or key (fail) or other members (warn)."""
     if not project_slugs:
         return Check(SCRUBBING_CHECK, CheckStatus.OK, "no mapped Sentry project to check")

@@ -22,7 +22,7 @@ from .grades import GradedReport, GradedRow
 from .health import missing_sentry_environment, missing_sentry_project
 from .models import ProjectMapping
 from .problems import Problem, problem
-from .scrubbing import Risk, ScrubbingAudit, ScrubbingSettings, audit
+from .scrubbing import Risk, ScrubbingAudit, ScrubbingSettings, ScrubbingSource, audit
 from .tasks import run_all
 
 T = TypeVar("T")
@@ -46,16 +46,6 @@ class EventSource(Protocol):
 
     async def get_event(self, project_slug: str, event_id: str) -> SentryEvent:
         """One event with its contexts; raises NotFoundError when it is gone."""
-
-
-class ScrubbingSource(Protocol):
-    """Where `events check` reads Sentry's data scrubbing settings (sentry_settings.ScrubbingReader)."""
-
-    async def project_settings(self, project_slug: str) -> ScrubbingSettings | None:
-        """A project's settings; None when the project does not exist."""
-
-    async def organization_settings(self) -> ScrubbingSettings | None:
-        """The organization's settings; None when Sentry does not show them."""
 
 
 @dataclass(frozen=True)
