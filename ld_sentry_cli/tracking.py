@@ -19,13 +19,11 @@ from ld_sentry_cli.grades import GradedReport, GradedRow
 from ld_sentry_cli.models import ProjectMapping
 from ld_sentry_cli.problems import Problem, problem
 from ld_sentry_cli.secrets import REDACTED, register_secret
-from ld_sentry_cli.tracking_models import LdWebhook, WebhookStatement
+from ld_sentry_cli.tracking_models import SECRET_LENGTH, WEBHOOKS_PATH, LdWebhook, WebhookStatement, webhook_path
 
 TAG = "ldsentry"
 WEBHOOK_NAME = "Sentry flag change tracking (ldsentry)"
-SECRET_LENGTH = 32  # exactly what Sentry accepts for LaunchDarkly (sentry-api.md §12)
 ALL_FLAGS = "proj/*:env/*:flag/*"
-WEBHOOKS_PATH = "/api/v2/webhooks"
 SETUP_HINT = "run `ldsentry tracking setup`"
 
 
@@ -229,7 +227,7 @@ def plan_setup(
         purposes.append("set a new signing secret")
     patch = PlannedRequest(
         "PATCH",
-        f"{WEBHOOKS_PATH}/{quote(webhook.id, safe='')}",
+        webhook_path(webhook.id),
         operations,
         f"update webhook {webhook.id}: " + ", ".join(purposes),
     )
