@@ -39,7 +39,7 @@ from ld_sentry_cli.sandbox.sentry_payloads import (
     project_detail,
     project_summary,
 )
-from ld_sentry_cli.sandbox.sentry_world import EventRecord, SentryProjectState
+from ld_sentry_cli.sandbox.sentry_world import EventRecord, SentryProjectState, shown
 
 T = TypeVar("T")
 
@@ -144,7 +144,7 @@ class SentryApi(RouteGroup):
         """listProjectEnvironments with `visibility` all|hidden|visible (default visible)."""
         project = self._project(request)
         visibility = self._visibility(request)
-        return JSONResponse([environment_item(e) for e in project.environments if _visible(e.is_hidden, visibility)])
+        return JSONResponse([environment_item(e) for e in project.environments if shown(e, visibility)])
 
     async def get_event(self, request: Request) -> Response:
         """getProjectEvent; `environment` only scopes next/previous (Sentry notes §4.1)."""
@@ -274,10 +274,6 @@ class SentryApi(RouteGroup):
                 raise SentryApiError(403, "You do not have permission to perform this action.")
             projects.append(project)
         return projects
-
-
-def _visible(is_hidden: bool, visibility: str) -> bool:
-    return visibility == "all" or (visibility == "hidden") is is_hidden
 
 
 def _truthy(value: str | None) -> bool:
