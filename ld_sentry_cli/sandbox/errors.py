@@ -62,6 +62,9 @@ def ld_error_response(status: int, code: str, message: str, headers: dict[str, s
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+SENTRY_NOT_FOUND = "The requested resource does not exist"  # Sentry's ResourceDoesNotExist
+
+
 def sentry_error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
     """A Sentry error: `{"detail": ...}`."""
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
@@ -70,7 +73,7 @@ def sentry_error_response(status: int, detail: Any, headers: dict[str, str] | No
 def not_found(service: Service) -> Response:
     """404 for a path no route matches."""
     if service is Service.SENTRY:
-        return sentry_error_response(404, "The requested resource does not exist")
+        return sentry_error_response(404, SENTRY_NOT_FOUND)
     if service is Service.ADMIN:
         return JSONResponse({"error": "unknown admin route"}, status_code=404)
     return ld_error_response(404, "not_found", "Invalid resource identifier")
