@@ -8,8 +8,8 @@ redaction masks it wherever it might appear, and only whether the webhook signs 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from ld_sentry_cli.errors import ApiError, PermissionDeniedError
@@ -19,6 +19,7 @@ from ld_sentry_cli.secrets import register_secret
 from ld_sentry_cli.tracking_models import WEBHOOKS_PATH, LdWebhook, WebhookStatement, webhook_path
 
 MAX_PAGES = 100
+T = TypeVar("T")
 
 # The webhook actions of LaunchDarkly's role policies (resource `webhook/*`); said whenever a 403 comes back.
 ROLE_HINT = (
@@ -130,7 +131,7 @@ class LaunchDarklyWebhooks:
         return parse_webhook(response.body)
 
     @staticmethod
-    async def _call(pending: Any) -> Any:
+    async def _call(pending: Awaitable[T]) -> T:
         # A 403 here is about webhooks, not metrics: say which role to give the token.
         try:
             return await pending
