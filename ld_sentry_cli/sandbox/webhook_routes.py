@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from ld_sentry_cli.sandbox.auth import ld_require, ld_token
 from ld_sentry_cli.sandbox.errors import LdApiError
 from ld_sentry_cli.sandbox.ids import hex_id
+from ld_sentry_cli.sandbox.ld_payloads import link
 from ld_sentry_cli.sandbox.route_group import RouteGroup
 from ld_sentry_cli.sandbox.tracking_world import WebhookRecord
 
@@ -31,7 +32,7 @@ def _invalid(message: str) -> LdApiError:
 
 
 def _links(webhook_id: str) -> dict[str, Any]:
-    return {"self": {"href": f"{WEBHOOKS}/{webhook_id}", "type": "application/json"}}
+    return {"self": link(f"{WEBHOOKS}/{webhook_id}")}
 
 
 def webhook_json(record: WebhookRecord) -> dict[str, Any]:
@@ -109,7 +110,7 @@ class WebhooksApi(RouteGroup):
         """GET /api/v2/webhooks: every webhook, one page (the spec declares no paging)."""
         self._authorise(request)
         items = [webhook_json(record) for record in self.tracking.webhooks.values()]
-        return JSONResponse({"_links": {"self": {"href": WEBHOOKS, "type": "application/json"}}, "items": items})
+        return JSONResponse({"_links": {"self": link(WEBHOOKS)}, "items": items})
 
     async def create_webhook(self, request: Request) -> Response:
         """POST /api/v2/webhooks: 200 `Webhook`; a signed webhook without a secret gets a generated one."""
