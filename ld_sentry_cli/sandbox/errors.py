@@ -7,8 +7,10 @@ Sentry's are `{"detail": ...}` (DRF), except a 429 whose body is a bare JSON str
 from __future__ import annotations
 
 import enum
+import json
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ld_sentry_cli.sandbox.ids import uuid_from
@@ -46,6 +48,19 @@ class LdApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+def invalid_request(message: str) -> LdApiError:
+    """LaunchDarkly's 400 `invalid_request` with a message."""
+    return LdApiError(400, "invalid_request", message)
+
+
+async def ld_json_body(request: Request) -> Any:
+    """A LaunchDarkly request's JSON body (None when empty); 400 `invalid_request` when it is not JSON."""
+    try:
+        return json.loads(await request.body() or b"null")
+    except ValueError:
+        raise invalid_request("Invalid request body: not JSON") from None
 
 
 class SentryApiError(Exception):
