@@ -255,7 +255,7 @@ class LaunchDarklyApi(RouteGroup):
         token = self._authorise(request, write=True)
         project = self._project(request)
         body = await ld_json_body(request)
-        if self.ld.older_instance and isinstance(body, dict) and "analysisUnits" in body:
+        if project.older_instance and isinstance(body, dict) and "analysisUnits" in body:
             # An instance older than the rename (launchdarkly-api.md §1.7) knows only randomizationUnits.
             raise invalid_request("Invalid field analysisUnits: unknown property")
         record = _metric_from_post(project.key, body)
