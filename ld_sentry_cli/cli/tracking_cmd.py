@@ -243,7 +243,7 @@ def _print_setup(
             f"{covered} to {target.hook_url}."
         )
     else:
-        lines.append(f"Updated LaunchDarkly webhook {plan.webhook.id}: {plan.requests[0].purpose.split(': ', 1)[1]}.")
+        lines.append(f"Updated LaunchDarkly webhook {plan.webhook.id}: {', '.join(plan.changes)}.")
     if sentry_part["registered"]:
         lines.append(f"Registered the new signing secret in Sentry organization {target.organization!r}.")
     if secret is not None:
