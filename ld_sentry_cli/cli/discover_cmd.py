@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -146,7 +147,7 @@ def _write(
             written.append(added)
         except ConflictError as error:
             skipped.append((mapping, error.message))
-    return DiscoverOutcome(outcome.report, outcome.min_confidence, tuple(written), tuple(skipped), outcome.requests)
+    return replace(outcome, written=tuple(written), skipped=tuple(skipped))
 
 
 def _ask(proposals: tuple[Proposal, ...], ld_projects: tuple[LdProject, ...]) -> list[tuple[Proposal, ProjectMapping]]:
