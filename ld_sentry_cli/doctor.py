@@ -6,7 +6,6 @@ them. Facts come through small Protocols so tests pass fakes.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from ld_sentry_cli.api_models import LdCaller, SentryAuth
 from ld_sentry_cli.errors import LdsentryError
 from ld_sentry_cli.grades import Status
 from ld_sentry_cli.models import ProjectMapping
-from ld_sentry_cli.scrubbing import ScrubbingSettings, audit
+from ld_sentry_cli.scrubbing import ScrubbingSource, audit
+from ld_sentry_cli.tasks import run_all
 from ld_sentry_cli.tracking import build_tracking_report
 from ld_sentry_cli.tracking_models import LdWebhook
 
@@ -181,29 +181,19 @@ async def check_tracking(source: WebhookSource, hook_url: str, mappings: Sequenc
     ]
 
 
-class ScrubbingSettingsSource(Protocol):
-    """What the data scrubbing row asks Sentry (sentry_settings.ScrubbingReader)."""
-
-    async def project_settings(self, project_slug: str) -> ScrubbingSettings | None:
-        """A project's settings; None when the project does not exist."""
-
-    async def organization_settings(self) -> ScrubbingSettings | None:
-        """The organization's settings; None when Sentry does not show them."""
-
-
 SCRUBBING_CHECK = "Data scrubbing"
 
 
-async def check_scrubbing(source: ScrubbingSettingsSource, project_slugs: list[str]) -> Check:
+async def check_scrubbing(source: ScrubbingSource, project_slugs: list[str]) -> list[Check]:
     """Whether Sentry's scrubbing filters the context's kind or key (fail) or other members (warn)."""
     if not project_slugs:
-        return Check(SCRUBBING_CHECK, CheckStatus.OK, "no mapped Sentry project to check")
+        return [Check(SCRUBBING_CHECK, CheckStatus.OK, "no mapped Sentry project to check")]
     try:
-        organization, *read = await asyncio.gather(
-            source.organization_settings(), *(source.project_settings(slug) for slug in project_slugs)
+        organization, *read = await run_all(
+            [source.organization_settings(), *(source.project_settings(slug) for slug in project_slugs)]
         )
     except LdsentryError as error:
-        return failed(SCRUBBING_CHECK, error)
+        return [failed(SCRUBBING_CHECK, error)]
     essential, other = [], []
     for slug, settings in zip(project_slugs, read, strict=True):
         if settings is None:
@@ -213,23 +203,28 @@ async def check_scrubbing(source: ScrubbingSettingsSource, project_slugs: list[s
         other += [f"{slug}: {r.member} by {r.setting}" for r in result.risks if not r.essential]
     unknown = "" if organization is not None else " (the organization's own settings are not visible to this token)"
     if essential:
-        return Check(
-            SCRUBBING_CHECK,
-            CheckStatus.FAIL,
-            f"Sentry would filter launchdarklyContext's kind or key: {'; '.join(essential)}{unknown}",
-            "Run `ldsentry events check` for the exact setting and fix per mapping.",
-        )
+        return [
+            Check(
+                SCRUBBING_CHECK,
+                CheckStatus.FAIL,
+                f"Sentry would filter launchdarklyContext's kind or key: {'; '.join(essential)}{unknown}",
+                "Run `ldsentry events check` for the exact setting and fix per mapping.",
+            )
+        ]
     if other or organization is None:
         detail = f"may filter: {'; '.join(other)}" if other else "no project setting filters kind or key"
-        return Check(
-            SCRUBBING_CHECK, CheckStatus.WARN, f"{detail}{unknown}", "Run `ldsentry events check` to see more."
-        )
+        return [
+            Check(SCRUBBING_CHECK, CheckStatus.WARN, f"{detail}{unknown}", "Run `ldsentry events check` to see more.")
+        ]
     count = len(project_slugs)
-    return Check(
-        SCRUBBING_CHECK,
-        CheckStatus.OK,
-        f"no setting filters launchdarklyContext's kind or key in {count} mapped project{'s' if count != 1 else ''}",
-    )
+    return [
+        Check(
+            SCRUBBING_CHECK,
+            CheckStatus.OK,
+            f"no setting filters launchdarklyContext's kind or key in {count} mapped project"
+            f"{'s' if count != 1 else ''}",
+        )
+    ]
 
 
 def all_ok(checks: list[Check]) -> bool:

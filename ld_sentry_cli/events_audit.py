@@ -22,7 +22,7 @@ from .grades import GradedReport, GradedRow
 from .health import missing_sentry_environment, missing_sentry_project
 from .models import ProjectMapping
 from .problems import Problem, problem
-from .scrubbing import Risk, ScrubbingAudit, ScrubbingSettings, audit
+from .scrubbing import Risk, ScrubbingAudit, ScrubbingSettings, ScrubbingSource, audit
 from .tasks import run_all
 
 T = TypeVar("T")
@@ -46,16 +46,6 @@ class EventSource(Protocol):
 
     async def get_event(self, project_slug: str, event_id: str) -> SentryEvent:
         """One event with its contexts; raises NotFoundError when it is gone."""
-
-
-class ScrubbingSource(Protocol):
-    """Where `events check` reads Sentry's data scrubbing settings (sentry_settings.ScrubbingReader)."""
-
-    async def project_settings(self, project_slug: str) -> ScrubbingSettings | None:
-        """A project's settings; None when the project does not exist."""
-
-    async def organization_settings(self) -> ScrubbingSettings | None:
-        """The organization's settings; None when Sentry does not show them."""
 
 
 @dataclass(frozen=True)
@@ -334,8 +324,10 @@ async def audit_events(
             except ServiceError:  # unknown, as when Sentry does not show them: the note below says so
                 return None
 
-        listed, organization = await asyncio.gather(sampler.request(source.list_projects), organization_settings())
-        projects = {p.slug: p for p in listed}
+        listed = asyncio.ensure_future(sampler.request(source.list_projects))
+        read_organization = asyncio.ensure_future(organization_settings())
+        await run_all([listed, read_organization])
+        projects, organization = {p.slug: p for p in listed.result()}, read_organization.result()
 
     async def sample(pair: tuple[str, str]) -> _Sample:
         slug, environment = pair
@@ -356,11 +348,11 @@ async def audit_events(
     # One sample per distinct Sentry pair and one settings read per distinct project, however many
     # mappings share them.
     slugs = [slug for slug in dict.fromkeys(slug for slug, _ in pairs) if slug in projects]
-    sampled, read = await asyncio.gather(
-        run_all(sample(pair) for pair in pairs), run_all(settings(slug) for slug in slugs)
-    )
-    samples = dict(zip(pairs, sampled, strict=True))
-    project_settings = dict(zip(slugs, read, strict=True))
+    sampled = asyncio.ensure_future(run_all(sample(pair) for pair in pairs))
+    read = asyncio.ensure_future(run_all(settings(slug) for slug in slugs))
+    await run_all([sampled, read])
+    samples = dict(zip(pairs, sampled.result(), strict=True))
+    project_settings = dict(zip(slugs, read.result(), strict=True))
     rows = tuple(
         _with_scrubbing(
             _build_row(m, samples[m.sentry_pair], stats_period, min_usable),

@@ -487,7 +487,7 @@ class LaunchDarklyClient:
         go in groups of one page, so the groups need no round trip after another. A server that ignores
         the filter (it sends projects nobody asked for) or refuses it gets one request per project instead.
         """
-        choice = choice or FilterChoice("keys")
+        choice = choice or FilterChoice()
         wanted = list(dict.fromkeys(keys))
         # A key with the filter's own separators (never valid in LaunchDarkly, but config is user text)
         # could only widen the filter: ask for it on its own.
@@ -587,6 +587,17 @@ class LaunchDarklyClient:
             raise _wrong_base_url(exc) from None
         return [parse_project(item, environments=()) for item in items]
 
+    async def list_projects_with_environments(self) -> list[LdProject]:
+        """Every project in the account with all its environments (`mappings discover`).
+
+        The list embeds each project's first page of environments (`expand=environments`); only a
+        project with more is asked for the rest, as `get_project` does (launchdarkly-api.md §2.1).
+        """
+        items = await paginate(
+            self.session, "/api/v2/projects", page_size=PAGE_LIMIT, params={"expand": "environments"}
+        )
+        return await run_all(self._with_all_environments(item) for item in items)
+
     async def list_metrics(self, project_key: str, *, custom_only: bool = False) -> list[LdMetric]:
         """Every metric of a project, 50 per page; NotFoundError when the project does not exist."""
         params = {"filter": "eventKind equals custom"} if custom_only else None
@@ -606,7 +617,7 @@ class LaunchDarklyClient:
         at no extra cost; one that refuses it (400) is asked again without it. Callers must grade only
         the metrics with the event key: the others may or may not be in the list.
         """
-        choice = choice or FilterChoice("eventKeys")
+        choice = choice or FilterChoice()
         path = f"/api/v2/metrics/{_segment(project_key)}"
         params = {"filter": f"eventKeys anyOf {json.dumps([event_key])}"}
         probed = None

@@ -8,18 +8,18 @@ redaction masks it wherever it might appear, and only whether the webhook signs 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 from ld_sentry_cli.errors import ApiError, PermissionDeniedError
 from ld_sentry_cli.http import ApiSession
+from ld_sentry_cli.launchdarkly import SERVICE
 from ld_sentry_cli.secrets import register_secret
-from ld_sentry_cli.tracking_models import LdWebhook, WebhookStatement
+from ld_sentry_cli.tracking_models import WEBHOOKS_PATH, LdWebhook, WebhookStatement, webhook_path
 
-SERVICE = "LaunchDarkly"
-WEBHOOKS_PATH = "/api/v2/webhooks"
 MAX_PAGES = 100
+T = TypeVar("T")
 
 # The webhook actions of LaunchDarkly's role policies (resource `webhook/*`); said whenever a 403 comes back.
 ROLE_HINT = (
@@ -123,14 +123,15 @@ class LaunchDarklyWebhooks:
 
     async def patch_webhook(self, webhook_id: str, operations: Sequence[Mapping[str, Any]]) -> LdWebhook:
         """Apply JSON Patch operations to a webhook (`patchWebhook`)."""
-        path = f"{WEBHOOKS_PATH}/{quote(webhook_id, safe='')}"
         response = await self._call(
-            self.session.request("PATCH", path, json_body=[dict(op) for op in operations], retry=False)
+            self.session.request(
+                "PATCH", webhook_path(webhook_id), json_body=[dict(op) for op in operations], retry=False
+            )
         )
         return parse_webhook(response.body)
 
     @staticmethod
-    async def _call(pending: Any) -> Any:
+    async def _call(pending: Awaitable[T]) -> T:
         # A 403 here is about webhooks, not metrics: say which role to give the token.
         try:
             return await pending

@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 CONTEXT_PATH = ("contexts", "launchdarklyContext")
 FILTERED = "[Filtered]"
@@ -58,6 +59,16 @@ class ScrubbingSettings:
     safe_fields: tuple[str, ...] = ()
     scrub_ip_addresses: bool | None = None
     advanced_rules: str | None = None  # `relayPiiConfig`, JSON text
+
+
+class ScrubbingSource(Protocol):
+    """Where `events check` and `doctor` read the settings (sentry_settings.ScrubbingReader; fakes in tests)."""
+
+    async def project_settings(self, project_slug: str) -> ScrubbingSettings | None:
+        """A project's settings; None when the project does not exist."""
+
+    async def organization_settings(self) -> ScrubbingSettings | None:
+        """The organization's settings; None when Sentry does not show them."""
 
 
 @dataclass(frozen=True)

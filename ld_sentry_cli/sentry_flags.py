@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ld_sentry_cli.errors import ApiError, NotFoundError, PermissionDeniedError, ServiceError
+from ld_sentry_cli.errors import ApiError, NotFoundError, PermissionDeniedError
 from ld_sentry_cli.http import ApiSession
 from ld_sentry_cli.secrets import redact, register_secret
+from ld_sentry_cli.tracking_models import SECRET_LENGTH
 
 PROVIDER = "launchdarkly"
-SECRET_LENGTH = 32  # Sentry accepts exactly 32 characters for LaunchDarkly (sentry-api.md §12)
 
 SCOPE_HINT = (
     "Registering the signing secret needs a Sentry token with org:write (or org:admin) when the organization "
@@ -59,7 +59,7 @@ class SentryFlags:
                 _UI_HINT,
                 status=error.status,
             ) from None
-        except ServiceError as error:
-            if isinstance(error, ApiError) and error.status == 400:
-                raise ApiError(error.message, _UI_HINT, status=error.status) from None
-            raise
+        except ApiError as error:
+            if error.status != 400:
+                raise
+            raise ApiError(error.message, _UI_HINT, status=error.status) from None

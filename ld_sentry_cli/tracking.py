@@ -19,13 +19,11 @@ from ld_sentry_cli.grades import GradedReport, GradedRow
 from ld_sentry_cli.models import ProjectMapping
 from ld_sentry_cli.problems import Problem, problem
 from ld_sentry_cli.secrets import REDACTED, register_secret
-from ld_sentry_cli.tracking_models import LdWebhook, WebhookStatement
+from ld_sentry_cli.tracking_models import SECRET_LENGTH, WEBHOOKS_PATH, LdWebhook, WebhookStatement, webhook_path
 
 TAG = "ldsentry"
 WEBHOOK_NAME = "Sentry flag change tracking (ldsentry)"
-SECRET_LENGTH = 32  # exactly what Sentry accepts for LaunchDarkly (sentry-api.md §12)
 ALL_FLAGS = "proj/*:env/*:flag/*"
-WEBHOOKS_PATH = "/api/v2/webhooks"
 SETUP_HINT = "run `ldsentry tracking setup`"
 
 
@@ -159,6 +157,7 @@ class SetupPlan:
     requests: tuple[PlannedRequest, ...]
     resources: tuple[str, ...]  # what the statements should cover
     new_secret: bool  # the requests set a new signing secret, which Sentry must receive
+    changes: tuple[str, ...] = ()  # what the PATCH of an existing webhook changes, in words
 
     @property
     def unchanged(self) -> bool:
@@ -202,38 +201,34 @@ def plan_setup(
             "create a signed, enabled webhook to Sentry's hook URL",
         )
         return SetupPlan(hook_url, None, (create,), resources, new_secret=True)
-    operations: list[dict[str, Any]] = []
+    # Each operation with the words that say what it changes.
+    operations: list[tuple[dict[str, Any], str]] = []
     missing = [resource for resource in resources if not covers(webhook.statements, resource)]
     if missing:
         statement = WebhookStatement("allow", resources=tuple(missing), actions=("*",)).to_json()
-        operations.append({"op": "add", "path": "/statements/-", "value": statement})
+        more = f"{len(missing)} more environment{'s' if len(missing) != 1 else ''}"
+        operations.append(
+            ({"op": "add", "path": "/statements/-", "value": statement}, f"extend its statements to {more}")
+        )
     if not webhook.on:
-        operations.append({"op": "replace", "path": "/on", "value": True})
+        operations.append(({"op": "replace", "path": "/on", "value": True}, "turn it on"))
     new_secret = rotate_secret or not webhook.signed
     # `add` on an object member sets it whether or not it exists (RFC 6902 §4.1); `replace` fails on an
     # absent one, and the `Webhook` representation has no `sign` and, when unsigned, no `secret`.
     if not webhook.signed:
-        operations.append({"op": "add", "path": "/sign", "value": True})
+        operations.append(({"op": "add", "path": "/sign", "value": True}, "turn signing on"))
     if new_secret:
-        operations.append({"op": "add", "path": "/secret", "value": secret})
+        operations.append(({"op": "add", "path": "/secret", "value": secret}, "set a new signing secret"))
     if not operations:
         return SetupPlan(hook_url, webhook, (), resources, new_secret=False)
-    purposes = []
-    if missing:
-        purposes.append(f"extend its statements to {len(missing)} more environment{'s' if len(missing) != 1 else ''}")
-    if not webhook.on:
-        purposes.append("turn it on")
-    if not webhook.signed:
-        purposes.append("turn signing on")
-    if new_secret:
-        purposes.append("set a new signing secret")
+    changes = tuple(change for _, change in operations)
     patch = PlannedRequest(
         "PATCH",
-        f"{WEBHOOKS_PATH}/{quote(webhook.id, safe='')}",
-        operations,
-        f"update webhook {webhook.id}: " + ", ".join(purposes),
+        webhook_path(webhook.id),
+        [operation for operation, _ in operations],
+        f"update webhook {webhook.id}: " + ", ".join(changes),
     )
-    return SetupPlan(hook_url, webhook, (patch,), resources, new_secret=new_secret)
+    return SetupPlan(hook_url, webhook, (patch,), resources, new_secret=new_secret, changes=changes)
 
 
 # --- check ------------------------------------------------------------------------------------------

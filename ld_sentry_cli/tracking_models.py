@@ -2,13 +2,23 @@
 
 The LaunchDarkly webhooks client (launchdarkly_webhooks.py) builds them at its boundary; the
 tracking domain (tracking.py) reads them. A webhook's secret is never held here: the client
-registers it for redaction and keeps only whether the webhook signs its deliveries.
+registers it for redaction and keeps only whether the webhook signs its deliveries. The facts the
+clients and the domain share (the webhooks path, the secret's length) are here too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
+
+WEBHOOKS_PATH = "/api/v2/webhooks"  # LaunchDarkly's webhooks collection (launchdarkly-api.md §1.8)
+SECRET_LENGTH = 32  # a LaunchDarkly signing secret: exactly what Sentry accepts (sentry-api.md §12)
+
+
+def webhook_path(webhook_id: str) -> str:
+    """The path of one LaunchDarkly webhook."""
+    return f"{WEBHOOKS_PATH}/{quote(webhook_id, safe='')}"
 
 
 @dataclass(frozen=True)

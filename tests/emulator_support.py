@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -53,3 +53,11 @@ def demo_emulator() -> Iterator[Emulator]:
     sandbox = build_app(load_demo_scenario())
     with serve_in_thread(sandbox) as server:
         yield Emulator(sandbox, server.url, emulator_env(server.url))
+
+
+@contextmanager
+def scenario_emulator(scenario: Mapping[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """Serve a scenario (with the demo's tokens and organization) on loopback, ldsentry pointed at it for this test."""
+    sandbox = build_app(scenario)
+    with serve_in_thread(sandbox) as server:
+        yield Emulator(sandbox, server.url, use_emulator(monkeypatch, server.url))

@@ -305,7 +305,7 @@ def test_report_ok_counts_notes() -> None:
 
 
 class FakeSettings:
-    """Implements events_audit.ScrubbingSource; records which settings were read."""
+    """Implements scrubbing.ScrubbingSource; records which settings were read."""
 
     def __init__(self, projects: dict[str, Any], organization: Any = None) -> None:
         self.projects = projects  # a ScrubbingSettings, or an exception to raise

@@ -141,6 +141,7 @@ def test_plan_extends_statements_for_added_mappings_only() -> None:
         }
     ]
     assert plan.requests[0].purpose == "update webhook w1: extend its statements to 1 more environment"
+    assert plan.changes == ("extend its statements to 1 more environment",)
 
 
 def test_plan_turns_an_unsigned_disabled_webhook_on_and_signed_with_a_new_secret() -> None:

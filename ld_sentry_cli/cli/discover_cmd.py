@@ -6,6 +6,7 @@ import asyncio
 import enum
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -127,9 +128,7 @@ def _read(config: Config, concurrency: int) -> Inventory:
     async def work() -> Inventory:
         async with live.session(config, concurrency) as clients:
             ld, sentry = clients.launchdarkly(), clients.sentry()
-            return await read_inventory(
-                sentry.session, sentry.organization, ld.session, worth_resolving=worth_resolving
-            )
+            return await read_inventory(sentry, ld, worth_resolving=worth_resolving)
 
     return asyncio.run(work())
 
@@ -149,7 +148,7 @@ def _write(
             written.append(added)
         except ConflictError as error:
             skipped.append((mapping, error.message))
-    return DiscoverOutcome(outcome.report, outcome.min_confidence, tuple(written), tuple(skipped), outcome.requests)
+    return replace(outcome, written=tuple(written), skipped=tuple(skipped))
 
 
 def _ask(proposals: tuple[Proposal, ...], ld_projects: tuple[LdProject, ...]) -> list[tuple[Proposal, ProjectMapping]]:

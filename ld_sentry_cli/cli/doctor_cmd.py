@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Sequence
 
 from rich.table import Table
@@ -24,34 +23,28 @@ from ld_sentry_cli.doctor import (
     failed,
 )
 from ld_sentry_cli.errors import ConfigInvalidError, ExitCode, LdsentryError
-from ld_sentry_cli.gather import ProgressCallback
+from ld_sentry_cli.gather import Counter, ProgressCallback
 from ld_sentry_cli.launchdarkly import LaunchDarklyClient, launchdarkly_instance
 from ld_sentry_cli.launchdarkly_webhooks import LaunchDarklyWebhooks
 from ld_sentry_cli.models import Config
 from ld_sentry_cli.sentry import sentry_base_url, sentry_organization, sentry_token
 from ld_sentry_cli.sentry_settings import ScrubbingReader
+from ld_sentry_cli.tasks import run_all
 from ld_sentry_cli.tracking import sentry_hook_url
 
 _MARKS = {"ok": "[green]✓ ok[/]", "warn": "[yellow]! warn[/]", "fail": "[bold red]✗ fail[/]"}
 
 
-async def _one(check: Awaitable[Check]) -> list[Check]:
-    return [await check]
-
-
 async def _counted(work: Sequence[Awaitable[list[Check]]], progress: ProgressCallback | None) -> list[list[Check]]:
     """Run the checks together, counting each finished one on the progress bar."""
-    done = 0
+    counter = Counter(len(work), progress)
 
     async def counted(check: Awaitable[list[Check]]) -> list[Check]:
-        nonlocal done
         result = await check
-        done += 1
-        if progress is not None:
-            progress(done, len(work))
+        counter.advance()
         return result
 
-    return await asyncio.gather(*(counted(check) for check in work))
+    return await run_all(counted(check) for check in work)
 
 
 @command_errors
@@ -118,7 +111,7 @@ def doctor(config: ConfigOption = None, output: PlainOutputOption = PlainFormat.
                 sentry = clients.sentry()
                 work.append(check_sentry(sentry, base_url, organization))
                 reader = ScrubbingReader(sentry.session, organization)
-                work.append(_one(check_scrubbing(reader, list(settings.sentry_projects))))
+                work.append(check_scrubbing(reader, list(settings.sentry_projects)))
             if ld is not None and organization and base_url:
                 hook_url = sentry_hook_url(base_url, organization)
                 work.append(check_tracking(LaunchDarklyWebhooks(ld.session), hook_url, settings.mappings))

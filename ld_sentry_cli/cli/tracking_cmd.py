@@ -24,7 +24,6 @@ from ld_sentry_cli.cli.output import emit_report
 from ld_sentry_cli.cli.runner import command_errors
 from ld_sentry_cli.config import ConfigFile, load_config, locate_config
 from ld_sentry_cli.errors import ExitCode, LdsentryError, UsageError
-from ld_sentry_cli.launchdarkly import LaunchDarklyClient
 from ld_sentry_cli.launchdarkly_webhooks import LaunchDarklyWebhooks
 from ld_sentry_cli.render.tracking import request_lines, setup_json, tracking_json, tracking_table, tracking_view
 from ld_sentry_cli.sentry import SentryClient, sentry_base_url, sentry_organization
@@ -117,13 +116,13 @@ def setup(
             f"{target.loaded.display} has no mappings, so there is no LaunchDarkly environment to track",
             "Add a mapping with `ldsentry mappings create`, or pass --all-projects.",
         )
-    ld = live.launchdarkly_client(target.loaded.config)
-    sentry = live.sentry_client(target.loaded.config) if register_in_sentry and not dry_run else None
     secret = generate_secret()
 
     async def work() -> tuple[SetupPlan, LdWebhook | None, bool]:
-        try:
-            webhooks = await LaunchDarklyWebhooks(ld.session).list_webhooks()
+        async with live.session(target.loaded.config) as clients:
+            hooks = LaunchDarklyWebhooks(clients.launchdarkly().session)
+            sentry = clients.sentry() if register_in_sentry and not dry_run else None
+            webhooks = await hooks.list_webhooks()
             plan = plan_setup(
                 webhooks, target.hook_url, mappings, secret, all_projects=all_projects, rotate_secret=rotate_secret
             )
@@ -136,15 +135,11 @@ def setup(
                     "Add --register-in-sentry to register it through Sentry's API, or --show-secret to paste it "
                     "in Sentry's settings yourself (--dry-run shows the requests first).",
                 )
-            result = await _apply(LaunchDarklyWebhooks(ld.session), plan)
+            result = await _apply(hooks, plan)
             registered = False
             if plan.new_secret and sentry is not None:
                 registered = await _register(sentry, secret)
             return plan, result, registered
-        finally:
-            await ld.aclose()
-            if sentry is not None:
-                await sentry.aclose()
 
     plan, result, registered = asyncio.run(work())
     if (register_in_sentry or show_secret) and not plan.new_secret:
@@ -249,7 +244,7 @@ def _print_setup(
             f"{covered} to {target.hook_url}."
         )
     else:
-        lines.append(f"Updated LaunchDarkly webhook {plan.webhook.id}: {plan.requests[0].purpose.split(': ', 1)[1]}.")
+        lines.append(f"Updated LaunchDarkly webhook {plan.webhook.id}: {', '.join(plan.changes)}.")
     if sentry_part["registered"]:
         lines.append(f"Registered the new signing secret in Sentry organization {target.organization!r}.")
     if secret is not None:
@@ -273,11 +268,10 @@ def check(
 ) -> int:
     """Grade flag change tracking: GREEN when a signed, enabled webhook covers every mapped environment."""
     target = _target(config)
-    ld: LaunchDarklyClient = live.launchdarkly_client(target.loaded.config)
 
     async def fetch() -> list[LdWebhook]:
-        async with ld:
-            return await LaunchDarklyWebhooks(ld.session).list_webhooks()
+        async with live.session(target.loaded.config) as clients:
+            return await LaunchDarklyWebhooks(clients.launchdarkly().session).list_webhooks()
 
     report = build_tracking_report(asyncio.run(fetch()), target.hook_url, target.loaded.config.mappings)
     emit_report(

@@ -26,6 +26,11 @@ def badge(status: Status) -> str:
     return f"[{STYLES[status]}]{BADGES[status]}[/]"
 
 
+def percent_cell(share: float | None) -> str:
+    """A share as a whole percentage (`93%`), or the empty cell when there is none (nothing was sampled)."""
+    return f"{share:.0%}" if share is not None else NONE
+
+
 def problem_json(problem: Problem) -> dict[str, Any]:
     """A problem in JSON outputs."""
     return {"code": problem.code, "severity": problem.severity.value, "message": problem.message}

@@ -10,11 +10,11 @@ from rich.text import Text
 
 from ld_sentry_cli.events_audit import EventsReport
 from ld_sentry_cli.render.common import (
-    NONE,
     TableReport,
     badge,
     mapping_cells,
     mapping_fields,
+    percent_cell,
     problem_json,
 )
 from ld_sentry_cli.render.footer import table_footer
@@ -72,11 +72,6 @@ def scrubbing_json(result: ScrubbingAudit | None) -> dict[str, Any] | None:
     }
 
 
-def flags_cell(share: float | None) -> str:
-    """The informational `Flags %` cell: the share of sampled events carrying a `flags` context."""
-    return f"{share:.0%}" if share is not None else NONE
-
-
 def events_table(report: EventsReport) -> TableReport:
     """One row per mapping: counts per context class, the usable share, problems and example links."""
 
@@ -89,7 +84,6 @@ def events_table(report: EventsReport) -> TableReport:
     for name in ("Sampled", "Usable", "Missing", "Misnamed", "Invalid", "Usable %", "Flags %"):
         table.add_column(name, justify="right", no_wrap=True)
     for row in report.rows:
-        share = f"{row.usable_share:.0%}" if row.usable_share is not None else NONE
         table.add_row(
             badge(row.status),
             *mapping_cells(row.mapping),
@@ -98,8 +92,8 @@ def events_table(report: EventsReport) -> TableReport:
             str(row.missing),
             str(row.misnamed),
             str(row.invalid),
-            share,
-            flags_cell(row.flags_share),
+            percent_cell(row.usable_share),
+            percent_cell(row.flags_share),
         )
     entries = [
         (

@@ -5,7 +5,7 @@ Rich renderables, so imported only by the renderers that draw a table (docs/desi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from rich.console import RenderableType
 from rich.markup import escape
@@ -16,8 +16,19 @@ from ld_sentry_cli.grades import Status, Summary
 from ld_sentry_cli.problems import Problem
 from ld_sentry_cli.render.common import badge
 
+PROBLEMS_HEADING = "\nProblems and what to do:"
 # A row below a table: its status, its label, its problems and extra lines (example links).
 ProblemEntry = tuple[Status, str, tuple[Problem, ...], tuple[str, ...]]
+
+
+def problem_lines(problems: Iterable[Problem]) -> list[RenderableType]:
+    """Each problem as an indented `code: message` line (a report's own, or one row's)."""
+    return [_indented(f"{p.code}: {p.message}") for p in problems]
+
+
+def _indented(line: str) -> RenderableType:
+    # Padding keeps wrapped continuation lines indented under their problem.
+    return Padding(Text(line), (0, 0, 0, 4), expand=False)
 
 
 def problem_section(entries: Sequence[ProblemEntry]) -> list[RenderableType]:
@@ -31,11 +42,10 @@ def problem_section(entries: Sequence[ProblemEntry]) -> list[RenderableType]:
         if not problems and not extra:
             continue
         if not lines:
-            lines.append(Text("\nProblems and what to do:"))
+            lines.append(Text(PROBLEMS_HEADING))
         lines.append(Text.from_markup(f"{badge(status)} {escape(label)}"))
-        # Padding keeps wrapped continuation lines indented under their problem.
-        lines += [Padding(Text(f"{p.code}: {p.message}"), (0, 0, 0, 4), expand=False) for p in problems]
-        lines += [Padding(Text(line), (0, 0, 0, 4), expand=False) for line in extra]
+        lines += problem_lines(problems)
+        lines += [_indented(line) for line in extra]
     return lines
 
 

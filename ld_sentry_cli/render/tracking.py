@@ -10,11 +10,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from ld_sentry_cli.render.common import NONE, badge, problem_json, summary_json
+from ld_sentry_cli.render.footer import PROBLEMS_HEADING, problem_lines
 from ld_sentry_cli.render.view import ReportView, ViewRow, findings
 from ld_sentry_cli.tracking import SetupPlan, TrackingReport
 from ld_sentry_cli.tracking_models import LdWebhook
@@ -89,8 +89,7 @@ def tracking_table(report: TrackingReport) -> RenderableType:
     if report.rows:
         parts += [table, Text(report.summary.line)]
     if report.problems:
-        parts.append(Text("\nProblems and what to do:"))
-        parts += [Padding(Text(f"{p.code}: {p.message}"), (0, 0, 0, 4), expand=False) for p in report.problems]
+        parts += [Text(PROBLEMS_HEADING), *problem_lines(report.problems)]
     return Group(*parts)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ld_sentry_cli.grades import Status, Summary, problems_ok, status_of
 from ld_sentry_cli.problems import Problem, Severity
-from ld_sentry_cli.render.common import NONE, mapping_cells
+from ld_sentry_cli.render.common import NONE, mapping_cells, percent_cell
 
 # Only types: `validate` builds views on the pre-commit path, where importing the live reports' modules
 # (asyncio, rich) would cost more than the check itself.
@@ -142,8 +142,8 @@ def events_view(report: EventsReport, file: str, strict: bool = False) -> Report
             (
                 *mapping_cells(row.mapping),
                 str(row.sampled),
-                f"{row.usable_share:.0%}" if row.usable_share is not None else NONE,
-                f"{row.flags_share:.0%}" if row.flags_share is not None else NONE,  # informational
+                percent_cell(row.usable_share),
+                percent_cell(row.flags_share),  # informational
             ),
             findings(row.problems),
         )

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from starlette.requests import Request
 
-from ld_sentry_cli.sandbox.errors import LdApiError, SentryApiError
+from ld_sentry_cli.sandbox.errors import SENTRY_NOT_FOUND, LdApiError, SentryApiError
 from ld_sentry_cli.sandbox.ld_world import LdWorld
 from ld_sentry_cli.sandbox.scenario import LdToken, SentryToken
 from ld_sentry_cli.sandbox.sentry_world import SentryWorld
@@ -61,3 +61,17 @@ def sentry_require(token: SentryToken, accepted: Iterable[str]) -> None:
     """403 unless the token holds one of the accepted scopes."""
     if not set(token.scopes) & set(accepted):
         raise SentryApiError(403, _NO_PERMISSION)
+
+
+def sentry_organization(world: SentryWorld, request: Request) -> None:
+    """404 unless the path's `organization_id_or_slug` names the sandbox's organization."""
+    if not world.matches_organization(request.path_params["organization_id_or_slug"]):
+        raise SentryApiError(404, SENTRY_NOT_FOUND)
+
+
+def sentry_organization_token(world: SentryWorld, request: Request, accepted: Iterable[str]) -> SentryToken:
+    """The token of a request under an organization path: 401 without one, 404 for another organization, 403."""
+    token = sentry_token(world, request)
+    sentry_organization(world, request)
+    sentry_require(token, accepted)
+    return token

@@ -7,8 +7,10 @@ Sentry's are `{"detail": ...}` (DRF), except a 429 whose body is a bare JSON str
 from __future__ import annotations
 
 import enum
+import json
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ld_sentry_cli.sandbox.ids import uuid_from
@@ -48,6 +50,19 @@ class LdApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def invalid_request(message: str) -> LdApiError:
+    """LaunchDarkly's 400 `invalid_request` with a message."""
+    return LdApiError(400, "invalid_request", message)
+
+
+async def ld_json_body(request: Request) -> Any:
+    """A LaunchDarkly request's JSON body (None when empty); 400 `invalid_request` when it is not JSON."""
+    try:
+        return json.loads(await request.body() or b"null")
+    except ValueError:
+        raise invalid_request("Invalid request body: not JSON") from None
+
+
 class SentryApiError(Exception):
     """A Sentry error response."""
 
@@ -62,6 +77,9 @@ def ld_error_response(status: int, code: str, message: str, headers: dict[str, s
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+SENTRY_NOT_FOUND = "The requested resource does not exist"  # Sentry's ResourceDoesNotExist
+
+
 def sentry_error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
     """A Sentry error: `{"detail": ...}`."""
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
@@ -70,7 +88,7 @@ def sentry_error_response(status: int, detail: Any, headers: dict[str, str] | No
 def not_found(service: Service) -> Response:
     """404 for a path no route matches."""
     if service is Service.SENTRY:
-        return sentry_error_response(404, "The requested resource does not exist")
+        return sentry_error_response(404, SENTRY_NOT_FOUND)
     if service is Service.ADMIN:
         return JSONResponse({"error": "unknown admin route"}, status_code=404)
     return ld_error_response(404, "not_found", "Invalid resource identifier")

@@ -19,6 +19,7 @@ import httpx
 from ld_sentry_cli.hosts import is_loopback_host
 from ld_sentry_cli.sandbox.durations import epoch_ms, utc_now
 from ld_sentry_cli.sandbox.ids import hex_id
+from ld_sentry_cli.sandbox.ld_payloads import link
 from ld_sentry_cli.sandbox.tracking_world import Delivery, TrackingWorld
 
 SIGNATURE_HEADER = "X-LD-Signature"
@@ -61,7 +62,7 @@ def audit_entry(
     now = utc_now()
     entry_id = hex_id("ld-audit", resource, action, now.isoformat())
     return {
-        "_links": {"self": {"href": f"/api/v2/auditlog/{entry_id}", "type": "application/json"}},
+        "_links": {"self": link(f"/api/v2/auditlog/{entry_id}")},
         "_id": entry_id,
         "_accountId": account_id,
         "date": epoch_ms(now),

@@ -27,13 +27,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ld_sentry_cli.sandbox.auth import ORG_READ, sentry_require, sentry_token
-from ld_sentry_cli.sandbox.errors import SentryApiError
+from ld_sentry_cli.sandbox.auth import ORG_READ, sentry_organization, sentry_organization_token
+from ld_sentry_cli.sandbox.errors import SENTRY_NOT_FOUND, SentryApiError
 from ld_sentry_cli.sandbox.flag_delivery import SIGNATURE_HEADER, audit_entry, deliver, signature
 from ld_sentry_cli.sandbox.route_group import RouteGroup
+from ld_sentry_cli.sandbox.sentry_routes import ORG
 from ld_sentry_cli.sandbox.tracking_world import FlagLogEntry, SigningSecret
 
-ORG = "/api/0/organizations/{organization_id_or_slug}"
 PROVIDERS = ("launchdarkly", "generic", "unleash", "statsig")
 ORG_WRITE = frozenset({"org:write", "org:admin"})
 # The LaunchDarkly actions Sentry logs (sentry `flags/providers.py` SUPPORTED_LAUNCHDARKLY_ACTIONS, abridged).
@@ -54,7 +54,6 @@ SUPPORTED_ACTIONS = frozenset(
         "updatePrerequisites",
     }
 )
-_NOT_FOUND = "The requested resource does not exist"
 
 
 def _valid_field(name: str, value: Any) -> bool:
@@ -96,15 +95,11 @@ class FlagTrackingApi(RouteGroup):
             Route("/_sandbox/flag-log", self.flag_log, methods=["GET"]),
         ]
 
-    def _organization(self, request: Request) -> None:
-        if not self.sentry.matches_organization(request.path_params["organization_id_or_slug"]):
-            raise SentryApiError(404, _NOT_FOUND)
-
     async def hook(self, request: Request) -> Response:
         """POST …/flags/hooks/provider/{provider}/: verify the signature, then log supported flag actions."""
-        self._organization(request)
+        sentry_organization(self.sentry, request)
         if request.path_params["provider"] != "launchdarkly":
-            raise SentryApiError(404, _NOT_FOUND)
+            raise SentryApiError(404, SENTRY_NOT_FOUND)
         body = await request.body()
         sent = request.headers.get(SIGNATURE_HEADER)
         stored = self.tracking.signing_secrets.get("launchdarkly")
@@ -135,9 +130,7 @@ class FlagTrackingApi(RouteGroup):
 
     async def list_secrets(self, request: Request) -> Response:
         """GET …/flags/signing-secrets/: `{"data": [...]}`, each secret shown by its first 6 characters."""
-        token = sentry_token(self.sentry, request)
-        self._organization(request)
-        sentry_require(token, ORG_READ)
+        sentry_organization_token(self.sentry, request, ORG_READ)
         data = [
             {
                 "createdAt": s.created_at,
@@ -152,9 +145,7 @@ class FlagTrackingApi(RouteGroup):
 
     async def post_secret(self, request: Request) -> Response:
         """POST …/flags/signing-secrets/: 201 with no body; 400 for a bad provider or length; 403 to replace."""
-        token = sentry_token(self.sentry, request)
-        self._organization(request)
-        sentry_require(token, ORG_READ)
+        token = sentry_organization_token(self.sentry, request, ORG_READ)
         try:
             body = json.loads(await request.body() or b"null")
         except ValueError:

@@ -19,13 +19,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ld_sentry_cli.sandbox.auth import ld_require, ld_token
-from ld_sentry_cli.sandbox.errors import LdApiError
+from ld_sentry_cli.sandbox.errors import LdApiError, invalid_request
 from ld_sentry_cli.sandbox.recorder import ImportedEvent
 from ld_sentry_cli.sandbox.route_group import RouteGroup
-
-
-def _invalid(message: str) -> LdApiError:
-    return LdApiError(400, "invalid_request", message)
 
 
 class EventImportApi(RouteGroup):
@@ -44,9 +40,9 @@ class EventImportApi(RouteGroup):
         if project is None or project.environment(environment_key) is None:
             raise LdApiError(404, "not_found", "Invalid resource identifier")
         if request.headers.get("x-launchdarkly-event-schema") != "4":
-            raise _invalid("X-LaunchDarkly-Event-Schema: 4 is required")
+            raise invalid_request("X-LaunchDarkly-Event-Schema: 4 is required")
         if not request.headers.get("user-agent", "").startswith("MetricImport-"):
-            raise _invalid("User-Agent must be MetricImport-<COMPANY>-int/<VERSION>")
+            raise invalid_request("User-Agent must be MetricImport-<COMPANY>-int/<VERSION>")
         events = _parse_events(await _body(request))
         payload_id = request.headers.get("x-launchdarkly-payload-id")
         received = time.time()
@@ -62,7 +58,7 @@ async def _body(request: Request) -> bytes:
         try:
             return gzip.decompress(raw)
         except (OSError, EOFError):
-            raise _invalid("Content-Encoding is gzip but the body is not") from None
+            raise invalid_request("Content-Encoding is gzip but the body is not") from None
     return raw
 
 
@@ -71,28 +67,28 @@ def _parse_events(raw: bytes) -> list[dict[str, Any]]:
     try:
         body = json.loads(raw)
     except ValueError:
-        raise _invalid("Invalid request body: not JSON") from None
+        raise invalid_request("Invalid request body: not JSON") from None
     if not isinstance(body, list) or not body:
-        raise _invalid("Invalid request body: expected a non-empty JSON array of events")
+        raise invalid_request("Invalid request body: expected a non-empty JSON array of events")
     for index, event in enumerate(body):
         where = f"event {index}"
         if not isinstance(event, dict):
-            raise _invalid(f"{where}: expected an object")
+            raise invalid_request(f"{where}: expected an object")
         if event.get("kind") != "custom":
-            raise _invalid(f'{where}: kind must be "custom"')
+            raise invalid_request(f'{where}: kind must be "custom"')
         if not isinstance(event.get("key"), str) or not event["key"]:
-            raise _invalid(f"{where}: key must be a non-empty string")
+            raise invalid_request(f"{where}: key must be a non-empty string")
         created = event.get("creationDate")
         if isinstance(created, bool) or not isinstance(created, int) or created <= 0:
-            raise _invalid(f"{where}: creationDate must be Unix milliseconds")
+            raise invalid_request(f"{where}: creationDate must be Unix milliseconds")
         keys = event.get("contextKeys")
         if (
             not isinstance(keys, dict)
             or not keys
             or not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in keys.items())
         ):
-            raise _invalid(f"{where}: contextKeys must map context kinds to non-empty keys")
+            raise invalid_request(f"{where}: contextKeys must map context kinds to non-empty keys")
         value = event.get("metricValue")
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise _invalid(f"{where}: metricValue must be a number")
+            raise invalid_request(f"{where}: metricValue must be a number")
     return body

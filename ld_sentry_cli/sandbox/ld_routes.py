@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from ld_sentry_cli.sandbox.auth import ld_require, ld_token
 from ld_sentry_cli.sandbox.durations import epoch_ms, utc_now
-from ld_sentry_cli.sandbox.errors import LdApiError
+from ld_sentry_cli.sandbox.errors import LdApiError, invalid_request, ld_json_body
 from ld_sentry_cli.sandbox.ids import hex_id, uuid_from
 from ld_sentry_cli.sandbox.ld_payloads import (
     caller_identity_rep,
@@ -49,10 +49,6 @@ def _json_response(body: bytes, status_code: int = 200) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
 
-def _invalid(message: str) -> LdApiError:
-    return LdApiError(400, "invalid_request", message)
-
-
 def _int_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -60,9 +56,9 @@ def _int_param(request: Request, name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise _invalid(f"{name} must be an integer") from None
+        raise invalid_request(f"{name} must be an integer") from None
     if value < 0:
-        raise _invalid(f"{name} must not be negative")
+        raise invalid_request(f"{name} must not be negative")
     return value
 
 
@@ -88,7 +84,7 @@ def _sort(items: list[_SortableT], sort: str | None, created_field: str, choices
         return
     field = sort.lstrip("-")
     if field not in ("name", created_field):
-        raise _invalid(f"Unsupported sort field {field!r}: use {choices}")
+        raise invalid_request(f"Unsupported sort field {field!r}: use {choices}")
     items.sort(key=(lambda item: item.name.lower()) if field == "name" else (lambda item: item.created_ms))
     if sort.startswith("-"):
         items.reverse()
@@ -142,7 +138,7 @@ class LaunchDarklyApi(RouteGroup):
         token = ld_token(self.ld, request)
         version = request.headers.get("ld-api-version")
         if version is not None and not _API_VERSION.match(version):
-            raise _invalid(f"Invalid LD-API-Version {version!r}: use a version such as 20240415, or beta")
+            raise invalid_request(f"Invalid LD-API-Version {version!r}: use a version such as 20240415, or beta")
         if not allow_forbidden:
             ld_require(token, write=write)
         return token
@@ -175,12 +171,12 @@ class LaunchDarklyApi(RouteGroup):
             elif field == "keys":
                 # The scenario decides what this server does with the filter (scenario.FILTER_BEHAVIOURS).
                 if self.ld.project_keys_filter == "rejected":
-                    raise _invalid("Unsupported filter field 'keys': use query or tags")
+                    raise invalid_request("Unsupported filter field 'keys': use query or tags")
                 if self.ld.project_keys_filter == "honoured":
                     keys = set(value.split("|"))
                     projects = [p for p in projects if p.key in keys]
             else:
-                raise _invalid(f"Unsupported filter field {field!r}: use query, tags or keys")
+                raise invalid_request(f"Unsupported filter field {field!r}: use query, tags or keys")
         _sort(projects, request.query_params.get("sort"), "createdOn", "name or createdOn")
         expand = "environments" in _expand(request)
         params = _kept_params(request, "filter", "sort", "expand")
@@ -237,7 +233,7 @@ class LaunchDarklyApi(RouteGroup):
             return terms
         event_keys = [term for term in terms if term.strip().startswith("eventKeys ")]
         if event_keys and behaviour == "rejected":
-            raise _invalid("Unsupported filter eventKeys anyOf")
+            raise invalid_request("Unsupported filter eventKeys anyOf")
         return [term for term in terms if term not in event_keys]
 
     async def experimentation_settings(self, request: Request) -> Response:
@@ -258,13 +254,10 @@ class LaunchDarklyApi(RouteGroup):
         """POST /api/v2/metrics/{projectKey}: 201 MetricRep, 400 invalid body, 409 duplicate key."""
         token = self._authorise(request, write=True)
         project = self._project(request)
-        try:
-            body = json.loads(await request.body() or b"null")
-        except ValueError:
-            raise _invalid("Invalid request body: not JSON") from None
-        if self.ld.older_instance and isinstance(body, dict) and "analysisUnits" in body:
+        body = await ld_json_body(request)
+        if project.older_instance and isinstance(body, dict) and "analysisUnits" in body:
             # An instance older than the rename (launchdarkly-api.md §1.7) knows only randomizationUnits.
-            raise _invalid("Invalid field analysisUnits: unknown property")
+            raise invalid_request("Invalid field analysisUnits: unknown property")
         record = _metric_from_post(project.key, body)
         record.maintainer_id = token.member_id
         if not self.ld.add_metric(project, record):
@@ -277,7 +270,7 @@ def _matches(metric: MetricRecord, term: str) -> bool:
     """One `<field> <operator> <value>` filter term (launchdarkly-api.md §1.1)."""
     match = _METRIC_FILTER.match(term)
     if match is None:
-        raise _invalid(f"Invalid filter {term.strip()!r}: expected '<field> <operator> <value>'")
+        raise invalid_request(f"Invalid filter {term.strip()!r}: expected '<field> <operator> <value>'")
     field, operator, value = match.groups()
     supported = {
         ("eventKind", "equals"),
@@ -288,12 +281,12 @@ def _matches(metric: MetricRecord, term: str) -> bool:
         ("tags", "contains"),
     }
     if (field, operator) not in supported:
-        raise _invalid(f"Unsupported filter {field} {operator}")
+        raise invalid_request(f"Unsupported filter {field} {operator}")
     if field == "eventKind":
         return metric.kind == value
     if field == "isNumeric":
         if value not in ("true", "false"):
-            raise _invalid("isNumeric filter takes true or false")
+            raise invalid_request("isNumeric filter takes true or false")
         return bool(metric.is_numeric) is (value == "true")
     if field == "unitAggregationType":
         return metric.unit_aggregation_type == value
@@ -303,9 +296,9 @@ def _matches(metric: MetricRecord, term: str) -> bool:
     try:
         wanted = json.loads(value)
     except ValueError:
-        raise _invalid(f'{field} {operator} takes a JSON list such as ["a"]') from None
+        raise invalid_request(f'{field} {operator} takes a JSON list such as ["a"]') from None
     if not isinstance(wanted, list):
-        raise _invalid(f'{field} {operator} takes a JSON list such as ["a"]')
+        raise invalid_request(f'{field} {operator} takes a JSON list such as ["a"]')
     if field == "eventKeys":
         return metric.event_key in wanted
     return set(wanted) <= set(metric.tags)
@@ -314,43 +307,43 @@ def _matches(metric: MetricRecord, term: str) -> bool:
 def _metric_from_post(project_key: str, body: Any) -> MetricRecord:
     """Validate a `MetricPost` body (required: key, kind) into a new record."""
     if not isinstance(body, dict):
-        raise _invalid("Invalid request body: expected a JSON object")
+        raise invalid_request("Invalid request body: expected a JSON object")
     key, kind = body.get("key"), body.get("kind")
     if not isinstance(key, str) or not key:
-        raise _invalid("key is required")
+        raise invalid_request("key is required")
     if kind not in METRIC_KINDS:
-        raise _invalid(f"kind is required and must be one of {', '.join(METRIC_KINDS)}")
+        raise invalid_request(f"kind is required and must be one of {', '.join(METRIC_KINDS)}")
     strings = ("name", "description", "eventKey", "successCriteria", "unit", "unitAggregationType", "selector")
     for name in strings:
         if name in body and not isinstance(body[name], str):
-            raise _invalid(f"{name} must be a string")
+            raise invalid_request(f"{name} must be a string")
     for name in ("tags", "randomizationUnits", "analysisUnits"):
         if name in body and not (isinstance(body[name], list) and all(isinstance(v, str) for v in body[name])):
-            raise _invalid(f"{name} must be an array of strings")
+            raise invalid_request(f"{name} must be an array of strings")
     if "isNumeric" in body and not isinstance(body["isNumeric"], bool):
-        raise _invalid("isNumeric must be a boolean")
+        raise invalid_request("isNumeric must be a boolean")
     is_numeric = bool(body.get("isNumeric", False))
     if kind == "custom":
         if not body.get("eventKey"):
-            raise _invalid("eventKey is required for custom metrics")
+            raise invalid_request("eventKey is required for custom metrics")
         if is_numeric and "successCriteria" not in body:
-            raise _invalid("successCriteria is required for numeric metrics")
+            raise invalid_request("successCriteria is required for numeric metrics")
     elif kind == "click" and not body.get("selector"):
-        raise _invalid("selector is required for click metrics")
+        raise invalid_request("selector is required for click metrics")
     if kind in ("click", "pageview") and not body.get("urls"):
-        raise _invalid(f"urls is required for {kind} metrics")
+        raise invalid_request(f"urls is required for {kind} metrics")
     if body.get("successCriteria", SUCCESS_CRITERIA[0]) not in SUCCESS_CRITERIA:
-        raise _invalid(f"successCriteria must be one of {', '.join(SUCCESS_CRITERIA)}")
+        raise invalid_request(f"successCriteria must be one of {', '.join(SUCCESS_CRITERIA)}")
     if body.get("unitAggregationType", UNIT_AGGREGATION_TYPES[0]) not in UNIT_AGGREGATION_TYPES:
-        raise _invalid(f"unitAggregationType must be one of {', '.join(UNIT_AGGREGATION_TYPES)}")
+        raise invalid_request(f"unitAggregationType must be one of {', '.join(UNIT_AGGREGATION_TYPES)}")
     # The v24 rename: accept analysisUnits too, the new name winning (launchdarkly-api.md §1.7).
     units = body.get("analysisUnits") or body.get("randomizationUnits") or (["user"] if kind == "custom" else [])
     source = body.get("dataSource")
     if source is not None and not (isinstance(source, dict) and isinstance(source.get("key"), str)):
-        raise _invalid("dataSource must be an object with a key")
+        raise invalid_request("dataSource must be an object with a key")
     default = body.get("eventDefault")
     if default is not None and not (isinstance(default, dict) and isinstance(default.get("disabled", False), bool)):
-        raise _invalid("eventDefault must be an object {disabled, value}")
+        raise invalid_request("eventDefault must be an object {disabled, value}")
     now = utc_now()
     return MetricRecord(
         key=key,

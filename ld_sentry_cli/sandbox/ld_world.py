@@ -96,7 +96,6 @@ class LdWorld:
         self.projects: dict[str, LdProjectState] = {}
         self.project_keys_filter = scenario.project_keys_filter
         self.event_keys_filter = scenario.event_keys_filter
-        self.older_instance = scenario.older_instance
         self._lock = threading.Lock()
         for index, spec in enumerate(scenario.projects):
             self.projects[spec.key] = _project_state(spec, now, index, older_instance=scenario.older_instance)

@@ -16,9 +16,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ld_sentry_cli.sandbox.auth import ORG_READ, PROJECT_READ, sentry_require, sentry_token, sentry_token_if_any
+from ld_sentry_cli.sandbox.auth import (
+    ORG_READ,
+    PROJECT_READ,
+    sentry_organization_token,
+    sentry_require,
+    sentry_token,
+    sentry_token_if_any,
+)
 from ld_sentry_cli.sandbox.durations import parse_duration, parse_iso
-from ld_sentry_cli.sandbox.errors import SentryApiError
+from ld_sentry_cli.sandbox.errors import SENTRY_NOT_FOUND, SentryApiError
 from ld_sentry_cli.sandbox.pagination import (
     Cursor,
     generic_offset_paginate,
@@ -39,13 +46,12 @@ from ld_sentry_cli.sandbox.sentry_payloads import (
     project_detail,
     project_summary,
 )
-from ld_sentry_cli.sandbox.sentry_world import EventRecord, SentryProjectState
+from ld_sentry_cli.sandbox.sentry_world import EventRecord, SentryProjectState, shown
 
 T = TypeVar("T")
 
 ORG = "/api/0/organizations/{organization_id_or_slug}"
 PROJECT = "/api/0/projects/{organization_id_or_slug}/{project_id_or_slug}"
-_NOT_FOUND = "The requested resource does not exist"
 _VISIBILITIES = ("all", "hidden", "visible")
 _MAX_FIELDS = 20
 # Defaults when no period is given: Discover uses 14 days; the project event list is assumed to
@@ -78,19 +84,13 @@ class SentryApi(RouteGroup):
 
     # --- lookups -------------------------------------------------------------------------------
 
-    def _organization(self, request: Request, scopes: frozenset[str]) -> None:
-        token = sentry_token(self.sentry, request)
-        if not self.sentry.matches_organization(request.path_params["organization_id_or_slug"]):
-            raise SentryApiError(404, _NOT_FOUND)
-        sentry_require(token, scopes)
-
     def _project(self, request: Request) -> SentryProjectState:
         token = sentry_token(self.sentry, request)
         project = None
         if self.sentry.matches_organization(request.path_params["organization_id_or_slug"]):
             project = self.sentry.project(request.path_params["project_id_or_slug"])
         if project is None:
-            raise SentryApiError(404, _NOT_FOUND)
+            raise SentryApiError(404, SENTRY_NOT_FOUND)
         sentry_require(token, PROJECT_READ)
         return project
 
@@ -112,12 +112,12 @@ class SentryApi(RouteGroup):
 
     async def get_organization(self, request: Request) -> Response:
         """getOrganization, with the data scrubbing settings when the scenario shows them."""
-        self._organization(request, ORG_READ)
+        sentry_organization_token(self.sentry, request, ORG_READ)
         return JSONResponse(organization_detail(self.sentry))
 
     async def list_projects(self, request: Request) -> Response:
         """listOrganizationProjects: sorted by slug, OffsetPaginator cursors, `query` on name/slug."""
-        self._organization(request, ORG_READ)
+        sentry_organization_token(self.sentry, request, ORG_READ)
         per_page = self._per_page(request, self._state.scenario.sentry.projects_page_size)
         cursor = self._cursor(request)
         projects = sorted(self.sentry.projects.values(), key=lambda p: p.slug)
@@ -130,7 +130,7 @@ class SentryApi(RouteGroup):
 
     async def list_organization_environments(self, request: Request) -> Response:
         """listOrganizationEnvironments with `visibility` (default visible)."""
-        self._organization(request, ORG_READ)
+        sentry_organization_token(self.sentry, request, ORG_READ)
         visibility = self._visibility(request)
         environments = self.sentry.organization_environments(visibility)
         return JSONResponse([environment_item(e, with_hidden_flag=False) for e in environments])
@@ -144,7 +144,7 @@ class SentryApi(RouteGroup):
         """listProjectEnvironments with `visibility` all|hidden|visible (default visible)."""
         project = self._project(request)
         visibility = self._visibility(request)
-        return JSONResponse([environment_item(e) for e in project.environments if _visible(e.is_hidden, visibility)])
+        return JSONResponse([environment_item(e) for e in project.environments if shown(e, visibility)])
 
     async def get_event(self, request: Request) -> Response:
         """getProjectEvent; `environment` only scopes next/previous (Sentry notes §4.1)."""
@@ -184,7 +184,7 @@ class SentryApi(RouteGroup):
 
     async def query_events(self, request: Request) -> Response:
         """listOrganizationEvents (Explore, `dataset=errors`): fields, project, environment, period, sort."""
-        self._organization(request, ORG_READ)
+        sentry_organization_token(self.sentry, request, ORG_READ)
         fields = request.query_params.getlist("field")
         dataset = request.query_params.get("dataset")
         if not fields:
@@ -202,7 +202,7 @@ class SentryApi(RouteGroup):
         known = set(self.sentry.environment_ids)
         if any(name not in known for name in environments):
             # An unknown environment name is ResourceDoesNotExist (Sentry notes §3).
-            raise SentryApiError(404, _NOT_FOUND)
+            raise SentryApiError(404, SENTRY_NOT_FOUND)
         start, end = self._period(request, _ORG_EVENTS_DEFAULT_PERIOD)
         events = [
             e
@@ -274,10 +274,6 @@ class SentryApi(RouteGroup):
                 raise SentryApiError(403, "You do not have permission to perform this action.")
             projects.append(project)
         return projects
-
-
-def _visible(is_hidden: bool, visibility: str) -> bool:
-    return visibility == "all" or (visibility == "hidden") is is_hidden
 
 
 def _truthy(value: str | None) -> bool:

@@ -46,6 +46,11 @@ class SentryEnvironmentState:
     is_hidden: bool
 
 
+def shown(environment: SentryEnvironmentState, visibility: str) -> bool:
+    """Whether an environment (one project's link to it) is listed under `visibility`: all, hidden or visible."""
+    return visibility == "all" or (visibility == "hidden") is environment.is_hidden
+
+
 @dataclass(frozen=True)
 class EventRecord:
     """One stored error event."""
@@ -125,11 +130,7 @@ class SentryWorld:
         environment can be in both. Each item's `is_hidden` says whether it is hidden everywhere.
         """
         links = [env for project in self.projects.values() for env in project.environments]
-        if visibility == "hidden":
-            links = [env for env in links if env.is_hidden]
-        elif visibility == "visible":
-            links = [env for env in links if not env.is_hidden]
-        chosen = {env.name for env in links}
+        chosen = {env.name for env in links if shown(env, visibility)}
         visible_somewhere = {env.name for p in self.projects.values() for env in p.environments if not env.is_hidden}
         return [
             SentryEnvironmentState(id=env_id, name=name, is_hidden=name not in visible_somewhere)

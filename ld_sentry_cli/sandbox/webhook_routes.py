@@ -6,7 +6,6 @@ and launchdarkly-api.md §1.8. Reading needs any valid token; writes need a writ
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -16,8 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ld_sentry_cli.sandbox.auth import ld_require, ld_token
-from ld_sentry_cli.sandbox.errors import LdApiError
+from ld_sentry_cli.sandbox.errors import LdApiError, invalid_request, ld_json_body
 from ld_sentry_cli.sandbox.ids import hex_id
+from ld_sentry_cli.sandbox.ld_payloads import link
 from ld_sentry_cli.sandbox.route_group import RouteGroup
 from ld_sentry_cli.sandbox.tracking_world import WebhookRecord
 
@@ -26,12 +26,8 @@ WEBHOOKS = "/api/v2/webhooks"
 _WRITABLE = ("name", "url", "secret", "sign", "on", "tags", "statements")
 
 
-def _invalid(message: str) -> LdApiError:
-    return LdApiError(400, "invalid_request", message)
-
-
 def _links(webhook_id: str) -> dict[str, Any]:
-    return {"self": {"href": f"{WEBHOOKS}/{webhook_id}", "type": "application/json"}}
+    return {"self": link(f"{WEBHOOKS}/{webhook_id}")}
 
 
 def webhook_json(record: WebhookRecord) -> dict[str, Any]:
@@ -50,34 +46,34 @@ def webhook_json(record: WebhookRecord) -> dict[str, Any]:
 
 def _check_statements(value: Any) -> None:
     if not isinstance(value, list):
-        raise _invalid("statements must be an array")
+        raise invalid_request("statements must be an array")
     for statement in value:
         if not isinstance(statement, dict) or statement.get("effect") not in ("allow", "deny"):
-            raise _invalid("each statement needs effect allow or deny")
+            raise invalid_request("each statement needs effect allow or deny")
         for name in ("resources", "notResources", "actions", "notActions"):
             if name in statement and not (
                 isinstance(statement[name], list) and all(isinstance(v, str) for v in statement[name])
             ):
-                raise _invalid(f"statement {name} must be an array of strings")
+                raise invalid_request(f"statement {name} must be an array of strings")
 
 
 def validate_document(doc: Any) -> dict[str, Any]:
     """A webhook body as `webhookPost` requires it: url, sign and on; types checked; unknown fields refused."""
     if not isinstance(doc, dict):
-        raise _invalid("Invalid request body: expected a JSON object")
+        raise invalid_request("Invalid request body: expected a JSON object")
     unknown = sorted(set(doc) - set(_WRITABLE))
     if unknown:
-        raise _invalid(f"Unknown webhook fields: {', '.join(unknown)}")
+        raise invalid_request(f"Unknown webhook fields: {', '.join(unknown)}")
     if not isinstance(doc.get("url"), str) or not doc["url"]:
-        raise _invalid("url is required")
+        raise invalid_request("url is required")
     for name in ("sign", "on"):
         if not isinstance(doc.get(name), bool):
-            raise _invalid(f"{name} is required and must be a boolean")
+            raise invalid_request(f"{name} is required and must be a boolean")
     for name in ("name", "secret"):
         if name in doc and not isinstance(doc[name], str):
-            raise _invalid(f"{name} must be a string")
+            raise invalid_request(f"{name} must be a string")
     if "tags" in doc and not (isinstance(doc["tags"], list) and all(isinstance(t, str) for t in doc["tags"])):
-        raise _invalid("tags must be an array of strings")
+        raise invalid_request("tags must be an array of strings")
     if "statements" in doc:
         _check_statements(doc["statements"])
     return doc
@@ -109,15 +105,12 @@ class WebhooksApi(RouteGroup):
         """GET /api/v2/webhooks: every webhook, one page (the spec declares no paging)."""
         self._authorise(request)
         items = [webhook_json(record) for record in self.tracking.webhooks.values()]
-        return JSONResponse({"_links": {"self": {"href": WEBHOOKS, "type": "application/json"}}, "items": items})
+        return JSONResponse({"_links": {"self": link(WEBHOOKS)}, "items": items})
 
     async def create_webhook(self, request: Request) -> Response:
         """POST /api/v2/webhooks: 200 `Webhook`; a signed webhook without a secret gets a generated one."""
         self._authorise(request, write=True)
-        try:
-            doc = validate_document(json.loads(await request.body() or b"null"))
-        except ValueError:
-            raise _invalid("Invalid request body: not JSON") from None
+        doc = validate_document(await ld_json_body(request))
         if doc["sign"] and not doc.get("secret"):
             doc["secret"] = secrets.token_hex(16)
         webhook_id = hex_id("ld-webhook", str(self.tracking.new_id()), doc["url"])
@@ -134,16 +127,13 @@ class WebhooksApi(RouteGroup):
         """PATCH /api/v2/webhooks/{id}: a JSON Patch (RFC 6902) over the webhook's writable fields."""
         self._authorise(request, write=True)
         record = self._record(request)
-        try:
-            operations = json.loads(await request.body() or b"null")
-        except ValueError:
-            raise _invalid("Invalid request body: not JSON") from None
+        operations = await ld_json_body(request)
         if not isinstance(operations, list) or not operations:
-            raise _invalid("Invalid request body: expected a non-empty JSON Patch array")
+            raise invalid_request("Invalid request body: expected a non-empty JSON Patch array")
         try:
             patched = jsonpatch.apply_patch(record.document, operations)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError) as exc:
-            raise _invalid(f"Invalid patch: {exc}") from None
+            raise invalid_request(f"Invalid patch: {exc}") from None
         record.document = validate_document(patched)
         return JSONResponse(webhook_json(record))
 
