@@ -27,7 +27,8 @@ class FilterVerdict(str, enum.Enum):
 class FilterChoice:
     """Whether to send one filter in this run, learnt from the server's first answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.verdict = FilterVerdict.UNKNOWN
         self._probe = asyncio.Lock()
 
@@ -70,5 +71,5 @@ class FilterChoice:
 class LdReadChoices:
     """The filter choices of one run against LaunchDarkly."""
 
-    projects: FilterChoice = field(default_factory=FilterChoice)  # the projects list's `keys`
-    metrics: FilterChoice = field(default_factory=FilterChoice)  # the metrics list's `eventKeys`
+    projects: FilterChoice = field(default_factory=lambda: FilterChoice("keys"))
+    metrics: FilterChoice = field(default_factory=lambda: FilterChoice("eventKeys"))

@@ -487,7 +487,7 @@ class LaunchDarklyClient:
         go in groups of one page, so the groups need no round trip after another. A server that ignores
         the filter (it sends projects nobody asked for) or refuses it gets one request per project instead.
         """
-        choice = choice or FilterChoice()
+        choice = choice or FilterChoice("keys")
         wanted = list(dict.fromkeys(keys))
         # A key with the filter's own separators (never valid in LaunchDarkly, but config is user text)
         # could only widen the filter: ask for it on its own.
@@ -617,7 +617,7 @@ class LaunchDarklyClient:
         at no extra cost; one that refuses it (400) is asked again without it. Callers must grade only
         the metrics with the event key: the others may or may not be in the list.
         """
-        choice = choice or FilterChoice()
+        choice = choice or FilterChoice("eventKeys")
         path = f"/api/v2/metrics/{_segment(project_key)}"
         params = {"filter": f"eventKeys anyOf {json.dumps([event_key])}"}
         probed = None

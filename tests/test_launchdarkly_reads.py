@@ -122,7 +122,7 @@ def test_keys_go_in_groups_of_one_page_and_an_incomplete_environment_list_is_com
 
 @pytest.mark.parametrize("mode", ["ignore", "reject"])
 def test_a_filter_ignored_or_refused_falls_back_to_one_request_per_project(mode: str) -> None:
-    choice = FilterChoice()
+    choice = FilterChoice("keys")
     server = ProjectsServer(["a", "other", "b"], mode)
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         router.get("/api/v2/projects").mock(side_effect=server)
@@ -183,7 +183,7 @@ BIG = {"big": [*fillers(120), SENTRY_METRIC], "small": [SENTRY_METRIC]}
 
 
 def read_all(server: MetricsServer, keys: list[str]) -> tuple[FilterChoice, list[list[LdMetric] | Exception]]:
-    choice = FilterChoice()
+    choice = FilterChoice("eventKeys")
 
     async def action(ld: LaunchDarklyClient) -> list[list[LdMetric] | Exception]:
         results = await asyncio.gather(
@@ -336,7 +336,7 @@ def test_a_400_that_does_not_name_analysis_units_is_not_retried() -> None:
 
 
 def test_while_undecided_callers_take_turns_and_once_decided_they_all_go() -> None:
-    choice = FilterChoice()
+    choice = FilterChoice("x")
     log: list[str] = []
 
     async def caller(name: str, verdict: FilterVerdict | None) -> None:
@@ -372,7 +372,7 @@ def test_the_first_answer_frees_the_others_before_its_own_paging_is_done() -> No
             small_asked.set()
         return server(request)
 
-    choice = FilterChoice()
+    choice = FilterChoice("eventKeys")
 
     async def action(ld: LaunchDarklyClient) -> list[list[LdMetric]]:
         return list(
