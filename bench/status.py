@@ -369,7 +369,9 @@ def measure(
     try:
         status = [ldsentry(), "status", "--output", "json", "--concurrency", str(args.concurrency)]
         timed(status, env, work)  # warm the page cache and the emulator
-        runs, counts, server_bounds, first_requests, documents = [], [], [], [], []
+        runs, counts, server_bounds, first_requests, documents, floors = [], [], [], [], [], []
+        # Each status run is paired with a bare run right after it, so that a change in the machine's
+        # load during the benchmark moves both sides of `status / bare script` alike.
         for _ in range(args.runs):
             httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
             run = timed(status, env, work)
@@ -382,12 +384,10 @@ def measure(
             server_bounds.append(bound_from_server)
             first_requests.append(first_request - run.started)
             runs.append(run)
-        if any(document != documents[0] for document in documents):
-            raise SystemExit(f"status answered differently from run to run on {path}")
-        floors = []
-        for _ in range(args.runs):
             httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
             floors.append(stack_floor(url, plan, args.concurrency, env, work).wall)
+        if any(document != documents[0] for document in documents):
+            raise SystemExit(f"status answered differently from run to run on {path}")
         naive = statistics.median(naive_serial(url, plan) for _ in range(args.naive_runs)) if full else None
         bare_cpu = bare_client_cpu_per_request(url, sum(plan_size(plan).values()), args.concurrency) if full else None
     finally:
