@@ -13,6 +13,7 @@ from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread
 
 if TYPE_CHECKING:
     from ld_sentry_cli.sandbox import Sandbox
+    from ld_sentry_cli.sandbox.app import ScenarioSource
 
 LD_TOKEN = "sandbox-ld-token"  # the demo scenario's tokens
 SENTRY_TOKEN = "sandbox-sentry-token"
@@ -47,9 +48,15 @@ class Emulator:
 
 
 @contextmanager
-def demo_emulator() -> Iterator[Emulator]:
-    """Serve the demo scenario (it matches sample-config.toml) on a free loopback port."""
-
-    sandbox = build_app(load_demo_scenario())
+def serve_emulator(scenario: ScenarioSource) -> Iterator[Emulator]:
+    """Serve a scenario on a free loopback port; `env` holds the demo tokens, so the scenario must accept them."""
+    sandbox = build_app(scenario)
     with serve_in_thread(sandbox) as server:
         yield Emulator(sandbox, server.url, emulator_env(server.url))
+
+
+@contextmanager
+def demo_emulator() -> Iterator[Emulator]:
+    """Serve the demo scenario (it matches sample-config.toml) on a free loopback port."""
+    with serve_emulator(load_demo_scenario()) as running:
+        yield running

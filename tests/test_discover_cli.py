@@ -9,14 +9,10 @@ from urllib.parse import parse_qsl
 
 import pytest
 from contracts import validate_request
-from emulator_support import Emulator
+from emulator_support import LD_TOKEN, SENTRY_TOKEN, Emulator, serve_emulator, use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
-from ld_sentry_cli.sandbox import build_app, serve_in_thread
-
-SENTRY_TOKEN = {"value": "sandbox-sentry-token"}
-LD_TOKEN = {"value": "sandbox-ld-token"}
 
 
 def sentry_project(slug: str, number: int, *envs: str, hidden: tuple[str, ...] = ()) -> dict[str, object]:
@@ -27,7 +23,7 @@ def sentry_project(slug: str, number: int, *envs: str, hidden: tuple[str, ...] =
 SCENARIO = {
     "name": "hidden-shaped",
     "launchdarkly": {
-        "tokens": [LD_TOKEN],
+        "tokens": [{"value": LD_TOKEN}],
         "projects": [
             {"key": "web", "environments": ["production", "staging"]},
             {"key": "checkout", "environments": ["production"]},
@@ -40,7 +36,7 @@ SCENARIO = {
     "sentry": {
         "organization": "acme",
         "projects_page_size": 2,  # the client asks for 100; a smaller page would need the cursor
-        "tokens": [SENTRY_TOKEN],
+        "tokens": [{"value": SENTRY_TOKEN}],
         "projects": [
             sentry_project("web", 1, "production", "staging"),
             sentry_project("checkout-api", 2, "prod"),
@@ -91,27 +87,13 @@ ld_environment = "staging"
 """
 
 
-def emulator_env(url: str) -> dict[str, str]:
-    """The variables that point ldsentry at an emulator (conftest is shadowed beside tests/sandbox)."""
-    return {
-        "LD_BASE_URI": url,
-        "SENTRY_URL": url,
-        "LD_ACCESS_TOKEN": LD_TOKEN["value"],
-        "SENTRY_AUTH_TOKEN": SENTRY_TOKEN["value"],
-        "SENTRY_ORG": "acme",
-    }
-
-
 @pytest.fixture
 def hidden_shaped(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> Iterator[Emulator]:
     """The hidden-shaped scenario served on loopback, the environment pointing at it, ./ldsentry.toml written."""
-    sandbox = build_app(SCENARIO)
     (isolated_env / "ldsentry.toml").write_text(CONFIG, encoding="utf-8")
-    with serve_in_thread(sandbox) as server:
-        env = emulator_env(server.url)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        yield Emulator(sandbox, server.url, env)
+    with serve_emulator(SCENARIO) as running:
+        use_emulator(monkeypatch, running.url)
+        yield running
 
 
 def discover_json(runner: CliRunner, *args: str) -> dict[str, object]:

@@ -9,11 +9,10 @@ from urllib.parse import parse_qsl
 
 import pytest
 from contracts import validate_request
-from emulator_support import Emulator
+from emulator_support import LD_TOKEN, SENTRY_TOKEN, Emulator, serve_emulator, use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
-from ld_sentry_cli.sandbox import build_app, serve_in_thread
 
 SAFE = (
     "Add `contexts.launchdarklyContext.**` to Safe Fields in Sentry (Settings → Projects → {slug} → "
@@ -35,12 +34,12 @@ def project(slug: str, number: int, contexts: dict[str, object], scrubbing: dict
 # One project per way Sentry scrubs a context, each with sampled events as Sentry would store them.
 SCENARIO = {
     "launchdarkly": {
-        "tokens": [{"value": "sandbox-ld-token"}],
+        "tokens": [{"value": LD_TOKEN}],
         "projects": [{"key": "app", "environments": ["production"]}],
     },
     "sentry": {
         "organization": "acme",
-        "tokens": [{"value": "sandbox-sentry-token"}],
+        "tokens": [{"value": SENTRY_TOKEN}],
         "organization_scrubbing": {"sensitive_fields": ["plan"]},
         "projects": [
             # An "Additional Sensitive Fields" entry that matches `key`.
@@ -89,19 +88,10 @@ CONFIG = '[sentry]\norganization = "acme"\n' + "".join(
 @pytest.fixture
 def scrubbed(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> Iterator[Emulator]:
     """The scrubbing scenario on loopback, the environment pointing at it, ./ldsentry.toml mapping all four."""
-    sandbox = build_app(SCENARIO)
     (isolated_env / "ldsentry.toml").write_text(CONFIG, encoding="utf-8")
-    with serve_in_thread(sandbox) as server:
-        env = {
-            "LD_BASE_URI": server.url,
-            "SENTRY_URL": server.url,
-            "LD_ACCESS_TOKEN": "sandbox-ld-token",
-            "SENTRY_AUTH_TOKEN": "sandbox-sentry-token",
-            "SENTRY_ORG": "acme",
-        }
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        yield Emulator(sandbox, server.url, env)
+    with serve_emulator(SCENARIO) as running:
+        use_emulator(monkeypatch, running.url)
+        yield running
 
 
 def rows(runner: CliRunner) -> tuple[int, dict[str, dict[str, object]]]:

@@ -18,9 +18,8 @@ from typing import Any
 
 import httpx
 from contracts import ContractError, match_operation, response_schema, validate_response, validate_schema
+from emulator_support import LD_TOKEN, SENTRY_TOKEN
 
-LD_TOKEN = "sandbox-ld-token"
-SENTRY_TOKEN = "sandbox-sentry-token"
 LD_HEADERS = {"Authorization": LD_TOKEN, "LD-API-Version": "20240415"}
 SENTRY_HEADERS = {"Authorization": f"Bearer {SENTRY_TOKEN}"}
 IMPORT_HEADERS = {
