@@ -79,6 +79,13 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def module_emulator() -> Iterator[Emulator]:
+    """One demo emulator for a whole test module, for tests that only read from it (each may reset its log)."""
+    with demo_emulator() as running:
+        yield running
+
+
 @pytest.fixture
 def demo_config(isolated_env: Path) -> Path:
     """sample-config.toml copied to ./ldsentry.toml."""

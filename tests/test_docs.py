@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import typer.main
 import yaml
-from ci_support import ROOT, SAMPLE_CONFIG, action_argv
-from emulator_support import Emulator, demo_emulator, use_emulator
+from ci_support import ROOT, action_argv
+from emulator_support import Emulator, use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -182,21 +182,13 @@ def action_steps() -> list[dict[str, Any]]:
     return steps
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[Emulator]:
-    """One demo emulator for the recipes (they only read from it)."""
-    with demo_emulator() as running:
-        yield running
-
-
 @pytest.fixture
-def workspace(served: Emulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workspace(module_emulator: Emulator, demo_config: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository with the sample config at the root and in infra/, and the tokens set."""
-    shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
-    (isolated_env / "infra").mkdir()
-    shutil.copyfile(SAMPLE_CONFIG, isolated_env / "infra" / "ldsentry.toml")
-    use_emulator(monkeypatch, served.url)
-    return isolated_env
+    (demo_config.parent / "infra").mkdir()
+    shutil.copyfile(demo_config, demo_config.parent / "infra" / "ldsentry.toml")
+    use_emulator(monkeypatch, module_emulator.url)
+    return demo_config.parent
 
 
 def _run(runner: CliRunner, argv: list[str], workspace: Path) -> tuple[int, str]:
