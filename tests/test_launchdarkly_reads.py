@@ -12,11 +12,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import respx
+from support import FakeTime
 
 from ld_sentry_cli.api_models import LdEnvironment, LdMetric
 from ld_sentry_cli.errors import ApiError, NotFoundError
 from ld_sentry_cli.filter_choice import FilterChoice, FilterVerdict
-from ld_sentry_cli.http import RetryPolicy, SessionOptions
+from ld_sentry_cli.http import RetryPolicy
 from ld_sentry_cli.launchdarkly import LaunchDarklyClient, metric_post_body, parse_metric
 from ld_sentry_cli.models import MetricSettings
 
@@ -26,13 +27,9 @@ TOKEN = "api-11112222-3333-4444-5555-666677778888"
 EVENT_FILTER = 'eventKeys anyOf ["sentry-errors"]'
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
 def run(action: Callable[[LaunchDarklyClient], Coroutine[Any, Any, T]]) -> T:
     async def go() -> T:
-        options = SessionOptions(sleep=_no_sleep, random_fn=lambda: 0.0, retry=RetryPolicy(max_attempts=2))
+        options = FakeTime().options(retry=RetryPolicy(max_attempts=2))
         async with LaunchDarklyClient(TOKEN, base_url=BASE, options=options) as ld:
             return await action(ld)
 
