@@ -1,7 +1,9 @@
-"""Test helpers several modules share: an instant clock for the HTTP sessions, and the metric ldsentry creates."""
+"""Test helpers several modules share: an instant clock for the HTTP sessions, the metric ldsentry creates, and
+the command paths of the CLI."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ld_sentry_cli.http import SessionOptions
@@ -50,3 +52,12 @@ class FakeTime:
         return SessionOptions(
             **{"sleep": self.sleep, "clock": self.clock, "monotonic": self.clock, "random_fn": no_jitter, **settings}
         )
+
+
+def command_paths(command: Any, words: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command path of a Click tree, the root (no words) first."""
+    yield words
+    if hasattr(command, "list_commands"):
+        context = command.context_class(command, info_name="ldsentry")
+        for name in command.list_commands(context):
+            yield from command_paths(command.get_command(context, name), (*words, name))

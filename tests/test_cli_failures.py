@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import typer.main
 from emulator_support import Emulator
+from support import command_paths
 from typer.testing import CliRunner
 
 from ld_sentry_cli import __version__
@@ -357,7 +358,13 @@ def test_config_goes_before_or_after_the_command(runner: CliRunner, tmp_path: Pa
 
 
 def test_debug_shows_in_every_commands_help(runner: CliRunner) -> None:
-    for args in (["status"], ["metric", "check"], ["relay", "serve"]):
+    paths = list(command_paths(ROOT_COMMAND))
+    commands = [
+        path for path in paths if not any(len(other) > len(path) and other[: len(path)] == path for other in paths)
+    ]
+
+    assert len(commands) >= 15 and ["relay", "serve"] in map(list, commands)  # the tree is really walked
+    for args in commands:
         result = runner.invoke(app, [*args, "--help"])
         assert re.search(r"^  --debug +Show HTTP requests and tracebacks on stderr", result.stdout, flags=re.M), args
 
