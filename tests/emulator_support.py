@@ -56,6 +56,14 @@ def serve_emulator(scenario: ScenarioSource) -> Iterator[Emulator]:
 
 
 @contextmanager
+def emulator_in_use(monkeypatch: pytest.MonkeyPatch, scenario: ScenarioSource) -> Iterator[Emulator]:
+    """Serve a scenario and point ldsentry at it for this test (the variables of `use_emulator`)."""
+    with serve_emulator(scenario) as running:
+        use_emulator(monkeypatch, running.url)
+        yield running
+
+
+@contextmanager
 def demo_emulator() -> Iterator[Emulator]:
     """Serve the demo scenario (it matches sample-config.toml) on a free loopback port."""
     with serve_emulator(load_demo_scenario()) as running:

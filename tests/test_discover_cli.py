@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 from contracts import validate_request
-from emulator_support import LD_TOKEN, SENTRY_TOKEN, Emulator, serve_emulator, use_emulator
+from emulator_support import LD_TOKEN, SENTRY_TOKEN, Emulator, emulator_in_use
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -91,8 +91,7 @@ ld_environment = "staging"
 def hidden_shaped(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> Iterator[Emulator]:
     """The hidden-shaped scenario served on loopback, the environment pointing at it, ./ldsentry.toml written."""
     (isolated_env / "ldsentry.toml").write_text(CONFIG, encoding="utf-8")
-    with serve_emulator(SCENARIO) as running:
-        use_emulator(monkeypatch, running.url)
+    with emulator_in_use(monkeypatch, SCENARIO) as running:
         yield running
 
 
