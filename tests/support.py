@@ -1,9 +1,13 @@
-"""Test helpers several modules share: an instant clock for the HTTP sessions, the metric ldsentry creates, and
-the command paths of the CLI."""
+"""Test helpers several modules share: an instant clock for the HTTP sessions, the metric ldsentry creates, the
+command paths of the CLI, and the scripts in scripts/."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ld_sentry_cli.http import SessionOptions
@@ -61,3 +65,13 @@ def command_paths(command: Any, words: tuple[str, ...] = ()) -> Iterator[tuple[s
         context = command.context_class(command, info_name="ldsentry")
         for name in command.list_commands(context):
             yield from command_paths(command.get_command(context, name), (*words, name))
+
+
+def load_script(name: str) -> ModuleType:
+    """Import scripts/NAME.py (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
