@@ -212,13 +212,14 @@ def ldsentry() -> str:
 
 @dataclass(frozen=True)
 class Timing:
-    """One run of a command: wall and CPU seconds, peak RSS in KiB, stdout, and when it started."""
+    """One run of a command: wall and CPU seconds, peak RSS in KiB, stdout, when it started, its exit code."""
 
     wall: float
     cpu: float
     peak_kib: int
     output: str
     started: float  # time.time() at launch, to compare with the emulator's request log
+    code: int
 
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> Timing:
@@ -231,7 +232,7 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> Timing:
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Timing(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, output, started_epoch)
+    return Timing(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, output, started_epoch, process.returncode)
 
 
 def start_emulator(world: World, path: str, latency_ms: float, folder: Path) -> tuple[subprocess.Popen[str], str]:
@@ -275,8 +276,7 @@ def naive_serial(url: str, plan: dict[str, list[Step]]) -> float:
 # groups in order), from a fresh interpreter that imports only the stack (typer, httpx as ldsentry
 # imports it, asyncio) and parses nothing: the wall time any command on this stack needs on this machine.
 STACK_FLOOR = """
-import sys, types
-sys.modules.setdefault("httpx._main", types.ModuleType("httpx._main"))
+import sys
 import asyncio, json, typer, httpx
 url, concurrency, plan, headers = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4])
 
@@ -301,9 +301,12 @@ asyncio.run(main())
 
 
 def stack_floor(url: str, plan: dict[str, list[Step]], concurrency: int, env: dict[str, str], cwd: Path) -> Timing:
-    """One run of STACK_FLOOR against the emulator."""
+    """One run of STACK_FLOOR against the emulator; a failed run stops the benchmark (its time would mean nothing)."""
     command = [sys.executable, "-c", STACK_FLOOR, url, str(concurrency), json.dumps(plan), json.dumps(HEADERS)]
-    return timed(command, env, cwd)
+    run = timed(command, env, cwd)
+    if run.code != 0:
+        raise SystemExit(f"the bare script failed (exit {run.code}): its requests do not match the emulator's")
+    return run
 
 
 def bare_client_cpu_per_request(url: str, requests: int, concurrency: int) -> float:
@@ -366,7 +369,9 @@ def measure(
     try:
         status = [ldsentry(), "status", "--output", "json", "--concurrency", str(args.concurrency)]
         timed(status, env, work)  # warm the page cache and the emulator
-        runs, counts, server_bounds, first_requests, documents = [], [], [], [], []
+        runs, counts, server_bounds, first_requests, documents, floors = [], [], [], [], [], []
+        # Each status run is paired with a bare run right after it, so that a change in the machine's
+        # load during the benchmark moves both sides of `status / bare script` alike.
         for _ in range(args.runs):
             httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
             run = timed(status, env, work)
@@ -379,12 +384,10 @@ def measure(
             server_bounds.append(bound_from_server)
             first_requests.append(first_request - run.started)
             runs.append(run)
-        if any(document != documents[0] for document in documents):
-            raise SystemExit(f"status answered differently from run to run on {path}")
-        floors = []
-        for _ in range(args.runs):
             httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
             floors.append(stack_floor(url, plan, args.concurrency, env, work).wall)
+        if any(document != documents[0] for document in documents):
+            raise SystemExit(f"status answered differently from run to run on {path}")
         naive = statistics.median(naive_serial(url, plan) for _ in range(args.naive_runs)) if full else None
         bare_cpu = bare_client_cpu_per_request(url, sum(plan_size(plan).values()), args.concurrency) if full else None
     finally:

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulator_support import Emulator, demo_emulator, use_emulator
+from emulator_support import Emulator, demo_emulator, emulator_in_use
 from support import FakeTime, no_jitter
 from typer.testing import CliRunner
 
 from ld_sentry_cli import secrets
 from ld_sentry_cli.cli import live
 from ld_sentry_cli.http import SessionOptions
+from ld_sentry_cli.sandbox import load_demo_scenario
 
 ENV_VARS = (
     "LD_ACCESS_TOKEN",
@@ -74,8 +75,14 @@ def runner() -> CliRunner:
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """A fresh demo-scenario emulator on a free loopback port, with the environment pointing at it."""
+    with emulator_in_use(monkeypatch, load_demo_scenario()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def module_emulator() -> Iterator[Emulator]:
+    """One demo emulator for a whole test module, for tests that only read from it (each may reset its log)."""
     with demo_emulator() as running:
-        use_emulator(monkeypatch, running.url)
         yield running
 
 

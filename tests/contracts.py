@@ -20,19 +20,17 @@ Usage:
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
 import jsonschema
 from jsonschema.exceptions import best_match
+from support import load_script
 
 NO_BODY: Any = object()  # "the request has no body", distinct from a JSON null body
 
@@ -40,18 +38,7 @@ NO_BODY: Any = object()  # "the request has no body", distinct from a JSON null 
 _ANNOTATIONS = frozenset({"nullable", "example", "examples", "discriminator", "xml", "externalDocs"})
 
 
-def _load_trim_script() -> ModuleType:
-    """Import scripts/trim_contracts.py, which writes the trimmed documents (scripts/ is not a package)."""
-    path = Path(__file__).resolve().parents[1] / "scripts" / "trim_contracts.py"
-    spec = importlib.util.spec_from_file_location("trim_contracts", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-trim_contracts = _load_trim_script()
+trim_contracts = load_script("trim_contracts")  # it writes the trimmed documents
 
 
 class ContractError(AssertionError):

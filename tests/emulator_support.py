@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,6 +13,7 @@ from ld_sentry_cli.sandbox import build_app, load_demo_scenario, serve_in_thread
 
 if TYPE_CHECKING:
     from ld_sentry_cli.sandbox import Sandbox
+    from ld_sentry_cli.sandbox.app import ScenarioSource
 
 LD_TOKEN = "sandbox-ld-token"  # the demo scenario's tokens
 SENTRY_TOKEN = "sandbox-sentry-token"
@@ -47,17 +48,23 @@ class Emulator:
 
 
 @contextmanager
-def demo_emulator() -> Iterator[Emulator]:
-    """Serve the demo scenario (it matches sample-config.toml) on a free loopback port."""
-
-    sandbox = build_app(load_demo_scenario())
+def serve_emulator(scenario: ScenarioSource) -> Iterator[Emulator]:
+    """Serve a scenario on a free loopback port; `env` holds the demo tokens, so the scenario must accept them."""
+    sandbox = build_app(scenario)
     with serve_in_thread(sandbox) as server:
         yield Emulator(sandbox, server.url, emulator_env(server.url))
 
 
 @contextmanager
-def scenario_emulator(scenario: Mapping[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """Serve a scenario (with the demo's tokens and organization) on loopback, ldsentry pointed at it for this test."""
-    sandbox = build_app(scenario)
-    with serve_in_thread(sandbox) as server:
-        yield Emulator(sandbox, server.url, use_emulator(monkeypatch, server.url))
+def emulator_in_use(monkeypatch: pytest.MonkeyPatch, scenario: ScenarioSource) -> Iterator[Emulator]:
+    """Serve a scenario and point ldsentry at it for this test (the variables of `use_emulator`)."""
+    with serve_emulator(scenario) as running:
+        use_emulator(monkeypatch, running.url)
+        yield running
+
+
+@contextmanager
+def demo_emulator() -> Iterator[Emulator]:
+    """Serve the demo scenario (it matches sample-config.toml) on a free loopback port."""
+    with serve_emulator(load_demo_scenario()) as running:
+        yield running

@@ -1,7 +1,13 @@
-"""Test helpers several modules share: an instant clock for the HTTP sessions, and the metric ldsentry creates."""
+"""Test helpers several modules share: an instant clock for the HTTP sessions, the metric ldsentry creates, the
+command paths of the CLI, and the scripts in scripts/."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ld_sentry_cli.http import SessionOptions
@@ -50,3 +56,22 @@ class FakeTime:
         return SessionOptions(
             **{"sleep": self.sleep, "clock": self.clock, "monotonic": self.clock, "random_fn": no_jitter, **settings}
         )
+
+
+def command_paths(command: Any, words: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command path of a Click tree, the root (no words) first."""
+    yield words
+    if hasattr(command, "list_commands"):
+        context = command.context_class(command, info_name="ldsentry")
+        for name in command.list_commands(context):
+            yield from command_paths(command.get_command(context, name), (*words, name))
+
+
+def load_script(name: str) -> ModuleType:
+    """Import scripts/NAME.py (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module

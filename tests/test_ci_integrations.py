@@ -18,7 +18,7 @@ import pytest
 import typer.main
 import yaml
 from ci_support import ROOT, SAMPLE_CONFIG, action_argv, action_run_step, load_action
-from emulator_support import Emulator, demo_emulator, use_emulator
+from emulator_support import Emulator, use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -192,13 +192,6 @@ def test_completion_of_commands_subcommands_and_choices() -> None:
 # --- progress bars --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[Emulator]:
-    """One demo emulator for the progress tests; each test resets its request log."""
-    with demo_emulator() as running:
-        yield running
-
-
 LIVE_COMMANDS = [
     ["status"],
     ["metric", "check"],
@@ -210,10 +203,9 @@ LIVE_COMMANDS = [
 
 @pytest.mark.parametrize("args", LIVE_COMMANDS, ids=" ".join)
 def test_commands_with_many_requests_show_progress(
-    runner: CliRunner, served: Emulator, args: list[str], isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, module_emulator: Emulator, args: list[str], demo_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
-    use_emulator(monkeypatch, served.url)
+    use_emulator(monkeypatch, module_emulator.url)
     updates: list[tuple[int, int]] = []
 
     @contextlib.contextmanager
@@ -221,11 +213,11 @@ def test_commands_with_many_requests_show_progress(
         yield lambda done, total: updates.append((done, total))
 
     monkeypatch.setattr("ld_sentry_cli.cli.live.progress_bar", recording_bar)
-    served.sandbox.reset()
+    module_emulator.sandbox.reset()
 
     result = runner.invoke(app, args)
 
-    requests = len(served.sandbox.requests())
+    requests = len(module_emulator.sandbox.requests())
     assert result.exit_code in (0, 1), result.stderr
     if requests > 5:  # more than a handful: the user must see progress
         assert updates, f"{' '.join(args)} made {requests} requests without a progress bar"
@@ -234,10 +226,9 @@ def test_commands_with_many_requests_show_progress(
 
 
 def test_progress_is_silent_when_stderr_is_not_a_terminal(
-    runner: CliRunner, served: Emulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, module_emulator: Emulator, demo_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
-    use_emulator(monkeypatch, served.url)
+    use_emulator(monkeypatch, module_emulator.url)
 
     result = runner.invoke(app, ["status", "-o", "json"])
 

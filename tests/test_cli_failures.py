@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 import typer.main
 from emulator_support import Emulator
+from support import command_paths
 from typer.testing import CliRunner
 
+from ld_sentry_cli import __version__
 from ld_sentry_cli.cli import app
 from ld_sentry_cli.cli.command_line import requested_format
 from ld_sentry_cli.cli.console import json_text
@@ -139,6 +141,47 @@ def crash_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Where ldsentry writes its crash log in this test (XDG_CACHE_HOME points to a fresh folder)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return tmp_path / "cache" / "ldsentry" / "crash.log"
+
+
+def test_unexpected_error_is_one_line_and_a_crash_log(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, crash_log: Path
+) -> None:
+    _explode(monkeypatch, RuntimeError("boom with api-12345678-1234-1234-1234-123456789abc"))
+    monkeypatch.setenv("LD_ACCESS_TOKEN", "my-ld-token-value")
+
+    result = runner.invoke(app, ["validate", "--config", "ldsentry.toml"])
+
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: unexpected RuntimeError: boom with [REDACTED]\n"
+        f"hint: The details are in {crash_log} (`ldsentry --debug ...` shows them here); "
+        "please report it with that file if it persists.\n"
+    )
+    text = crash_log.read_text(encoding="utf-8")
+    assert text.startswith(f"# ldsentry crash log: attach it to a bug report\n\nldsentry: {__version__}\npython: ")
+    assert "\nplatform: " in text
+    assert "\ncommand: ldsentry validate --config ldsentry.toml\n" in text
+    assert "Traceback (most recent call last)" in text
+    assert text.endswith("RuntimeError: boom with [REDACTED]\n")
+    assert "api-12345678" not in text
+    assert crash_log.stat().st_mode & 0o777 == 0o600
+
+
+def test_unexpected_error_shows_the_traceback_only_under_debug(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _explode(monkeypatch, RuntimeError("boom"))
+
+    plain = runner.invoke(app, ["validate"])
+    before = runner.invoke(app, ["--debug", "validate"])
+    after = runner.invoke(app, ["validate", "--debug"])
+
+    assert "Traceback" not in plain.stderr
+    for debug in (before, after):
+        assert debug.exit_code == 3
+        assert debug.stderr.startswith("Traceback (most recent call last)")
+        assert "error: unexpected RuntimeError: boom\n" in debug.stderr
 
 
 def test_an_unexpected_error_is_the_json_error_document_or_an_annotation_with_its_crash_log(
@@ -315,7 +358,13 @@ def test_config_goes_before_or_after_the_command(runner: CliRunner, tmp_path: Pa
 
 
 def test_debug_shows_in_every_commands_help(runner: CliRunner) -> None:
-    for args in (["status"], ["metric", "check"], ["relay", "serve"]):
+    paths = list(command_paths(ROOT_COMMAND))
+    commands = [
+        path for path in paths if not any(len(other) > len(path) and other[: len(path)] == path for other in paths)
+    ]
+
+    assert len(commands) >= 15 and ["relay", "serve"] in map(list, commands)  # the tree is really walked
+    for args in commands:
         result = runner.invoke(app, [*args, "--help"])
         assert re.search(r"^  --debug +Show HTTP requests and tracebacks on stderr", result.stdout, flags=re.M), args
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ci_support import SAMPLE_CONFIG, mapping_lines
-from emulator_support import demo_emulator, use_emulator
+from emulator_support import Emulator, use_emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -26,20 +25,11 @@ COMMANDS = {
 }
 
 
-@pytest.fixture(scope="module")
-def emulator_url() -> Iterator[str]:
-    """One demo emulator for the whole module (the tests here only read from it)."""
-    with demo_emulator() as served:
-        yield served.url
-
-
 @pytest.fixture
-def live(emulator_url: str, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> Path:
-    """The environment pointed at the emulator and sample-config.toml as ./ldsentry.toml."""
-    use_emulator(monkeypatch, emulator_url)
-    config = isolated_env / "ldsentry.toml"
-    shutil.copyfile(SAMPLE_CONFIG, config)
-    return config
+def live(module_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, demo_config: Path) -> Path:
+    """The environment pointed at the module's emulator and sample-config.toml as ./ldsentry.toml."""
+    use_emulator(monkeypatch, module_emulator.url)
+    return demo_config
 
 
 def _check_document(output: str, stdout: str) -> None:

@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from ld_sentry_cli import __version__
@@ -268,59 +267,3 @@ def test_mappings_missing_option_is_usage_error(runner: CliRunner) -> None:
 
     assert result.exit_code == 2
     assert "Missing option '--sentry-environment'" in result.stderr
-
-
-def test_unexpected_error_is_one_line_and_a_crash_log(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    def explode(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("boom with api-12345678-1234-1234-1234-123456789abc")
-
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    monkeypatch.setenv("LD_ACCESS_TOKEN", "my-ld-token-value")
-    monkeypatch.setattr("ld_sentry_cli.config.loader.check_text", explode)
-    monkeypatch.setattr("ld_sentry_cli.config.check_text", explode)
-    monkeypatch.setattr("ld_sentry_cli.cli.validate_cmd.check_text", explode)
-    Path("ldsentry.toml").write_text("[metric]\n", encoding="utf-8")
-
-    result = runner.invoke(app, ["validate", "--config", "ldsentry.toml"])
-
-    log = cache / "ldsentry" / "crash.log"
-    assert result.exit_code == 3
-    assert result.stdout == ""
-    assert result.stderr == (
-        "error: unexpected RuntimeError: boom with [REDACTED]\n"
-        f"hint: The details are in {log} (`ldsentry --debug ...` shows them here); "
-        "please report it with that file if it persists.\n"
-    )
-    text = log.read_text(encoding="utf-8")
-    assert text.startswith(f"# ldsentry crash log: attach it to a bug report\n\nldsentry: {__version__}\npython: ")
-    assert "\nplatform: " in text
-    assert "\ncommand: ldsentry validate --config ldsentry.toml\n" in text
-    assert "Traceback (most recent call last)" in text
-    assert text.endswith("RuntimeError: boom with [REDACTED]\n")
-    assert "api-12345678" not in text
-    assert log.stat().st_mode & 0o777 == 0o600
-
-
-def test_unexpected_error_shows_the_traceback_only_under_debug(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def explode(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr("ld_sentry_cli.config.loader.check_text", explode)
-    monkeypatch.setattr("ld_sentry_cli.config.check_text", explode)
-    monkeypatch.setattr("ld_sentry_cli.cli.validate_cmd.check_text", explode)
-    Path("ldsentry.toml").write_text("[metric]\n", encoding="utf-8")
-
-    plain = runner.invoke(app, ["validate"])
-    before = runner.invoke(app, ["--debug", "validate"])
-    after = runner.invoke(app, ["validate", "--debug"])
-
-    assert "Traceback" not in plain.stderr
-    for debug in (before, after):
-        assert debug.exit_code == 3
-        assert debug.stderr.startswith("Traceback (most recent call last)")
-        assert "error: unexpected RuntimeError: boom\n" in debug.stderr

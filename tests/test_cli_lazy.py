@@ -6,13 +6,12 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import typer
 import typer.main
+from support import command_paths
 from typer.testing import CliRunner
 
 from ld_sentry_cli import __version__
@@ -132,18 +131,9 @@ def test_cli_reference_lists_commands_in_help_order() -> None:
     assert documented == [entry.name for entry in COMMANDS]
 
 
-def _help_screens(command: Any, words: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """Every command path of a Click tree, the root first."""
-    yield words
-    if hasattr(command, "list_commands"):
-        context = command.context_class(command, info_name="ldsentry")
-        for name in command.list_commands(context):
-            yield from _help_screens(command.get_command(context, name), (*words, name))
-
-
 def test_every_help_screen_is_what_the_eager_app_shows(runner: CliRunner) -> None:
     eager = registered(app)
-    paths = list(_help_screens(typer.main.get_command(app)))
+    paths = list(command_paths(typer.main.get_command(app)))
 
     assert {words[0] for words in paths if words} == {entry.name for entry in COMMANDS}
     for words in paths:

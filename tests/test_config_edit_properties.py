@@ -74,7 +74,7 @@ def trailing(draw: st.DrawFn) -> str:
 
 
 @dataclass
-class Mapping:
+class MappingTable:
     """One generated [[mapping]] table: its attached comments, its lines and the mapping it holds."""
 
     mapping: ProjectMapping
@@ -83,7 +83,7 @@ class Mapping:
 
 
 @st.composite
-def mapping_table(draw: st.DrawFn, number: int) -> Mapping:
+def mapping_table(draw: st.DrawFn, number: int) -> MappingTable:
     mapping = ProjectMapping(f"project-{number}", f"env-{number}", f"ld-{number}", "production")
     indent = draw(st.sampled_from(["", "  ", "\t"]))
     body = [indent + "[[mapping]]" + draw(trailing())]
@@ -96,7 +96,7 @@ def mapping_table(draw: st.DrawFn, number: int) -> Mapping:
         if position < len(names) - 1 and draw(st.integers(0, 4)) == 0:
             body.append(indent + comment(draw(tricky_text)))
     comments = [comment(draw(tricky_text)) for _ in range(draw(st.integers(0, 2)))]
-    return Mapping(mapping, comments, body)
+    return MappingTable(mapping, comments, body)
 
 
 @st.composite
@@ -116,7 +116,7 @@ def other_table(draw: st.DrawFn) -> list[str]:
 class Generated:
     """A config as pieces: mappings, other tables and a leading comment, one blank line between pieces."""
 
-    pieces: list[Mapping | list[str]]
+    pieces: list[MappingTable | list[str]]
     newline: str
 
     def render(self, without: int | None = None) -> tuple[str, list[int]]:
@@ -129,7 +129,7 @@ class Generated:
         number = -1
         previous_is_mapping = False
         for position, piece in enumerate(self.pieces):
-            if not isinstance(piece, Mapping):
+            if not isinstance(piece, MappingTable):
                 blocks.append((piece, False, None))
                 previous_is_mapping = False
                 continue
@@ -137,7 +137,7 @@ class Generated:
             if number == without:
                 if not previous_is_mapping and piece.comments:
                     after = self.pieces[position + 1] if position + 1 < len(self.pieces) else None
-                    blocks.append((piece.comments, isinstance(after, Mapping) and not after.comments, None))
+                    blocks.append((piece.comments, isinstance(after, MappingTable) and not after.comments, None))
             else:
                 blocks.append((piece.comments + piece.body, False, len(piece.comments)))
             previous_is_mapping = True
@@ -157,7 +157,7 @@ class Generated:
 @st.composite
 def configs(draw: st.DrawFn) -> Generated:
     count = draw(st.integers(1, 4))
-    pieces: list[Mapping | list[str]] = [draw(mapping_table(n)) for n in range(count)]
+    pieces: list[MappingTable | list[str]] = [draw(mapping_table(n)) for n in range(count)]
     for table in draw(
         st.lists(other_table(), min_size=1, max_size=2, unique_by=lambda t: t[0][:7])
     ):  # never empty after a delete
@@ -181,7 +181,7 @@ def test_create_then_delete_changes_exactly_that_table(
     path = tmp_path / "ldsentry.toml"
     text, headers = generated.render()
     path.write_bytes(text.encode())
-    mappings = [p.mapping for p in generated.pieces if isinstance(p, Mapping)]
+    mappings = [p.mapping for p in generated.pieces if isinstance(p, MappingTable)]
     assert [m.line for m in load_config(path).config.mappings] == headers
 
     added, created = add_mapping(path, "ldsentry.toml", NEW)

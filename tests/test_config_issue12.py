@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from typer.testing import CliRunner
 from ld_sentry_cli.cli import app
 from ld_sentry_cli.config.loader import syntax_problem
 from ld_sentry_cli.config.store import ConfigWriteError, write_atomic
-
-SAMPLE = Path(__file__).resolve().parents[1] / "sample-config.toml"
 
 
 def mapping_args(project: str, environment: str, ld_project: str = "default", ld_env: str = "production") -> list[str]:
@@ -125,10 +122,9 @@ def test_next_edit_removes_leftover_temporary_files(runner: CliRunner, isolated_
 
 
 def test_deleting_the_first_mapping_keeps_the_comment_that_introduces_them(
-    runner: CliRunner, isolated_env: Path
+    runner: CliRunner, demo_config: Path
 ) -> None:
-    path = isolated_env / "ldsentry.toml"
-    shutil.copyfile(SAMPLE, path)
+    path = demo_config
     before = path.read_text(encoding="utf-8")
 
     result = runner.invoke(app, ["mappings", "delete", *mapping_args("web-frontend", "production")])

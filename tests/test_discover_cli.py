@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 from contracts import validate_request
-from emulator_support import LD_TOKEN, SENTRY_TOKEN, Emulator, scenario_emulator
+from emulator_support import LD_TOKEN, SENTRY_TOKEN, Emulator, emulator_in_use
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -91,8 +91,8 @@ ld_environment = "staging"
 def hidden_shaped(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> Iterator[Emulator]:
     """The hidden-shaped scenario served on loopback, the environment pointing at it, ./ldsentry.toml written."""
     (isolated_env / "ldsentry.toml").write_text(CONFIG, encoding="utf-8")
-    with scenario_emulator(SCENARIO, monkeypatch) as emulator:
-        yield emulator
+    with emulator_in_use(monkeypatch, SCENARIO) as running:
+        yield running
 
 
 def discover_json(runner: CliRunner, *args: str) -> dict[str, object]:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
 import shlex
 import shutil
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import typer.main
 import yaml
-from ci_support import ROOT, SAMPLE_CONFIG, action_argv
-from emulator_support import Emulator, demo_emulator, use_emulator
+from ci_support import ROOT, action_argv
+from emulator_support import Emulator, use_emulator
+from support import load_script
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -29,21 +27,11 @@ from ld_sentry_cli.models import LaunchDarklySettings, MetricSettings, ProjectMa
 DOCS = ROOT / "docs"
 
 
-def _script(name: str) -> ModuleType:
-    """Import scripts/NAME.py (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
-
-
 # --- docs/cli.md ----------------------------------------------------------------------------------
 
 
 def test_cli_reference_is_current() -> None:
-    generated = _script("gen_cli_docs").generate(app)
+    generated = load_script("gen_cli_docs").generate(app)
 
     assert (DOCS / "cli.md").read_text(encoding="utf-8") == generated, (
         "docs/cli.md is out of date: run python scripts/gen_cli_docs.py"
@@ -88,7 +76,7 @@ def test_cli_reference_matches_the_click_tree() -> None:
 
 
 def test_config_reference_is_current() -> None:
-    assert (DOCS / "config.md").read_text(encoding="utf-8") == _script("gen_config_docs").generate(), (
+    assert (DOCS / "config.md").read_text(encoding="utf-8") == load_script("gen_config_docs").generate(), (
         "docs/config.md is out of date: run python scripts/gen_config_docs.py"
     )
 
@@ -182,21 +170,13 @@ def action_steps() -> list[dict[str, Any]]:
     return steps
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[Emulator]:
-    """One demo emulator for the recipes (they only read from it)."""
-    with demo_emulator() as running:
-        yield running
-
-
 @pytest.fixture
-def workspace(served: Emulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workspace(module_emulator: Emulator, demo_config: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository with the sample config at the root and in infra/, and the tokens set."""
-    shutil.copyfile(SAMPLE_CONFIG, isolated_env / "ldsentry.toml")
-    (isolated_env / "infra").mkdir()
-    shutil.copyfile(SAMPLE_CONFIG, isolated_env / "infra" / "ldsentry.toml")
-    use_emulator(monkeypatch, served.url)
-    return isolated_env
+    (demo_config.parent / "infra").mkdir()
+    shutil.copyfile(demo_config, demo_config.parent / "infra" / "ldsentry.toml")
+    use_emulator(monkeypatch, module_emulator.url)
+    return demo_config.parent
 
 
 def _run(runner: CliRunner, argv: list[str], workspace: Path) -> tuple[int, str]:

@@ -23,6 +23,11 @@ def without_starlette(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.split(".")[0] in WEB_STACK or name.startswith(
             ("ld_sentry_cli.cli.", "ld_sentry_cli.sandbox", "ld_sentry_cli.relay", "ld_sentry_cli.render.relay")
         ):
+            # Importing a fresh copy also rebinds it on its package (`ld_sentry_cli.cli.validate_cmd`):
+            # put the original back there too, or a later test patching it by dotted name misses.
+            parent, _, child = name.rpartition(".")
+            if hasattr(sys.modules.get(parent), child):
+                monkeypatch.setattr(sys.modules[parent], child, getattr(sys.modules[parent], child))
             monkeypatch.delitem(sys.modules, name)
     for name in WEB_STACK:
         monkeypatch.setitem(sys.modules, name, None)  # `import starlette` raises ImportError
@@ -33,10 +38,13 @@ def without_starlette(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     yield
-    # A module first imported during the test was built on the fresh copies; left in sys.modules, it
-    # would mix with the originals that monkeypatch puts back (an OutputFormat of another class).
+    # A module first imported during the test was built on the fresh copies; left in sys.modules or on
+    # its package, it would mix with the originals that monkeypatch puts back (an OutputFormat of another class).
     for name in set(sys.modules) - before:
-        del sys.modules[name]
+        module = sys.modules.pop(name)
+        parent, _, child = name.rpartition(".")
+        if module is not None and getattr(sys.modules.get(parent), child, None) is module:
+            delattr(sys.modules[parent], child)
 
 
 @pytest.mark.parametrize(

@@ -384,8 +384,9 @@ def test_units_that_cannot_be_read_stay_unknown(error: ServiceError) -> None:
 def test_a_server_error_on_units_fails_the_run() -> None:
     failure = ApiError("down", status=503)
     ld = FakeLaunchDarkly({"default": DEFAULT}, {"default": [METRIC]}, unit_errors={"default": failure})
-    with pytest.raises(ApiError):
+    with pytest.raises(ApiError) as raised:
         asyncio.run(gather_ld_facts(["default"], ld, metric=MetricSettings()))
+    assert raised.value is failure
 
 
 LISTED_WEB = SentryProject("1", "web", environments=("production", "staging"))

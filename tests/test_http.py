@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import respx
-from support import NOW, FakeTime
+from support import NOW, FakeTime, no_jitter
 
 from ld_sentry_cli import __version__, launchdarkly, sentry
 from ld_sentry_cli.errors import (
@@ -51,7 +51,7 @@ def make_session(
     base_url: str = BASE,
     service: str = "LaunchDarkly",
     retry: RetryPolicy | None = None,
-    random_fn: Callable[[], float] = lambda: 0.0,
+    random_fn: Callable[[], float] = no_jitter,
     concurrency: int = 8,
     hints: dict[int, str] | None = None,
 ) -> ApiSession:

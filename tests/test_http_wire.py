@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from support import FakeTime
 
 from ld_sentry_cli import launchdarkly
 from ld_sentry_cli.errors import NetworkError
-from ld_sentry_cli.http import ApiSession, RetryPolicy, SessionOptions
+from ld_sentry_cli.http import ApiSession, RetryPolicy
 
 TOKEN = "api-0a1b2c3d-1111-2222-3333-444455556666"
 
@@ -86,10 +87,7 @@ class ScriptedServer:
 
 
 def session_for(url: str, *, attempts: int = 5) -> ApiSession:
-    async def instant(_: float) -> None:
-        await asyncio.sleep(0)
-
-    options = SessionOptions(retry=RetryPolicy(max_attempts=attempts), sleep=instant, random_fn=lambda: 0.0)
+    options = FakeTime().options(retry=RetryPolicy(max_attempts=attempts))
     return ApiSession(
         url, conventions=launchdarkly.CONVENTIONS, auth_header="Authorization", auth_value=TOKEN, options=options
     )

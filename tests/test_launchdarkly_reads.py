@@ -12,11 +12,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import respx
+from support import FakeTime
 
 from ld_sentry_cli.api_models import LdEnvironment, LdMetric
-from ld_sentry_cli.errors import ApiError, NotFoundError
+from ld_sentry_cli.errors import ApiError, NotFoundError, PermissionDeniedError
 from ld_sentry_cli.filter_choice import FilterChoice, FilterVerdict
-from ld_sentry_cli.http import RetryPolicy, SessionOptions
+from ld_sentry_cli.http import RetryPolicy
 from ld_sentry_cli.launchdarkly import LaunchDarklyClient, metric_post_body, parse_metric
 from ld_sentry_cli.models import MetricSettings
 
@@ -26,13 +27,9 @@ TOKEN = "api-11112222-3333-4444-5555-666677778888"
 EVENT_FILTER = 'eventKeys anyOf ["sentry-errors"]'
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
 def run(action: Callable[[LaunchDarklyClient], Coroutine[Any, Any, T]]) -> T:
     async def go() -> T:
-        options = SessionOptions(sleep=_no_sleep, random_fn=lambda: 0.0, retry=RetryPolicy(max_attempts=2))
+        options = FakeTime().options(retry=RetryPolicy(max_attempts=2))
         async with LaunchDarklyClient(TOKEN, base_url=BASE, options=options) as ld:
             return await action(ld)
 
@@ -237,8 +234,9 @@ def test_the_first_answer_decides_before_the_others_go_and_a_missing_project_dec
 def test_a_non_400_error_with_the_filter_is_raised() -> None:
     with respx.mock(base_url=BASE) as router:
         router.get("/api/v2/metrics/p").respond(403, json={"code": "forbidden", "message": "no"})
-        with pytest.raises(Exception, match="denied permission"):
+        with pytest.raises(PermissionDeniedError) as raised:
             run(lambda ld: ld.list_event_metrics("p", "sentry-errors"))
+    assert raised.value.message == "LaunchDarkly denied permission (HTTP 403 on GET /api/v2/metrics/p): no (forbidden)"
 
 
 # --- reading metrics as LaunchDarkly sends them now ----------------------------------------------
@@ -273,7 +271,7 @@ def test_analysis_units_win_over_randomization_units_and_data_source_is_read() -
 def test_new_or_odd_values_never_break_parsing(changes: dict[str, Any]) -> None:
     parsed = parse_metric({**metric("m", "e"), **changes})
     assert parsed.key == "m"
-    assert parsed.data_source in (None, "snowflake")
+    assert parsed.data_source is None  # no case names a data source: an odd one is not passed on
 
 
 def test_experiment_units_lists_the_kinds_and_a_missing_project_is_none() -> None:

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import respx
 from contracts import validate_all
+from support import FakeTime
 
 from ld_sentry_cli.errors import ApiError, AuthFailedError
-from ld_sentry_cli.http import SessionOptions
 from ld_sentry_cli.scrubbing import ScrubbingSettings
 from ld_sentry_cli.sentry import SentryClient
 from ld_sentry_cli.sentry_settings import ScrubbingReader, parse_scrubbing_settings
@@ -29,10 +29,6 @@ DETAILS = {
 }
 
 
-async def _quick(_: float) -> None:
-    return None
-
-
 def read(routes: dict[str, httpx.Response]) -> tuple[list[Any], list[httpx.Request]]:
     """Both reads against respx routes; returns their results (or errors) and the requests sent."""
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
@@ -40,7 +36,7 @@ def read(routes: dict[str, httpx.Response]) -> tuple[list[Any], list[httpx.Reque
             router.get(path).mock(return_value=response)
 
         async def go() -> list[Any]:
-            client = SentryClient("sntryu_test", "acme", options=SessionOptions(sleep=_quick), event_detail_rate=None)
+            client = SentryClient("sntryu_test", "acme", options=FakeTime().options(), event_detail_rate=None)
             async with client:
                 reader = ScrubbingReader(client.session, client.organization)
                 results: list[Any] = []

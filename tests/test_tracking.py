@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ld_sentry_cli import secrets
@@ -50,8 +52,7 @@ def test_hook_url_is_the_organizations_launchdarkly_provider() -> None:
 def test_generated_secrets_are_32_random_hex_characters_and_redacted() -> None:
     first, second = generate_secret(), generate_secret()
 
-    assert len(first) == 32
-    assert int(first, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{32}", first), first
     assert first != second
     assert secrets.redact(f"secret {first}") == "secret [REDACTED]"
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_support import Emulator
+from emulator_support import LD_TOKEN, Emulator
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
 from ld_sentry_cli.sandbox.tracking_world import SigningSecret
 
 HOOK_PATH = "/api/0/organizations/acme/flags/hooks/provider/launchdarkly/"
-LD = {"Authorization": "sandbox-ld-token"}
+LD = {"Authorization": LD_TOKEN}
 MAPPED = [
     "proj/default:env/production:flag/*",
     "proj/default:env/staging:flag/*",
@@ -245,7 +245,7 @@ def test_check_ci_formats(runner: CliRunner, emulator: Emulator, demo_config: Pa
 def test_reader_token_gets_exit_3_with_the_role_to_add(
     runner: CliRunner, emulator: Emulator, demo_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(emulator.sandbox.state.ld, "tokens", {"sandbox-ld-token": _reader(emulator)}, raising=True)
+    monkeypatch.setattr(emulator.sandbox.state.ld, "tokens", {LD_TOKEN: _reader(emulator)}, raising=True)
 
     result = invoke(runner, "tracking", "setup", "--register-in-sentry")
 
@@ -289,7 +289,7 @@ def test_setup_without_mappings_needs_all_projects(runner: CliRunner, emulator: 
 
 
 def _reader(emulator: Emulator) -> Any:
-    return replace(emulator.sandbox.state.ld.tokens["sandbox-ld-token"], access="reader")
+    return replace(emulator.sandbox.state.ld.tokens[LD_TOKEN], access="reader")
 
 
 def test_doctor_row_follows_the_tracking_grade(runner: CliRunner, emulator: Emulator, demo_config: Path) -> None:

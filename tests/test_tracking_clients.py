@@ -16,10 +16,10 @@ import httpx
 import pytest
 import respx
 from contracts import validate_httpx_request, validate_response
+from support import FakeTime
 
 from ld_sentry_cli import secrets
 from ld_sentry_cli.errors import ApiError, NotFoundError, PermissionDeniedError
-from ld_sentry_cli.http import SessionOptions
 from ld_sentry_cli.launchdarkly import LaunchDarklyClient
 from ld_sentry_cli.launchdarkly_webhooks import ROLE_HINT, LaunchDarklyWebhooks, parse_webhook
 from ld_sentry_cli.sentry import SentryClient
@@ -33,10 +33,6 @@ SENTRY = "https://sentry.io"
 HOOK = "https://sentry.io/api/0/organizations/acme/flags/hooks/provider/launchdarkly/"
 SECRET = "0123456789abcdef0123456789abcdef"
 STORED_SECRET = "d3adb33fd3adb33fd3adb33fd3adb33f"
-
-
-async def _no_sleep(_: float) -> None:
-    return None
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -61,7 +57,7 @@ def webhook_payload(webhook_id: str = "57be1db38b75bf0772d11384", **extra: Any) 
 
 
 async def with_webhooks(work: Any) -> Any:
-    async with LaunchDarklyClient("api-test", options=SessionOptions(sleep=_no_sleep)) as ld:
+    async with LaunchDarklyClient("api-test", options=FakeTime().options()) as ld:
         return await work(LaunchDarklyWebhooks(ld.session))
 
 
@@ -177,7 +173,7 @@ def test_forbidden_names_the_webhook_role() -> None:
 
 
 async def with_flags(work: Any) -> Any:
-    async with SentryClient("sntryu_" + "a" * 64, "acme", options=SessionOptions(sleep=_no_sleep)) as sentry:
+    async with SentryClient("sntryu_" + "a" * 64, "acme", options=FakeTime().options()) as sentry:
         return await work(SentryFlags(sentry.session, sentry.organization))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_support import LD_TOKEN, emulator_env
+from emulator_support import LD_TOKEN, demo_emulator, emulator_env
 
 from ld_sentry_cli.sandbox import FaultPlan, FaultRule, build_app, load_demo_scenario, serve_in_thread
 from ld_sentry_cli.sandbox.app import Sandbox
@@ -85,9 +85,8 @@ def run_executable(cwd: Path, env: dict[str, str], *args: str, timeout: float) -
 
 @pytest.fixture
 def served() -> Iterator[tuple[Sandbox, str]]:
-    sandbox = build_app(load_demo_scenario())
-    with serve_in_thread(sandbox) as server:
-        yield sandbox, server.url
+    with demo_emulator() as running:
+        yield running.sandbox, running.url
 
 
 def test_red_create_green_flow(served: tuple[Sandbox, str], workdir: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from emulator_support import LD_TOKEN, SENTRY_TOKEN
 from test_e2e import Run, ldsentry
 
 from ld_sentry_cli.sandbox import build_app, serve_in_thread
@@ -51,13 +52,13 @@ def scenario(**switches: Any) -> dict[str, Any]:
     ]
     return {
         "launchdarkly": {
-            "tokens": [{"value": "sandbox-ld-token"}],
+            "tokens": [{"value": LD_TOKEN}],
             "projects": ld_projects,
             **{k.removeprefix("ld_"): v for k, v in switches.items() if k.startswith("ld_")},
         },
         "sentry": {
             "organization": "acme",
-            "tokens": [{"value": "sandbox-sentry-token"}],
+            "tokens": [{"value": SENTRY_TOKEN}],
             "projects": sentry_projects,
             **{k.removeprefix("sentry_"): v for k, v in switches.items() if k.startswith("sentry_")},
         },

@@ -12,15 +12,13 @@ import asyncio
 import copy
 import functools
 import ssl
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 from contracts import ContractError, match_operation, response_schema, validate_response, validate_schema
+from emulator_support import LD_TOKEN, SENTRY_TOKEN
 
-LD_TOKEN = "sandbox-ld-token"
-SENTRY_TOKEN = "sandbox-sentry-token"
 LD_HEADERS = {"Authorization": LD_TOKEN, "LD-API-Version": "20240415"}
 SENTRY_HEADERS = {"Authorization": f"Bearer {SENTRY_TOKEN}"}
 IMPORT_HEADERS = {
@@ -216,13 +214,13 @@ class SyncAsgiTransport(httpx.BaseTransport):
         self._loop.close()
 
 
-def in_process_client(app: Any) -> httpx.Client:
-    """A checked client calling the app in-process (no server, no sockets)."""
+def in_process_client(app: Any, *, checked: bool = True) -> httpx.Client:
+    """A client calling the app in-process (no server, no sockets), its responses checked unless told not to."""
     return httpx.Client(
         transport=SyncAsgiTransport(app),
         base_url="http://sandbox.test",
         trust_env=False,
-        event_hooks={"response": [_hook]},
+        event_hooks={"response": [_hook] if checked else []},
     )
 
 
@@ -237,16 +235,6 @@ def server_client(base_url: str, **kwargs: Any) -> httpx.Client:
     return httpx.Client(
         base_url=base_url, trust_env=False, verify=_tls_context(), event_hooks={"response": [_hook]}, **kwargs
     )
-
-
-@contextmanager
-def client_for(app: Any) -> Iterator[httpx.Client]:
-    """`with client_for(build_app(...)) as client:` an in-process checked client."""
-    client = in_process_client(app)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 BASE_SCENARIO: dict[str, Any] = {

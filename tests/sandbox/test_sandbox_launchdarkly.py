@@ -6,7 +6,7 @@ import re
 
 import httpx
 import pytest
-from sandbox_helpers import LD_HEADERS, SyncAsgiTransport, in_process_client
+from sandbox_helpers import LD_HEADERS, in_process_client
 from support import METRIC_POST_BODY
 
 from ld_sentry_cli.sandbox import Sandbox, build_app
@@ -214,7 +214,7 @@ def test_create_in_an_unknown_project_is_404_and_non_json_is_400(demo_client: ht
 
 
 def test_analysis_units_are_accepted_for_the_v24_rename(demo_client: httpx.Client) -> None:
-    body = {k: v for k, v in METRIC_POST_BODY.items() if k != "randomizationUnits"} | {"analysisUnits": ["request"]}
+    body = {**METRIC_POST_BODY, "analysisUnits": ["request"]}
     created = demo_client.post("/api/v2/metrics/default", headers=LD_HEADERS, json=body).json()
     assert created["randomizationUnits"] == ["request"]
 
@@ -301,7 +301,7 @@ def test_the_event_keys_filter_refused_but_others_still_apply() -> None:
 
 def test_metrics_carry_data_source_both_unit_names_and_new_enum_values() -> None:
     # Not the contract-checking client: `trace` and `count_distinct` are newer than the 2026-03 document.
-    with httpx.Client(transport=SyncAsgiTransport(ld_scenario(new_enums=True)), base_url="http://sandbox.test") as unit:
+    with in_process_client(ld_scenario(new_enums=True), checked=False) as unit:
         items = {m["key"]: m for m in unit.get(f"/api/v2/metrics/a{EVENT_KEYS}", headers=TOKEN).json()["items"]}
         settings = unit.get("/api/v2/projects/a/experimentation-settings", headers=TOKEN).json()
     assert items["sentry-errors"]["analysisUnits"] == items["sentry-errors"]["randomizationUnits"] == ["request"]
