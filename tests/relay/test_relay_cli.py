@@ -7,6 +7,8 @@ import json
 import os
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -389,3 +391,13 @@ def test_a_truncated_spool_is_exit_2_with_a_clear_message(runner: CliRunner, tmp
     )
     with contextlib.suppress(sqlite3.DatabaseError):
         store.close()
+
+
+def test_status_retry_and_backfill_import_no_web_server() -> None:
+    # The connection limits (relay/connections.py) are `serve`'s; the other commands read the spool.
+    code = (
+        "import sys, ld_sentry_cli.cli.relay_cmd, ld_sentry_cli.render.relay, ld_sentry_cli.relay.backfill;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'uvicorn', 'h11', 'httptools', 'starlette'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == "[]\n"
