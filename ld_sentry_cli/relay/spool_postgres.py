@@ -38,6 +38,8 @@ logger = logging.getLogger("ldsentry.relay.spool")
 SCHEMA_VERSION = 1
 LEASE_S = 60.0  # longer than one import request may take (15 s timeout, 5 s to connect)
 CONNECT_TIMEOUT_S = 5.0
+# Connections per relay: intake's group commits, the forwarder's claims and answers, a status query.
+POOL_SIZE = 4
 _SCHEMA_LOCK = 0x6C64_7365_6E74_7279  # pg_advisory_xact_lock key of schema creation ("ldsentry")
 _REPLICA_RETENTION_S = 24 * 3600
 
@@ -130,7 +132,6 @@ class PostgresSpool:
         *,
         create: bool = True,
         lease: float = LEASE_S,
-        pool_size: int = 4,
         connect_timeout: float = CONNECT_TIMEOUT_S,
     ) -> None:
         self.location = url
@@ -151,7 +152,7 @@ class PostgresSpool:
         self._pool = ConnectionPool(
             url,
             min_size=1,
-            max_size=pool_size,
+            max_size=POOL_SIZE,
             kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
             timeout=connect_timeout,
             open=False,
