@@ -30,7 +30,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ld_sentry_cli.relay import spool_rows
-from ld_sentry_cli.relay.model import Batch, DeadLetter, Destination, ParkedEvent, SpoolEntry, SpoolStats
+from ld_sentry_cli.relay.model import Batch, BatchEvent, DeadLetter, Destination, ParkedEvent, SpoolEntry, SpoolStats
 from ld_sentry_cli.relay.spool import PRUNE_CHUNK, RESPONSE_LIMIT, DuePlan, SpoolError, SpoolUnavailable
 
 logger = logging.getLogger("ldsentry.relay.spool")
@@ -316,7 +316,7 @@ class PostgresSpool:
                             len(rows),
                             destination.label,
                         )
-                    return spool_rows.batch_of(batch_id, destination, int(attempts), rows)
+                    return Batch(batch_id, destination, int(attempts), tuple(BatchEvent(*row) for row in rows))
                 # Emptied by hand (retry-dead-letters, a prune): forget it.
                 conn.execute("DELETE FROM ldsentry_relay_batches WHERE batch_id = %s", (batch_id,))
             rows = conn.execute(
@@ -347,7 +347,7 @@ class PostgresSpool:
                 "UPDATE ldsentry_relay_events SET state = 'sending', batch_id = %s WHERE seq = ANY(%s)",
                 (batch_id, [row[0] for row in rows]),
             )
-        return spool_rows.batch_of(batch_id, destination, 0, (row[1:] for row in rows))
+        return Batch(batch_id, destination, 0, tuple(BatchEvent(*row[1:]) for row in rows))
 
     def _lock_destination_of(self, conn: psycopg.Connection[Any], batch_id: str) -> None:
         """Lock the batch's destination row first, in the order claim() takes locks, so the two cannot deadlock."""
