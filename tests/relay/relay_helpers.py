@@ -21,7 +21,10 @@ from ld_sentry_cli.errors import NetworkError
 from ld_sentry_cli.models import Config, ProjectMapping
 from ld_sentry_cli.relay.app import build_app
 from ld_sentry_cli.relay.forwarder import SendResult
+from ld_sentry_cli.relay.intake import Intake, Outcome
+from ld_sentry_cli.relay.metrics import RelayMetrics
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
+from ld_sentry_cli.relay.routing import EventRouter, ProjectResolver
 from ld_sentry_cli.relay.service import Relay, RelayOptions
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 
@@ -37,6 +40,9 @@ WEB_ID = 4505278496  # web-frontend, as in the fixture
 API_ID = 4505278497
 UNMAPPED_ID = 4505278499
 SLUGS = {WEB_ID: "web-frontend", API_ID: "checkout-api", UNMAPPED_ID: "unmapped-app"}
+EVENT_ID = "bb78c1407cea4519aa397afc059c793d"
+# The intake's clock in the intake tests: error_created() stamps events with the real time, a moment later.
+NOW = time.time()
 # Values that must never reach a log, an output or the spool (only the context keys may).
 ATTRIBUTE_VALUES = ("Sandy", "sandy@example.com", "Acme")
 
@@ -203,6 +209,49 @@ class FakeSender:
         if self.script:
             return self.script.pop(0)
         return SendResult(ok=True, status=202)
+
+
+class MemoryStore:
+    """A deduplicating in-memory event store for an Intake; fail=True makes every add fail as a full disk would."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.entries: dict[str, SpoolEntry] = {}
+        self.fail = fail
+
+    async def add(self, entry: SpoolEntry) -> bool:
+        if self.fail:
+            raise OSError("disk full")
+        if entry.event_id in self.entries:
+            return False
+        self.entries[entry.event_id] = entry
+        return True
+
+
+def make_intake(
+    store: Any = None,
+    projects: FakeProjects | None = None,
+    *,
+    secrets: tuple[str, ...] = (SECRET,),
+    router: Any = None,
+) -> Intake:
+    """An Intake over store (a MemoryStore by default) routing MAPPINGS, its clock stopped at NOW."""
+    resolver = ProjectResolver(projects or FakeProjects(), ["web-frontend", "checkout-api"])
+    return Intake(
+        [s.encode() for s in secrets],
+        router or EventRouter(MAPPINGS, resolver),
+        store if store is not None else MemoryStore(),
+        RelayMetrics(),
+        "sentry-errors",
+        clock=lambda: NOW,
+    )
+
+
+def deliver(intake: Intake, document: Any, *, resource: str = "error", signature: str | None = "sign") -> Outcome:
+    """Hand one webhook (a document, or raw bytes) to intake, signed with SECRET unless a signature is given."""
+    body = document if isinstance(document, bytes) else body_of(document)
+    if signature == "sign":
+        signature = sign(body)
+    return asyncio.run(intake.handle(resource, signature, body))
 
 
 def ok() -> SendResult:
