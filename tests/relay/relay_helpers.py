@@ -9,7 +9,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ from ld_sentry_cli.relay.app import build_app
 from ld_sentry_cli.relay.forwarder import SendResult
 from ld_sentry_cli.relay.intake import Intake, Outcome
 from ld_sentry_cli.relay.metrics import RelayMetrics
-from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
+from ld_sentry_cli.relay.model import BatchEvent, Destination, SpoolEntry, metric_event
 from ld_sentry_cli.relay.routing import EventRouter, ProjectResolver
 from ld_sentry_cli.relay.service import Relay, RelayOptions
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
@@ -87,6 +87,11 @@ def spool_entry(n: int, destination: Destination | None = PROD, at: float = 100.
         sentry_project_id="4505278496" if destination is None else None,
         sentry_environment="production" if destination is None else None,
     )
+
+
+def ids(events: Iterable[BatchEvent]) -> list[int]:
+    """The numbers of a batch's events (spool_entry's n)."""
+    return [int(e.event_id, 16) for e in events]
 
 
 def fixture(name: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from relay_helpers import LD_TOKEN, SENTRY_TOKEN, WEB_ID, config_text, scenario
+from relay_helpers import LD_TOKEN, PROD, SENTRY_TOKEN, STAGING, WEB_ID, config_text, scenario
 from typer.testing import CliRunner
 
 from ld_sentry_cli.cli import app
@@ -23,9 +23,6 @@ from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
 from ld_sentry_cli.relay.settings import ServeSettings, parse_listen, serve_settings, spool_target
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 from ld_sentry_cli.sandbox import RunningServer, build_app, serve_in_thread
-
-PROD = Destination("default", "production")
-STAGING = Destination("default", "staging")
 
 
 def entry(n: int, destination: Destination = PROD, at: float | None = None) -> SpoolEntry:
