@@ -7,14 +7,16 @@ import copy
 import hashlib
 import hmac
 import json
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
+import pytest
 
 from ld_sentry_cli.api_models import SentryProject
 from ld_sentry_cli.errors import NetworkError
@@ -29,6 +31,8 @@ from ld_sentry_cli.relay.service import Relay, RelayOptions
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 
 T = TypeVar("T")
+
+REQUIRE_POSTGRES_ENV = "LDSENTRY_REQUIRE_POSTGRES"
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_TIME = 1787173117.391  # data.error.timestamp of fixtures/error_created.json
@@ -302,3 +306,19 @@ def with_started_relay(
             await relay.stop()
 
     return asyncio.run(run())
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip the test (or its module) for want of PostgreSQL; fail instead under LDSENTRY_REQUIRE_POSTGRES=1 (CI)."""
+    if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+        pytest.fail(f"{REQUIRE_POSTGRES_ENV}=1 but {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_psycopg() -> Any:
+    """The psycopg module, for a test module that uses it; skip_or_fail without it."""
+    try:
+        import psycopg  # noqa: PLC0415 - optional (the relay extra): the module skips without it
+    except ImportError:
+        skip_or_fail("psycopg is not installed (pip install '.[relay]')")
+    return psycopg

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import e2e_support as e2e
 import pytest
-from postgres_support import PostgresServer, require_psycopg
-from relay_helpers import config_text, scenario
+from relay_helpers import config_text, require_psycopg, scenario
 
 from ld_sentry_cli.sandbox import FaultPlan, FaultRule, build_app, serve_in_thread
 
@@ -64,9 +63,7 @@ def wait_for_lease(url: str, owner: str, timeout: float = 10.0) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and SIGTERM are POSIX")
-def test_two_relays_on_one_postgresql_spool_import_every_event_once(
-    tmp_path: Path, postgres: PostgresServer, postgres_url: str
-) -> None:
+def test_two_relays_on_one_postgresql_spool_import_every_event_once(tmp_path: Path, postgres_url: str) -> None:
     deliveries = e2e.plan(WEBHOOKS, seed=11)
     expected = e2e.expected_events(deliveries)
     sandbox = build_app(scenario(), faults=IMPORT_FAULTS)

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from postgres_support import postgres_server, require_psycopg
+from postgres_support import PostgresServer
 from relay_helpers import (
     CONFIG,
     PROD,
@@ -21,6 +21,7 @@ from relay_helpers import (
     config_text,
     error_created,
     ids,
+    require_psycopg,
     scenario,
     sign,
     spool_entry,
@@ -194,7 +195,7 @@ def test_status_and_retry_dead_letters_work_on_the_shared_spool(postgres_url: st
     assert (code, out) == (0, f"Re-queued 2 dead-lettered events in {postgres_url}.\n"), err
 
 
-def test_status_of_a_database_without_a_spool_exits_2(postgres: object, postgres_url: str) -> None:
+def test_status_of_a_database_without_a_spool_exits_2(postgres_url: str) -> None:
     code, out, err = invoke(CliRunner(), "relay", "status", "--spool", postgres_url)
     assert code == 2 and out == ""
     assert err.splitlines()[0] == f"error: No ldsentry relay spool in {postgres_url}."
@@ -231,37 +232,35 @@ def test_backfill_spools_into_the_shared_spool_once(
         spool.close()
 
 
-def test_a_relay_whose_database_is_down_is_unready_and_answers_503() -> None:
-    # Its own server, stopped halfway: the session's server stays up for the other tests.
-    with postgres_server() as server:
-        url = server.create_database("outage")
-        relay = Relay(
-            CONFIG,
-            PostgresSpool(url, connect_timeout=1),
-            secrets=[SECRET.encode()],
-            sender=FakeSender(),
-            projects=None,
-            options=RelayOptions(shutdown_timeout=0.5),
-        )
+def test_a_relay_whose_database_is_down_is_unready_and_answers_503(own_postgres: PostgresServer) -> None:
+    url = own_postgres.create_database("outage")
+    relay = Relay(
+        CONFIG,
+        PostgresSpool(url, connect_timeout=1),
+        secrets=[SECRET.encode()],
+        sender=FakeSender(),
+        projects=None,
+        options=RelayOptions(shutdown_timeout=0.5),
+    )
 
-        async def run() -> tuple[int, list[str], int, int, list[str]]:
-            await relay.start()
-            try:
-                accepted = await relay.intake.handle("error", *signed(error_created("a" * 32)))
-                ready = await relay.readiness()
-                server.stop()
-                refused = await relay.intake.handle("error", *signed(error_created("b" * 32)))
-                return (
-                    accepted.status,
-                    ready,
-                    refused.status,
-                    relay.metrics.rejected["spool_error"],
-                    await relay.readiness(),
-                )
-            finally:
-                await relay.stop()
+    async def run() -> tuple[int, list[str], int, int, list[str]]:
+        await relay.start()
+        try:
+            accepted = await relay.intake.handle("error", *signed(error_created("a" * 32)))
+            ready = await relay.readiness()
+            own_postgres.stop()
+            refused = await relay.intake.handle("error", *signed(error_created("b" * 32)))
+            return (
+                accepted.status,
+                ready,
+                refused.status,
+                relay.metrics.rejected["spool_error"],
+                await relay.readiness(),
+            )
+        finally:
+            await relay.stop()
 
-        accepted, ready, refused, errors, not_ready = asyncio.run(run())
+    accepted, ready, refused, errors, not_ready = asyncio.run(run())
     assert (accepted, ready, refused, errors) == (202, [], 503, 1)
     # Either the pool gave up on reconnecting within the probe's second, or the probe's second ran out first.
     assert len(not_ready) == 1, not_ready
