@@ -31,6 +31,7 @@ from relay_helpers import (
     SECRET,
     SENTRY_TOKEN,
     SLUGS,
+    UNMAPPED_ID,
     WEB_ID,
     body_of,
     error_created,
@@ -80,7 +81,7 @@ def plan(count: int, seed: int = 7) -> list[Delivery]:
             (project, environment), destination = ROUTES[n % len(ROUTES)]
             kind = "accepted"
         elif n < accepted_count + special:
-            project, environment, destination, kind = (4505278499, "production", None, "unmapped")
+            project, environment, destination, kind = (UNMAPPED_ID, "production", None, "unmapped")
             if n % 2:
                 project, environment = WEB_ID, "qa"
         else:

@@ -75,7 +75,7 @@ SCENARIO: dict[str, Any] = {
         "projects": [
             {"slug": "web-frontend", "id": WEB_ID, "environments": ["production", "staging"]},
             {"slug": "checkout-api", "id": API_ID, "environments": ["production"]},
-            {"slug": "unmapped-app", "id": 4505278499, "environments": ["production"]},
+            {"slug": "unmapped-app", "id": UNMAPPED_ID, "environments": ["production"]},
         ],
     },
 }
@@ -88,7 +88,7 @@ def spool_entry(n: int, destination: Destination | None = PROD, at: float = 100.
         payload=metric_event("sentry-errors", 1_787_173_117_000 + n, {"user": f"user-{n}"}),
         received_at=at,
         destination=destination,
-        sentry_project_id="4505278496" if destination is None else None,
+        sentry_project_id=str(WEB_ID) if destination is None else None,
         sentry_environment="production" if destination is None else None,
     )
 
@@ -197,7 +197,6 @@ class FakeProjects:
         self.calls = 0
 
     async def list_projects(self, refresh: bool = False) -> list[SentryProject]:
-
         self.calls += 1
         if self.delay:
             await asyncio.sleep(self.delay)

@@ -246,9 +246,7 @@ def test_serve_refuses_to_start_without_a_client_secret(
     assert not (tmp_path / "ldsentry-relay.db").exists()
 
 
-def test_serve_refuses_to_start_without_a_launchdarkly_token(
-    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_serve_refuses_to_start_without_a_launchdarkly_token(runner: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
     code, _, err = invoke(runner, "relay", "serve")
     assert code == 2 and err.startswith("error: No LaunchDarkly access token: set LD_ACCESS_TOKEN")
@@ -262,7 +260,6 @@ def test_serve_refuses_a_configuration_without_mappings(runner: CliRunner, tmp_p
 
 
 def test_serve_reports_a_port_in_use(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-
     monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
     monkeypatch.delenv("SENTRY_AUTH_TOKEN", raising=False)  # not needed: webhooks name their project's slug
     (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))

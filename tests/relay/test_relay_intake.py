@@ -17,6 +17,7 @@ from relay_helpers import (
     NOW,
     OLD_SECRET,
     SECRET,
+    UNMAPPED_ID,
     WEB_ID,
     FakeProjects,
     MemoryStore,
@@ -96,7 +97,7 @@ def test_an_event_without_timestamps_uses_the_receipt_time() -> None:
     [
         (error_created(EVENT_ID, environment="qa"), "unmapped"),
         (error_created(EVENT_ID, project=API_ID, environment="staging"), "unmapped"),
-        (error_created(EVENT_ID, project=4505278499), "unmapped"),
+        (error_created(EVENT_ID, project=UNMAPPED_ID), "unmapped"),
         (error_created(EVENT_ID, environment=None), "no_environment"),
         (error_created(EVENT_ID, drop_context=True), "missing_context"),
         (error_created(EVENT_ID, context={"kind": "user"}), "invalid_context"),
