@@ -395,3 +395,27 @@ def test_status_retry_and_backfill_import_no_web_server() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout == "[]\n"
+
+
+def test_a_password_in_the_spool_url_query_is_refused_and_never_shown(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libpq reads a password from the query too (postgresql://USER@HOST/DB?password=...).
+    monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
+    (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
+    code, out, err = invoke(runner, "relay", "serve", "--spool", "postgresql://relay@db/ldsentry?password=hunter2")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == (
+        "error: Invalid spool URL postgresql://relay@db/ldsentry?password=***: it must not contain a password: "
+        "set PGPASSWORD, or use ~/.pgpass or a libpq service file."
+    )
+    assert "hunter2" not in err
+    extra = '[relay]\nspool = "postgresql://relay@db/ldsentry?sslmode=require&password=hunter2"\n'
+    (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9", extra=extra))
+    code, out, err = invoke(runner, "validate")
+    assert code == 2
+    assert (
+        'ldsentry.toml:8: [relay] spool "postgresql://relay@db/ldsentry?sslmode=require&password=***" '
+        "must not contain a password"
+    ) in out + err
+    assert "hunter2" not in out + err
