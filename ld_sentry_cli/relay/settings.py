@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ld_sentry_cli.config.schema import spool_rule
+from ld_sentry_cli.config.schema import is_postgres_url, spool_rule
 from ld_sentry_cli.constants import (
     DEFAULT_RELAY_BATCH_SIZE,
     DEFAULT_RELAY_FLUSH_INTERVAL_MS,
@@ -38,11 +38,6 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise UsageError(f'Invalid [relay] listen {value!r}: use HOST:PORT, for example "127.0.0.1:8787".')
     return host.strip("[]"), int(port)
-
-
-def is_postgres_url(value: str) -> bool:
-    """True for a postgresql:// (or postgres://) URL: the shared PostgreSQL spool."""
-    return value.startswith(("postgresql://", "postgres://"))
 
 
 def spool_target(explicit: str | None, relay: RelaySettings, config_dir: Path | None) -> SpoolTarget:
