@@ -17,8 +17,10 @@ from typing import Any, NoReturn, TypeVar
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from ld_sentry_cli.api_models import SentryProject
+from ld_sentry_cli.cli import app
 from ld_sentry_cli.errors import NetworkError
 from ld_sentry_cli.models import Config, ProjectMapping
 from ld_sentry_cli.relay.app import build_app
@@ -166,6 +168,12 @@ def hook_headers(body: bytes, resource: str = "error", secret: str = SECRET) -> 
         "Sentry-Hook-Timestamp": "1787173117",
         "Sentry-Hook-Signature": sign(body, secret),
     }
+
+
+def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    """Run `ldsentry ARGS`; its exit code, stdout and stderr."""
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
 
 
 def scenario(**changes: Any) -> dict[str, Any]:

@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from relay_helpers import LD_TOKEN, PROD, SENTRY_TOKEN, STAGING, WEB_ID, config_text, scenario
+from relay_helpers import LD_TOKEN, PROD, SENTRY_TOKEN, STAGING, WEB_ID, config_text, invoke, scenario
 from typer.testing import CliRunner
 
-from ld_sentry_cli.cli import app
 from ld_sentry_cli.models import RelaySettings
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
 from ld_sentry_cli.relay.settings import ServeSettings, parse_listen, serve_settings, spool_target
@@ -48,11 +47,6 @@ def filled(spool_path: Path) -> Path:
     spool.dead_letter(dead.batch_id, 403, "LaunchDarkly denied permission (HTTP 403 on POST /v2/...)", now)
     spool.close()
     return spool_path
-
-
-def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_status_json(runner: CliRunner, filled: Path) -> None:

@@ -21,6 +21,7 @@ from relay_helpers import (
     config_text,
     error_created,
     ids,
+    invoke,
     require_psycopg,
     scenario,
     sign,
@@ -28,7 +29,6 @@ from relay_helpers import (
 )
 from typer.testing import CliRunner
 
-from ld_sentry_cli.cli import app
 from ld_sentry_cli.relay.model import SpoolEntry
 from ld_sentry_cli.relay.service import Relay, RelayOptions
 from ld_sentry_cli.relay.spool import SpoolError
@@ -38,11 +38,6 @@ psycopg = require_psycopg()
 from ld_sentry_cli.relay.spool_postgres import SCHEMA_VERSION, PostgresSpool  # noqa: E402 (needs psycopg)
 
 LD_USER = {"kind": "user", "key": "u1"}
-
-
-def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def signed(document: object) -> tuple[str, bytes]:
@@ -179,14 +174,13 @@ def test_parked_events_resolve_and_pruning_goes_in_chunks(postgres_url: str) -> 
         spool.close()
 
 
-def test_status_and_retry_dead_letters_work_on_the_shared_spool(postgres_url: str) -> None:
+def test_status_and_retry_dead_letters_work_on_the_shared_spool(runner: CliRunner, postgres_url: str) -> None:
     spool = PostgresSpool(postgres_url)
     spool.add([spool_entry(1), spool_entry(2)])
     batch = spool.claim(PROD, 200.0, 2, 1.0)
     assert batch is not None
     spool.dead_letter(batch.batch_id, 403, "LaunchDarkly refused the request (HTTP 403)", 201.0)
     spool.close()
-    runner = CliRunner()
     code, out, err = invoke(runner, "relay", "status", "--spool", postgres_url, "--output", "json")
     assert code == 1, err
     document = json.loads(out)
@@ -195,14 +189,14 @@ def test_status_and_retry_dead_letters_work_on_the_shared_spool(postgres_url: st
     assert (code, out) == (0, f"Re-queued 2 dead-lettered events in {postgres_url}.\n"), err
 
 
-def test_status_of_a_database_without_a_spool_exits_2(postgres_url: str) -> None:
-    code, out, err = invoke(CliRunner(), "relay", "status", "--spool", postgres_url)
+def test_status_of_a_database_without_a_spool_exits_2(runner: CliRunner, postgres_url: str) -> None:
+    code, out, err = invoke(runner, "relay", "status", "--spool", postgres_url)
     assert code == 2 and out == ""
     assert err.splitlines()[0] == f"error: No ldsentry relay spool in {postgres_url}."
 
 
 def test_backfill_spools_into_the_shared_spool_once(
-    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = [
         {"age": "10m", "environment": "production", "id": "1" * 32, "contexts": {"launchdarklyContext": LD_USER}},
@@ -212,7 +206,6 @@ def test_backfill_spools_into_the_shared_spool_once(
     world["sentry"]["projects"][0]["events"] = events
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", SENTRY_TOKEN)
     monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
     with serve_in_thread(build_app(world)) as server:
         (tmp_path / "ldsentry.toml").write_text(config_text(server.url))
         first = invoke(runner, "relay", "backfill", "--spool", postgres_url, "--output", "json")
