@@ -49,6 +49,9 @@ def register_environment_secrets() -> None:
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s]+)@")
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s:]*:[^/?#@\s]*)@")
 URL_USERINFO_MASK = "***"
+# libpq also reads a password from a URL's query (postgresql://USER@HOST/DB?password=...). Its value ends
+# at the next parameter, a fragment, whitespace, a quote, or a colon that ends the sentence around it.
+_URL_QUERY_PASSWORD = re.compile(r"""(?i)([?&]password=)(?:[^&#\s"':]|:(?!\s|$))+""")
 
 
 def looks_like_credential(value: str) -> bool:
@@ -75,8 +78,9 @@ def has_url_userinfo(value: str) -> bool:
 
 
 def mask_url_userinfo(text: str) -> str:
-    """Return text with the user-info part (user name and password) of every URL that holds a password masked."""
-    return _URL_PASSWORD.sub(rf"\g<1>{URL_USERINFO_MASK}@", text)
+    """Return text with every URL password masked: the user-info part that holds one, and a `password=` parameter."""
+    text = _URL_PASSWORD.sub(rf"\g<1>{URL_USERINFO_MASK}@", text)
+    return _URL_QUERY_PASSWORD.sub(rf"\g<1>{URL_USERINFO_MASK}", text)
 
 
 def redact(text: str) -> str:

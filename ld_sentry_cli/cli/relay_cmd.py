@@ -183,7 +183,7 @@ def status(
 ) -> int:
     """Queued, delivered and dead-lettered events per LaunchDarkly destination; exit 1 if any are dead-lettered."""
     require_extra("relay", "relay status")
-    from ld_sentry_cli.render.relay import status_json, status_table  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
+    from ld_sentry_cli.render.relay import status_json, status_table  # noqa: PLC0415 - the relay extra's decoder (msgspec), through relay.backfill
 
     target = _spool_for_reading(spool, config)
     stats, dead = read_status(target)
@@ -231,7 +231,7 @@ def backfill(
     """Spool the recent error events of every mapping (events already seen are not sent twice)."""
     require_extra("relay", "relay backfill")
     from ld_sentry_cli.relay import backfill as domain  # noqa: PLC0415 - the relay extra's decoder (msgspec)
-    from ld_sentry_cli.render.relay import backfill_json, backfill_table  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
+    from ld_sentry_cli.render.relay import backfill_json, backfill_table  # noqa: PLC0415 - the relay extra's decoder (msgspec), through relay.backfill
 
     loaded = load_config(*locate_config(config))
     if not loaded.config.mappings:

@@ -133,11 +133,16 @@ def listen_rule(value: object) -> str | None:
     return None
 
 
+def is_postgres_url(value: str) -> bool:
+    """True for a postgresql:// (or postgres://) URL: the relay's shared PostgreSQL spool, not an SQLite file."""
+    return value.startswith(("postgresql://", "postgres://"))
+
+
 def spool_rule(value: object) -> str | None:
     """A path of the SQLite spool, or postgresql://USER@HOST:PORT/DB with no password in it."""
     if not isinstance(value, str) or not value.strip():
         return "must be a file path or a postgresql:// URL"
-    if not value.startswith(("postgresql://", "postgres://")):
+    if not is_postgres_url(value):
         return None
     try:
         parts = urlsplit(value)

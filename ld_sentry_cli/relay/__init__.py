@@ -6,8 +6,10 @@
 
 Modules: `signature` (HMAC), `webhook` (payload parsing), `routing` (project id → mapping),
 `intake` (the rules, HTTP-free), `spool` (the `Spool` interface), `spool_sqlite` (the embedded
-spool), `spool_postgres` (the shared one), `spools` (picks one from `--spool`), `worker`
-(the spool thread and group commit), `forwarder` (batches, retries, dead letters), `metrics`
-(Prometheus text), `service` (wiring and lifecycle), `app` and `server` (Starlette and uvicorn,
-imported only by `relay serve`), `backfill`, `settings`, `report`. See docs/relay.md.
+spool), `spool_postgres` (the shared one), `spool_rows` (what both make of their rows), `spools`
+(picks one from `--spool`), `worker` (the spool thread and group commit), `forwarder` (batches,
+retries, dead letters), `metrics` (Prometheus text), `service` (wiring and lifecycle), `app`,
+`server` and `connections` (Starlette, uvicorn and its bounded connections, imported only by
+`relay serve`), `backfill`, `settings`. The tables and JSON of the commands are in
+render/relay.py. See docs/relay.md.
 """

@@ -35,6 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import h11
@@ -56,7 +57,6 @@ MAX_HEAD_BYTES = 16 * 1024
 # client's HTTPS connections (8 in flight each), the event loop's own, logs, and a margin.
 MIN_HEADROOM = 100
 LOG_INTERVAL_S = 60.0
-CLOSE_REASONS = ("cap", "idle_timeout", "read_timeout", "head_too_large")
 _431_BODY = b"Request header fields too large."
 # h11's own bound on an unfinished head answers 400; set above ours by more than one read of the
 # event loop (256 KiB), ours answers 431 first.
@@ -89,25 +89,28 @@ def connection_cap(soft_limit: int | None) -> int:
     return max(soft_limit - headroom, soft_limit // 2, 1)
 
 
-# How each reason for closing connections is logged: the level, and the message given the count, its
-# plural "s" and the limit that closed them. Idle connections are closed all the time (kept-alive ones
-# too): worth a debug line only.
-_CLOSED_LOGS: dict[str, tuple[int, str]] = {
+# How each reason for closing connections (metrics.CLOSE_REASONS) is logged: the level, the limit that
+# closed them, and the message given the count, its plural "s" and that limit. Idle connections are
+# closed all the time (kept-alive ones too): worth a debug line only.
+_CLOSED_LOGS: dict[str, tuple[int, Callable[[ConnectionLimits], float], str]] = {
     "cap": (
         logging.WARNING,
+        attrgetter("max_connections"),
         "connection cap of %(limit)d reached: closed %(count)d connection%(s)s (the oldest idle, or the new one "
         "when none was idle) since the last report; raise the descriptor limit (ulimit -n, LimitNOFILE=) to allow "
         "more",
     ),
     "head_too_large": (
         logging.WARNING,
+        attrgetter("max_head_bytes"),
         "answered 431 to %(count)d request%(s)s whose headers exceeded %(limit)d bytes",
     ),
     "read_timeout": (
         logging.INFO,
+        attrgetter("read_timeout"),
         "closed %(count)d connection%(s)s that did not finish sending a request within %(limit)g s",
     ),
-    "idle_timeout": (logging.DEBUG, "closed %(count)d idle connection%(s)s"),
+    "idle_timeout": (logging.DEBUG, attrgetter("idle_timeout"), "closed %(count)d idle connection%(s)s"),
 }
 
 
@@ -166,15 +169,8 @@ class ConnectionGuard:
             return
         self._last_logged[reason] = now
         count, self._unlogged[reason] = self._unlogged[reason], 0
-        level, message = _CLOSED_LOGS[reason]
-        limits = self.limits
-        limit = {
-            "cap": limits.max_connections,
-            "head_too_large": limits.max_head_bytes,
-            "read_timeout": limits.read_timeout,
-            "idle_timeout": limits.idle_timeout,
-        }[reason]
-        logger.log(level, message, {"count": count, "s": "" if count == 1 else "s", "limit": limit})
+        level, limit_of, message = _CLOSED_LOGS[reason]
+        logger.log(level, message, {"count": count, "s": "" if count == 1 else "s", "limit": limit_of(self.limits)})
 
 
 class GuardedConnection:

@@ -216,18 +216,17 @@ class Intake:
             if age > self._replay_window:
                 # Sentry sends an event within minutes of its time: this is a replay, or too late to tell.
                 return self._skip("stale", event.event_id)
-        raw_keys = _context_keys(event.contexts)
-        if raw_keys is not None and any(not storable(k) or not storable(v) for k, v in raw_keys.items()):
+        keys = _context_keys(event.contexts)
+        if keys is not None and any(not storable(k) or not storable(v) for k, v in keys.items()):
             return self._invalid(resource, "a launchdarklyContext key is not valid text")
         route = await self._router.route(event.project_id, event.environment, event.project_slug)
         if route.reason is not None:
             return self._skip(route.reason, event.event_id)
-        problem = None if raw_keys is None else context_keys_problem(raw_keys)
+        problem = None if keys is None else context_keys_problem(keys)
         if problem is not None:  # the key itself is never logged
             logger.info("event %s not forwarded: its launchdarklyContext has %s", event.event_id, problem)
-        if raw_keys is None or problem is not None:
+        if keys is None or problem is not None:
             return self._skip(skip_reason(event.contexts), event.event_id)
-        keys = raw_keys
         entry = SpoolEntry(
             event_id=event.event_id,
             payload=metric_event(self._event_key, event.timestamp_ms or int(received_at * 1000), keys),

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ld_sentry_cli.relay.connections import CLOSE_REASONS
 from ld_sentry_cli.relay.model import SpoolStats
 
 PREFIX = "ldsentry_relay"
@@ -30,6 +29,8 @@ REJECT_REASONS = (
 SKIP_REASONS = ("no_environment", "unmapped", "missing_context", "misnamed_context", "invalid_context", "stale")
 UNPARK_OUTCOMES = ("queued", "unmapped")
 RETRY_REASONS = ("rate_limited", "server_error", "network")
+# The limits that close client connections (relay/connections.py counts them by these names).
+CLOSE_REASONS = ("cap", "idle_timeout", "read_timeout", "head_too_large")
 # Sentry gives us 1 s (sentry-api.md §7); the goal is p99 ≤ 25 ms, so resolve well below that.
 ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)

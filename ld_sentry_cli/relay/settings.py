@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ld_sentry_cli.config.schema import spool_rule
+from ld_sentry_cli.config.schema import is_postgres_url, spool_rule
 from ld_sentry_cli.constants import (
     DEFAULT_RELAY_BATCH_SIZE,
     DEFAULT_RELAY_FLUSH_INTERVAL_MS,
@@ -15,6 +15,7 @@ from ld_sentry_cli.constants import (
 )
 from ld_sentry_cli.errors import UsageError
 from ld_sentry_cli.models import RelaySettings
+from ld_sentry_cli.secrets import mask_url_userinfo
 
 MAX_BATCH_SIZE = 1000  # keeps one import request well under a megabyte
 SpoolTarget = Path | str  # a Path: the SQLite spool's file; a str: a postgresql:// URL
@@ -39,11 +40,6 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def is_postgres_url(value: str) -> bool:
-    """True for a postgresql:// (or postgres://) URL: the shared PostgreSQL spool."""
-    return value.startswith(("postgresql://", "postgres://"))
-
-
 def spool_target(explicit: str | None, relay: RelaySettings, config_dir: Path | None) -> SpoolTarget:
     """--spool, else `[relay] spool` (a path relative to the configuration file's folder), else ./ldsentry-relay.db.
 
@@ -55,21 +51,12 @@ def spool_target(explicit: str | None, relay: RelaySettings, config_dir: Path | 
     if is_postgres_url(value):
         problem = spool_rule(value)
         if problem:
-            raise UsageError(f"Invalid spool URL {mask_password(value)}: it {problem}.")
+            raise UsageError(f"Invalid spool URL {mask_url_userinfo(value)}: it {problem}.")
         return value
     path = Path(value).expanduser()
     if explicit is None and not path.is_absolute() and config_dir is not None:
         return config_dir / path
     return path
-
-
-def mask_password(url: str) -> str:
-    """url with any password replaced by ***, for messages."""
-    head, at, tail = url.rpartition("@")
-    scheme, sep, credentials = head.partition("://")
-    if not at or not sep or ":" not in credentials:
-        return url
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{tail}"
 
 
 def serve_settings(

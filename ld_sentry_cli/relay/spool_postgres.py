@@ -30,7 +30,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ld_sentry_cli.relay import spool_rows
-from ld_sentry_cli.relay.model import Batch, DeadLetter, Destination, ParkedEvent, SpoolEntry, SpoolStats
+from ld_sentry_cli.relay.model import Batch, BatchEvent, DeadLetter, Destination, ParkedEvent, SpoolEntry, SpoolStats
 from ld_sentry_cli.relay.spool import PRUNE_CHUNK, RESPONSE_LIMIT, DuePlan, SpoolError, SpoolUnavailable
 
 logger = logging.getLogger("ldsentry.relay.spool")
@@ -38,6 +38,8 @@ logger = logging.getLogger("ldsentry.relay.spool")
 SCHEMA_VERSION = 1
 LEASE_S = 60.0  # longer than one import request may take (15 s timeout, 5 s to connect)
 CONNECT_TIMEOUT_S = 5.0
+# Connections per relay: intake's group commits, the forwarder's claims and answers, a status query.
+POOL_SIZE = 4
 _SCHEMA_LOCK = 0x6C64_7365_6E74_7279  # pg_advisory_xact_lock key of schema creation ("ldsentry")
 _REPLICA_RETENTION_S = 24 * 3600
 
@@ -130,7 +132,6 @@ class PostgresSpool:
         *,
         create: bool = True,
         lease: float = LEASE_S,
-        pool_size: int = 4,
         connect_timeout: float = CONNECT_TIMEOUT_S,
     ) -> None:
         self.location = url
@@ -151,7 +152,7 @@ class PostgresSpool:
         self._pool = ConnectionPool(
             url,
             min_size=1,
-            max_size=pool_size,
+            max_size=POOL_SIZE,
             kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
             timeout=connect_timeout,
             open=False,
@@ -159,7 +160,8 @@ class PostgresSpool:
         )
         try:
             self._pool.open(wait=True, timeout=connect_timeout)
-            self._load_destinations()
+            with self._pool.connection() as conn:
+                self._load_destinations(conn)
         except (psycopg.Error, PoolTimeout) as err:
             self._pool.close()
             raise SpoolError(f"Cannot use the PostgreSQL spool {url}: {_first_line(err)}.", hint) from None
@@ -192,10 +194,17 @@ class PostgresSpool:
             conn.execute("INSERT INTO ldsentry_relay_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
             logger.info("created the relay's tables (schema version %d) in %s", SCHEMA_VERSION, self.location)
 
-    def _load_destinations(self) -> None:
-        with self._pool.connection() as conn:
-            rows = conn.execute("SELECT id, ld_project, ld_environment FROM ldsentry_relay_destinations").fetchall()
-        self._known.load(rows)
+    def _load_destinations(self, conn: psycopg.Connection[Any]) -> None:
+        self._known.load(conn.execute("SELECT id, ld_project, ld_environment FROM ldsentry_relay_destinations"))
+
+    @staticmethod
+    def _find_destination(conn: psycopg.Connection[Any], destination: Destination) -> int | None:
+        """The destination's row id in the database, None if no relay has added it."""
+        row = conn.execute(
+            "SELECT id FROM ldsentry_relay_destinations WHERE ld_project = %s AND ld_environment = %s",
+            (destination.ld_project, destination.ld_environment),
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def _destination_id(self, conn: psycopg.Connection[Any], destination: Destination) -> int:
         ident = self._known.id_of(destination)
@@ -205,12 +214,8 @@ class PostgresSpool:
                 "ON CONFLICT DO NOTHING",
                 (destination.ld_project, destination.ld_environment),
             )
-            row = conn.execute(
-                "SELECT id FROM ldsentry_relay_destinations WHERE ld_project = %s AND ld_environment = %s",
-                (destination.ld_project, destination.ld_environment),
-            ).fetchone()
-            assert row is not None  # inserted or already there, and never deleted
-            ident = int(row[0])
+            ident = self._find_destination(conn, destination)
+            assert ident is not None  # inserted or already there, and never deleted
             self._known.remember(ident, destination)
         return ident
 
@@ -241,7 +246,7 @@ class PostgresSpool:
             rows = conn.execute(_DUE, (batch_size,)).fetchall()
             if any(row[0] not in self._known for row in rows):
                 self._known.clear()
-                self._known.load(conn.execute("SELECT id, ld_project, ld_environment FROM ldsentry_relay_destinations"))
+                self._load_destinations(conn)
         return spool_rows.plan_due(
             now,
             (
@@ -256,15 +261,18 @@ class PostgresSpool:
         """When a destination's next batch is due, from its _DUE row (None: nothing to send)."""
         _, next_attempt_at, owner, lease_until, first_at, count = row
         if next_attempt_at is not None:
-            due_at = float(next_attempt_at)
-            if owner is not None and owner != self.owner and lease_until is not None:
-                due_at = max(due_at, float(lease_until))  # another relay is sending it
-            return due_at
+            return self._open_batch_due_at(next_attempt_at, owner, lease_until)
         if first_at is None:
             return None
         return spool_rows.queued_due_at(
             now, float(first_at), count, batch_size=batch_size, flush_interval=flush_interval, flush_all=flush_all
         )
+
+    def _open_batch_due_at(self, next_attempt_at: float, owner: str | None, lease_until: float | None) -> float:
+        """When an open batch may be sent: its next attempt, or later while another relay's lease on it runs."""
+        if owner is not None and owner != self.owner and lease_until is not None:
+            return max(float(next_attempt_at), float(lease_until))  # another relay is sending it
+        return float(next_attempt_at)
 
     def claim(
         self, destination: Destination, now: float, batch_size: int, flush_interval: float, flush_all: bool = False
@@ -273,13 +281,9 @@ class PostgresSpool:
         with self._pool.connection() as conn, conn.transaction():
             ident = self._known.id_of(destination)
             if ident is None:  # added by another relay since this one looked
-                row = conn.execute(
-                    "SELECT id FROM ldsentry_relay_destinations WHERE ld_project = %s AND ld_environment = %s",
-                    (destination.ld_project, destination.ld_environment),
-                ).fetchone()
-                if row is None:
+                ident = self._find_destination(conn, destination)
+                if ident is None:
                     return None
-                ident = int(row[0])
             # Serialises the relays' claims per destination; NO KEY UPDATE leaves inserts and readers alone.
             locked = conn.execute(
                 "SELECT id FROM ldsentry_relay_destinations WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED", (ident,)
@@ -293,11 +297,8 @@ class PostgresSpool:
             ).fetchone()
             if open_batch is not None:
                 batch_id, attempts, next_attempt_at, owner, lease_until = open_batch
-                if next_attempt_at > now:
-                    return None
-                held = owner is not None and owner != self.owner and lease_until is not None and lease_until > now
-                if held:
-                    return None
+                if self._open_batch_due_at(next_attempt_at, owner, lease_until) > now:
+                    return None  # not yet, or another relay's lease on it still runs
                 rows = conn.execute(
                     "SELECT event_id, payload, received_at FROM ldsentry_relay_events "
                     "WHERE batch_id = %s AND state = 'sending' ORDER BY seq",
@@ -315,7 +316,7 @@ class PostgresSpool:
                             len(rows),
                             destination.label,
                         )
-                    return spool_rows.batch_of(batch_id, destination, int(attempts), rows)
+                    return Batch(batch_id, destination, int(attempts), tuple(BatchEvent(*row) for row in rows))
                 # Emptied by hand (retry-dead-letters, a prune): forget it.
                 conn.execute("DELETE FROM ldsentry_relay_batches WHERE batch_id = %s", (batch_id,))
             rows = conn.execute(
@@ -346,7 +347,7 @@ class PostgresSpool:
                 "UPDATE ldsentry_relay_events SET state = 'sending', batch_id = %s WHERE seq = ANY(%s)",
                 (batch_id, [row[0] for row in rows]),
             )
-        return spool_rows.batch_of(batch_id, destination, 0, (row[1:] for row in rows))
+        return Batch(batch_id, destination, 0, tuple(BatchEvent(*row[1:]) for row in rows))
 
     def _lock_destination_of(self, conn: psycopg.Connection[Any], batch_id: str) -> None:
         """Lock the batch's destination row first, in the order claim() takes locks, so the two cannot deadlock."""

@@ -11,8 +11,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ld_sentry_cli.relay.model import (
-    Batch,
-    BatchEvent,
     DeadLetter,
     Destination,
     DestinationStats,
@@ -122,11 +120,6 @@ def plan_due(now: float, due_times: Iterable[tuple[Destination, float | None]]) 
         else:
             next_due = due_at if next_due is None else min(next_due, due_at)
     return DuePlan(tuple(ready), next_due)
-
-
-def batch_of(batch_id: str, destination: Destination, attempts: int, rows: Iterable[Sequence[Any]]) -> Batch:
-    """A batch from its (event_id, payload, received_at) rows, in sending order."""
-    return Batch(batch_id, destination, attempts, tuple(BatchEvent(*row) for row in rows))
 
 
 def parked_events(rows: Iterable[Sequence[Any]]) -> list[ParkedEvent]:

@@ -22,7 +22,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ld_sentry_cli.relay import spool_rows
-from ld_sentry_cli.relay.model import Batch, DeadLetter, Destination, ParkedEvent, SpoolEntry, SpoolStats, compact_json
+from ld_sentry_cli.relay.model import (
+    Batch,
+    BatchEvent,
+    DeadLetter,
+    Destination,
+    ParkedEvent,
+    SpoolEntry,
+    SpoolStats,
+    compact_json,
+)
 from ld_sentry_cli.relay.spool import (
     PRUNE_CHUNK,
     RESPONSE_LIMIT,
@@ -326,7 +335,7 @@ class SqliteSpool:
                 (batch_id,),
             ).fetchall()
             if rows:
-                return spool_rows.batch_of(batch_id, destination, attempts, rows)
+                return Batch(batch_id, destination, attempts, tuple(BatchEvent(*row) for row in rows))
             self._db.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))  # emptied by hand: forget it
         with self._transaction() as db:
             rows = db.execute(
@@ -347,7 +356,7 @@ class SqliteSpool:
                 "AND seq <= ?",
                 (batch_id, ident, rows[-1][0]),
             )
-        return spool_rows.batch_of(batch_id, destination, 0, (row[1:] for row in rows))
+        return Batch(batch_id, destination, 0, tuple(BatchEvent(*row[1:]) for row in rows))
 
     def _batch_destination(self, db: sqlite3.Connection, batch_id: str) -> int | None:
         row = db.execute("SELECT destination FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()

@@ -66,7 +66,6 @@ class SpoolWorker:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._collecting: _Add | None = None  # this loop iteration's events, not yet handed over
-        self._thread_safe = spool.thread_safe
 
     @property
     def alive(self) -> bool:
@@ -111,7 +110,7 @@ class SpoolWorker:
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run function(*args) on the spool thread (any thread, for a thread-safe spool) and return its result."""
-        if self._thread_safe:
+        if self.spool.thread_safe:
             # PostgreSQL: a pool of connections. The forwarder's round trips need not queue behind
             # (or ahead of) the webhooks' group commits on the one spool thread.
             if not self.alive:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postgres_support import REQUIRE_ENV, PostgresServer, postgres_server, unavailable_reason
-from relay_helpers import SECRET
+from postgres_support import PostgresServer, postgres_server, unavailable_reason
+from relay_helpers import SECRET, skip_or_fail
 
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 
@@ -35,15 +35,26 @@ def spool(spool_path: Path) -> Iterator[SqliteSpool]:
     store.close()
 
 
+@contextlib.contextmanager
+def _postgres_or_skip() -> Iterator[PostgresServer]:
+    reason = unavailable_reason()
+    if reason is not None:
+        skip_or_fail(reason)
+    with postgres_server() as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the session; skips where none is installed (unless LDSENTRY_REQUIRE_POSTGRES=1)."""
-    reason = unavailable_reason()
-    if reason is not None:
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
-        pytest.skip(reason)
-    with postgres_server() as server:
+    with _postgres_or_skip() as server:
+        yield server
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A server of the test's own, which it may stop, while the session's stays up for the other tests; skips alike."""
+    with _postgres_or_skip() as server:
         yield server
 
 

@@ -31,6 +31,7 @@ from relay_helpers import (
     SECRET,
     SENTRY_TOKEN,
     SLUGS,
+    UNMAPPED_ID,
     WEB_ID,
     body_of,
     error_created,
@@ -80,7 +81,7 @@ def plan(count: int, seed: int = 7) -> list[Delivery]:
             (project, environment), destination = ROUTES[n % len(ROUTES)]
             kind = "accepted"
         elif n < accepted_count + special:
-            project, environment, destination, kind = (4505278499, "production", None, "unmapped")
+            project, environment, destination, kind = (UNMAPPED_ID, "production", None, "unmapped")
             if n % 2:
                 project, environment = WEB_ID, "qa"
         else:
@@ -134,13 +135,23 @@ class RelayProcess:
     """The relay as a user runs it: the installed code, in its own process."""
 
     def __init__(
-        self, workdir: Path, port: int, env: dict[str, str], *, spool: str | None = None, extra: Sequence[str] = ()
+        self,
+        workdir: Path,
+        port: int,
+        env: dict[str, str],
+        *,
+        spool: str | None = None,
+        extra: Sequence[str] = (),
+        flush_interval_ms: int = 200,
+        launcher: Sequence[str] = (),
     ) -> None:
         self.workdir = workdir
         self.port = port
         self.env = env
         self.spool = spool or str(workdir / "spool.db")
         self.extra = list(extra)
+        self.flush_interval_ms = flush_interval_ms
+        self.launcher = list(launcher)  # a command that runs the relay's (e.g. a shell that lowers a limit first)
         self.name = f"relay-{port}"
         self.logs: list[Path] = []
         self.process: subprocess.Popen[bytes] | None = None
@@ -152,6 +163,7 @@ class RelayProcess:
         with log.open("wb") as stream:
             self.process = subprocess.Popen(
                 [
+                    *self.launcher,
                     sys.executable,
                     "-m",
                     "ld_sentry_cli",
@@ -162,7 +174,7 @@ class RelayProcess:
                     "--spool",
                     self.spool,
                     "--flush-interval-ms",
-                    "200",
+                    str(self.flush_interval_ms),
                     *self.extra,
                 ],
                 cwd=self.workdir,
@@ -177,7 +189,7 @@ class RelayProcess:
         while time.monotonic() < deadline:
             assert self.process is not None and self.process.poll() is None, self.log_text()
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1, trust_env=False).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

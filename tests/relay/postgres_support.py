@@ -3,8 +3,9 @@
 `initdb` and `pg_ctl` from PATH start a server in a temporary folder, listening on a free
 loopback port (and a unix socket in that folder), trust authentication for local connections.
 PostgreSQL refuses to run as root, so as root it runs as the `postgres` system user (`runuser`).
-Where PostgreSQL is not installed the tests that need it skip, saying so; with
-LDSENTRY_REQUIRE_POSTGRES=1 (CI) that skip is a failure instead.
+unavailable_reason() says why none can be started here; what a test does then (skip, or fail under
+LDSENTRY_REQUIRE_POSTGRES=1) is the tests' affair (relay_helpers.skip_or_fail), so that
+bench/relay.py, which starts its server from here too, needs no pytest.
 """
 
 from __future__ import annotations
@@ -19,11 +20,6 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pytest
-
-REQUIRE_ENV = "LDSENTRY_REQUIRE_POSTGRES"
 
 
 @dataclass(frozen=True)
@@ -48,24 +44,12 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         """A fresh empty database; its URL."""
-        import psycopg  # noqa: PLC0415 - the relay extra's web stack, imported only when this command runs
+        import psycopg  # noqa: PLC0415 - optional (the relay extra): unavailable_reason() reports it missing
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
-
-
-def require_psycopg() -> Any:
-    """The psycopg module; skips the calling test module without it (fails under LDSENTRY_REQUIRE_POSTGRES=1)."""
-    try:
-        import psycopg  # noqa: PLC0415 - optional: the module skips without it
-    except ImportError:
-        reason = "psycopg is not installed (pip install '.[relay]')"
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{REQUIRE_ENV}=1 but {reason}", pytrace=False)
-        pytest.skip(reason, allow_module_level=True)
-    return psycopg
 
 
 def unavailable_reason() -> str | None:

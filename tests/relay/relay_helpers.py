@@ -7,25 +7,34 @@ import copy
 import hashlib
 import hmac
 import json
+import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
+import pytest
+from typer.testing import CliRunner
 
 from ld_sentry_cli.api_models import SentryProject
+from ld_sentry_cli.cli import app
 from ld_sentry_cli.errors import NetworkError
 from ld_sentry_cli.models import Config, ProjectMapping
 from ld_sentry_cli.relay.app import build_app
 from ld_sentry_cli.relay.forwarder import SendResult
-from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
+from ld_sentry_cli.relay.intake import Intake, Outcome
+from ld_sentry_cli.relay.metrics import RelayMetrics
+from ld_sentry_cli.relay.model import BatchEvent, Destination, SpoolEntry, metric_event
+from ld_sentry_cli.relay.routing import EventRouter, ProjectResolver
 from ld_sentry_cli.relay.service import Relay, RelayOptions
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 
 T = TypeVar("T")
+
+REQUIRE_POSTGRES_ENV = "LDSENTRY_REQUIRE_POSTGRES"
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_TIME = 1787173117.391  # data.error.timestamp of fixtures/error_created.json
@@ -37,6 +46,9 @@ WEB_ID = 4505278496  # web-frontend, as in the fixture
 API_ID = 4505278497
 UNMAPPED_ID = 4505278499
 SLUGS = {WEB_ID: "web-frontend", API_ID: "checkout-api", UNMAPPED_ID: "unmapped-app"}
+EVENT_ID = "bb78c1407cea4519aa397afc059c793d"
+# The intake's clock in the intake tests: error_created() stamps events with the real time, a moment later.
+NOW = time.time()
 # Values that must never reach a log, an output or the spool (only the context keys may).
 ATTRIBUTE_VALUES = ("Sandy", "sandy@example.com", "Acme")
 
@@ -65,7 +77,7 @@ SCENARIO: dict[str, Any] = {
         "projects": [
             {"slug": "web-frontend", "id": WEB_ID, "environments": ["production", "staging"]},
             {"slug": "checkout-api", "id": API_ID, "environments": ["production"]},
-            {"slug": "unmapped-app", "id": 4505278499, "environments": ["production"]},
+            {"slug": "unmapped-app", "id": UNMAPPED_ID, "environments": ["production"]},
         ],
     },
 }
@@ -78,9 +90,14 @@ def spool_entry(n: int, destination: Destination | None = PROD, at: float = 100.
         payload=metric_event("sentry-errors", 1_787_173_117_000 + n, {"user": f"user-{n}"}),
         received_at=at,
         destination=destination,
-        sentry_project_id="4505278496" if destination is None else None,
+        sentry_project_id=str(WEB_ID) if destination is None else None,
         sentry_environment="production" if destination is None else None,
     )
+
+
+def ids(events: Iterable[BatchEvent]) -> list[int]:
+    """The numbers of a batch's events (spool_entry's n)."""
+    return [int(e.event_id, 16) for e in events]
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -153,6 +170,12 @@ def hook_headers(body: bytes, resource: str = "error", secret: str = SECRET) -> 
     }
 
 
+def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    """Run `ldsentry ARGS`; its exit code, stdout and stderr."""
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
 def scenario(**changes: Any) -> dict[str, Any]:
     """A copy of SCENARIO with top-level sections replaced."""
     result = copy.deepcopy(SCENARIO)
@@ -182,7 +205,6 @@ class FakeProjects:
         self.calls = 0
 
     async def list_projects(self, refresh: bool = False) -> list[SentryProject]:
-
         self.calls += 1
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -203,6 +225,49 @@ class FakeSender:
         if self.script:
             return self.script.pop(0)
         return SendResult(ok=True, status=202)
+
+
+class MemoryStore:
+    """A deduplicating in-memory event store for an Intake; fail=True makes every add fail as a full disk would."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.entries: dict[str, SpoolEntry] = {}
+        self.fail = fail
+
+    async def add(self, entry: SpoolEntry) -> bool:
+        if self.fail:
+            raise OSError("disk full")
+        if entry.event_id in self.entries:
+            return False
+        self.entries[entry.event_id] = entry
+        return True
+
+
+def make_intake(
+    store: Any = None,
+    projects: FakeProjects | None = None,
+    *,
+    secrets: tuple[str, ...] = (SECRET,),
+    router: Any = None,
+) -> Intake:
+    """An Intake over store (a MemoryStore by default) routing MAPPINGS, its clock stopped at NOW."""
+    resolver = ProjectResolver(projects or FakeProjects(), ["web-frontend", "checkout-api"])
+    return Intake(
+        [s.encode() for s in secrets],
+        router or EventRouter(MAPPINGS, resolver),
+        store if store is not None else MemoryStore(),
+        RelayMetrics(),
+        "sentry-errors",
+        clock=lambda: NOW,
+    )
+
+
+def deliver(intake: Intake, document: Any, *, resource: str = "error", signature: str | None = "sign") -> Outcome:
+    """Hand one webhook (a document, or raw bytes) to intake, signed with SECRET unless a signature is given."""
+    body = document if isinstance(document, bytes) else body_of(document)
+    if signature == "sign":
+        signature = sign(body)
+    return asyncio.run(intake.handle(resource, signature, body))
 
 
 def ok() -> SendResult:
@@ -248,3 +313,19 @@ def with_started_relay(
             await relay.stop()
 
     return asyncio.run(run())
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip the test (or its module) for want of PostgreSQL; fail instead under LDSENTRY_REQUIRE_POSTGRES=1 (CI)."""
+    if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+        pytest.fail(f"{REQUIRE_POSTGRES_ENV}=1 but {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_psycopg() -> Any:
+    """The psycopg module, for a test module that uses it; skip_or_fail without it."""
+    try:
+        import psycopg  # noqa: PLC0415 - optional (the relay extra): the module skips without it
+    except ImportError:
+        skip_or_fail("psycopg is not installed (pip install '.[relay]')")
+    return psycopg

@@ -15,6 +15,7 @@ import pytest
 from relay_helpers import (
     ATTRIBUTE_VALUES,
     SECRET,
+    UNMAPPED_ID,
     WEB_ID,
     FakeProjects,
     FakeSender,
@@ -222,7 +223,7 @@ def test_parked_events_are_forwarded_once_sentry_answers(spool_path: Path) -> No
 
     async def work(client: httpx.AsyncClient, relay: Relay) -> tuple[httpx.Response, httpx.Response]:
         parked = await post(client, error_created("d" * 32, url=None))  # no url: only the id says which project
-        unmapped = await post(client, error_created("e" * 32, project=4505278499, url=None))
+        unmapped = await post(client, error_created("e" * 32, project=UNMAPPED_ID, url=None))
         assert relay.metrics.parked == 2
         projects.fail = False
         relay.resolver._tried_at = None  # the refresh interval has passed

@@ -7,23 +7,21 @@ import json
 import os
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from relay_helpers import LD_TOKEN, SENTRY_TOKEN, WEB_ID, config_text, scenario
+from relay_helpers import LD_TOKEN, PROD, SENTRY_TOKEN, STAGING, WEB_ID, config_text, invoke, scenario
 from typer.testing import CliRunner
 
-from ld_sentry_cli.cli import app
 from ld_sentry_cli.models import RelaySettings
 from ld_sentry_cli.relay.model import Destination, SpoolEntry, metric_event
 from ld_sentry_cli.relay.settings import ServeSettings, parse_listen, serve_settings, spool_target
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 from ld_sentry_cli.sandbox import RunningServer, build_app, serve_in_thread
-
-PROD = Destination("default", "production")
-STAGING = Destination("default", "staging")
 
 
 def entry(n: int, destination: Destination = PROD, at: float | None = None) -> SpoolEntry:
@@ -49,11 +47,6 @@ def filled(spool_path: Path) -> Path:
     spool.dead_letter(dead.batch_id, 403, "LaunchDarkly denied permission (HTTP 403 on POST /v2/...)", now)
     spool.close()
     return spool_path
-
-
-def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_status_json(runner: CliRunner, filled: Path) -> None:
@@ -247,9 +240,7 @@ def test_serve_refuses_to_start_without_a_client_secret(
     assert not (tmp_path / "ldsentry-relay.db").exists()
 
 
-def test_serve_refuses_to_start_without_a_launchdarkly_token(
-    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_serve_refuses_to_start_without_a_launchdarkly_token(runner: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
     code, _, err = invoke(runner, "relay", "serve")
     assert code == 2 and err.startswith("error: No LaunchDarkly access token: set LD_ACCESS_TOKEN")
@@ -263,7 +254,6 @@ def test_serve_refuses_a_configuration_without_mappings(runner: CliRunner, tmp_p
 
 
 def test_serve_reports_a_port_in_use(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-
     monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
     monkeypatch.delenv("SENTRY_AUTH_TOKEN", raising=False)  # not needed: webhooks name their project's slug
     (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
@@ -309,29 +299,40 @@ def test_web_project_id_matches_the_fixture() -> None:
     assert WEB_ID == 4505278496
 
 
-def test_validate_refuses_a_password_in_the_spool_url_and_never_shows_it(runner: CliRunner, tmp_path: Path) -> None:
-    extra = '[relay]\nspool = "postgresql://relay:hunter2@db.internal:5432/ldsentry"\n'
+# Spool URLs with a password, as every message shows them.
+PASSWORD_URLS = [
+    ("postgresql://relay:hunter2@db.internal:5432/ldsentry", "postgresql://***@db.internal:5432/ldsentry"),
+    ("postgresql://relay:hunter2@db/ldsentry", "postgresql://***@db/ldsentry"),
+    # libpq reads a password from the query too.
+    (
+        "postgresql://relay@db/ldsentry?sslmode=require&password=hunter2",
+        "postgresql://relay@db/ldsentry?sslmode=require&password=***",
+    ),
+]
+NO_PASSWORD = "must not contain a password: set PGPASSWORD, or use ~/.pgpass or a libpq service file"
+
+
+@pytest.mark.parametrize(("url", "shown"), PASSWORD_URLS)
+def test_validate_refuses_a_password_in_the_spool_url_and_never_shows_it(
+    runner: CliRunner, tmp_path: Path, url: str, shown: str
+) -> None:
+    extra = f'[relay]\nspool = "{url}"\n'
     (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9", extra=extra))
     code, out, err = invoke(runner, "validate")
     assert code == 2
-    assert (
-        'ldsentry.toml:8: [relay] spool "postgresql://***@db.internal:5432/ldsentry" must not contain a '
-        "password: set PGPASSWORD, or use ~/.pgpass or a libpq service file"
-    ) in out + err
+    assert f'ldsentry.toml:8: [relay] spool "{shown}" {NO_PASSWORD}' in out + err
     assert "hunter2" not in out + err
 
 
+@pytest.mark.parametrize(("url", "shown"), PASSWORD_URLS)
 def test_serve_refuses_a_password_in_the_spool_option(
-    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, shown: str
 ) -> None:
     monkeypatch.setenv("LD_ACCESS_TOKEN", LD_TOKEN)
     (tmp_path / "ldsentry.toml").write_text(config_text("http://127.0.0.1:9"))
-    code, out, err = invoke(runner, "relay", "serve", "--spool", "postgresql://relay:hunter2@db/ldsentry")
+    code, out, err = invoke(runner, "relay", "serve", "--spool", url)
     assert (code, out) == (2, "")
-    assert err.splitlines()[0] == (
-        "error: Invalid spool URL postgresql://***@db/ldsentry: it must not contain a password: "
-        "set PGPASSWORD, or use ~/.pgpass or a libpq service file."
-    )
+    assert err.splitlines()[0] == f"error: Invalid spool URL {shown}: it {NO_PASSWORD}."
     assert "hunter2" not in err
 
 
@@ -389,3 +390,13 @@ def test_a_truncated_spool_is_exit_2_with_a_clear_message(runner: CliRunner, tmp
     )
     with contextlib.suppress(sqlite3.DatabaseError):
         store.close()
+
+
+def test_status_retry_and_backfill_import_no_web_server() -> None:
+    # The connection limits (relay/connections.py) are `serve`'s; the other commands read the spool.
+    code = (
+        "import sys, ld_sentry_cli.cli.relay_cmd, ld_sentry_cli.render.relay, ld_sentry_cli.relay.backfill;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'uvicorn', 'h11', 'httptools', 'starlette'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == "[]\n"

@@ -7,17 +7,16 @@ then 156 connections) and 300 idle sockets are opened against it.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+import e2e_support as e2e
 import httpx
 import pytest
-from relay_helpers import LD_TOKEN, SECRET, SENTRY_TOKEN, body_of, config_text, error_created, hook_headers, scenario
+from relay_helpers import SENTRY_TOKEN, body_of, config_text, error_created, hook_headers, scenario
 
 from ld_sentry_cli.sandbox import build_app, serve_in_thread
 
@@ -26,46 +25,28 @@ IDLE_SOCKETS = 300
 WAIT_S = 20.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_NOFILE is POSIX")
 def test_idle_sockets_over_the_descriptor_limit_lock_out_neither_webhooks_nor_the_forwarder(tmp_path: Path) -> None:
     sandbox = build_app(scenario())
     with serve_in_thread(sandbox) as emulator:
         (tmp_path / "ldsentry.toml").write_text(config_text(emulator.url))
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("LD_", "SENTRY_", "LDSENTRY_"))},
-            "LD_ACCESS_TOKEN": LD_TOKEN,
-            "SENTRY_AUTH_TOKEN": SENTRY_TOKEN,
-            "SENTRY_CLIENT_SECRET": SECRET,
-        }
-        port = free_port()
-        log = tmp_path / "relay.log"
         # The shell lowers the limit, then becomes the relay (a preexec_fn is unsafe with the emulator's thread).
-        command = ["sh", "-c", f'ulimit -n {DESCRIPTOR_LIMIT} && exec "$@"', "sh"]
-        command += [sys.executable, "-m", "ld_sentry_cli", "relay", "serve", "--port", str(port)]
-        command += ["--spool", str(tmp_path / "spool.db"), "--flush-interval-ms", "50"]
-        with log.open("wb") as stream:
-            relay = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=stream, stderr=subprocess.STDOUT)
+        relay = e2e.RelayProcess(
+            tmp_path,
+            e2e.free_port(),
+            {**e2e.relay_env(), "SENTRY_AUTH_TOKEN": SENTRY_TOKEN},
+            flush_interval_ms=50,
+            launcher=["sh", "-c", f'ulimit -n {DESCRIPTOR_LIMIT} && exec "$@"', "sh"],
+        )
+        deadline = time.monotonic() + WAIT_S
+        relay.start()
+        assert relay.process is not None
         idle: list[socket.socket] = []
         try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + WAIT_S
-            while True:
-                assert relay.poll() is None and time.monotonic() < deadline, log.read_text()
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1, trust_env=False).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.05)
-
+            relay.wait_ready(WAIT_S)
+            base = f"http://127.0.0.1:{relay.port}"
             for _ in range(IDLE_SOCKETS):
-                idle.append(socket.create_connection(("127.0.0.1", port), timeout=WAIT_S))
+                idle.append(socket.create_connection(("127.0.0.1", relay.port), timeout=WAIT_S))
             started = time.monotonic()
             body = body_of(error_created("a" * 32))
             response = httpx.post(f"{base}/hooks/sentry", content=body, headers=hook_headers(body), timeout=5.0)
@@ -81,9 +62,9 @@ def test_idle_sockets_over_the_descriptor_limit_lock_out_neither_webhooks_nor_th
         finally:
             for sock in idle:
                 sock.close()
-            relay.send_signal(signal.SIGTERM)
-            code = relay.wait(WAIT_S)
-    text = log.read_text()
+            relay.process.send_signal(signal.SIGTERM)
+            code = relay.process.wait(WAIT_S)
+    text = relay.log_text()
     assert code == 0, text
     assert "accepting up to 156 connections (descriptor limit 256); idle timeout 5 s, read timeout 10 s" in text
     assert (

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import e2e_support as e2e
 import pytest
-from postgres_support import PostgresServer, require_psycopg
-from relay_helpers import config_text, scenario
+from relay_helpers import config_text, require_psycopg, scenario
 
 from ld_sentry_cli.sandbox import FaultPlan, FaultRule, build_app, serve_in_thread
 
@@ -44,29 +43,24 @@ def replica_ids(url: str) -> set[str]:
         return {row[0] for row in conn.execute("SELECT replica FROM ldsentry_relay_replicas")}
 
 
-def holds_lease(url: str, owner: str) -> bool:
-    """Whether the relay `owner` holds a batch's lease now (a dead relay's stays until it expires)."""
+def holds_lease(url: str, owner: str, timeout: float = 0.0) -> bool:
+    """Whether the relay `owner` holds a batch's lease (a dead one's stays until it expires), within timeout s."""
+    deadline = time.monotonic() + timeout
     with psycopg.connect(url, autocommit=True) as conn:
-        query = "SELECT 1 FROM ldsentry_relay_batches WHERE lease_owner = %s"
-        return conn.execute(query, (owner,)).fetchone() is not None
+        while conn.execute("SELECT 1 FROM ldsentry_relay_batches WHERE lease_owner = %s", (owner,)).fetchone() is None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+    return True
 
 
 def wait_for_lease(url: str, owner: str, timeout: float = 10.0) -> None:
     """Until the relay `owner` holds a batch's lease (it is sending): the moment to kill it."""
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            query = "SELECT 1 FROM ldsentry_relay_batches WHERE lease_owner = %s"
-            if conn.execute(query, (owner,)).fetchone():
-                return
-            time.sleep(0.005)
-    raise AssertionError("the first relay never held a lease")
+    assert holds_lease(url, owner, timeout), "the first relay never held a lease"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and SIGTERM are POSIX")
-def test_two_relays_on_one_postgresql_spool_import_every_event_once(
-    tmp_path: Path, postgres: PostgresServer, postgres_url: str
-) -> None:
+def test_two_relays_on_one_postgresql_spool_import_every_event_once(tmp_path: Path, postgres_url: str) -> None:
     deliveries = e2e.plan(WEBHOOKS, seed=11)
     expected = e2e.expected_events(deliveries)
     sandbox = build_app(scenario(), faults=IMPORT_FAULTS)

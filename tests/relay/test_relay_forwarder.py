@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from relay_helpers import LD_TOKEN, SCENARIO, FakeSender, ok, refused, transient
+from relay_helpers import LD_TOKEN, PROD, SCENARIO, STAGING, FakeSender, ok, refused, transient
 
 from ld_sentry_cli import __version__
 from ld_sentry_cli.http import SessionOptions
@@ -31,8 +31,6 @@ from ld_sentry_cli.relay.worker import SpoolWorker
 from ld_sentry_cli.sandbox import FaultPlan, FaultRule, build_app
 
 T = TypeVar("T")
-PROD = Destination("default", "production")
-STAGING = Destination("default", "staging")
 FAST = ForwarderSettings(
     batch_size=100, flush_interval=0.05, poll_interval=0.01, min_replan=0.0, backoff=Backoff(0.01, 0.05)
 )

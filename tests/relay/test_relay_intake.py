@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,63 +12,29 @@ import pytest
 from relay_helpers import (
     API_ID,
     ATTRIBUTE_VALUES,
+    EVENT_ID,
     MAPPINGS,
+    NOW,
     OLD_SECRET,
     SECRET,
+    UNMAPPED_ID,
     WEB_ID,
     FakeProjects,
+    MemoryStore,
     body_of,
+    deliver,
     error_created,
     fixture,
+    make_intake,
     sign,
 )
 
 from ld_sentry_cli.relay.intake import MAX_BODY_BYTES, Intake, Outcome, header_values
 from ld_sentry_cli.relay.metrics import RelayMetrics
-from ld_sentry_cli.relay.model import Destination, SpoolEntry
+from ld_sentry_cli.relay.model import Destination
 from ld_sentry_cli.relay.routing import EventRouter, ProjectResolver
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 from ld_sentry_cli.relay.worker import SpoolWorker
-
-EVENT_ID = "bb78c1407cea4519aa397afc059c793d"
-NOW = time.time()  # the intake's clock; error_created() stamps events with the real time, a moment later
-
-
-class MemoryStore:
-    """Deduplicating in-memory store; can be told to fail."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.entries: dict[str, SpoolEntry] = {}
-        self.fail = fail
-
-    async def add(self, entry: SpoolEntry) -> bool:
-        if self.fail:
-            raise OSError("disk full")
-        if entry.event_id in self.entries:
-            return False
-        self.entries[entry.event_id] = entry
-        return True
-
-
-def make_intake(
-    store: Any = None, projects: FakeProjects | None = None, secrets: tuple[str, ...] = (SECRET,)
-) -> Intake:
-    resolver = ProjectResolver(projects or FakeProjects(), ["web-frontend", "checkout-api"])
-    return Intake(
-        [s.encode() for s in secrets],
-        EventRouter(MAPPINGS, resolver),
-        store if store is not None else MemoryStore(),
-        RelayMetrics(),
-        "sentry-errors",
-        clock=lambda: NOW,
-    )
-
-
-def deliver(intake: Intake, document: Any, *, resource: str = "error", signature: str | None = "sign") -> Outcome:
-    body = document if isinstance(document, bytes) else body_of(document)
-    if signature == "sign":
-        signature = sign(body)
-    return asyncio.run(intake.handle(resource, signature, body))
 
 
 def metrics_of(intake: Intake) -> RelayMetrics:
@@ -132,7 +97,7 @@ def test_an_event_without_timestamps_uses_the_receipt_time() -> None:
     [
         (error_created(EVENT_ID, environment="qa"), "unmapped"),
         (error_created(EVENT_ID, project=API_ID, environment="staging"), "unmapped"),
-        (error_created(EVENT_ID, project=4505278499), "unmapped"),
+        (error_created(EVENT_ID, project=UNMAPPED_ID), "unmapped"),
         (error_created(EVENT_ID, environment=None), "no_environment"),
         (error_created(EVENT_ID, drop_context=True), "missing_context"),
         (error_created(EVENT_ID, context={"kind": "user"}), "invalid_context"),
@@ -306,14 +271,7 @@ def test_a_url_of_an_unmapped_project_is_unmapped_without_asking_sentry() -> Non
 
 
 def test_without_a_token_an_event_without_url_is_unmapped(caplog: pytest.LogCaptureFixture) -> None:
-    store = MemoryStore()
-    intake = Intake(
-        [SECRET.encode()],
-        EventRouter(MAPPINGS, ProjectResolver(None, ["web-frontend", "checkout-api"])),
-        store,
-        RelayMetrics(),
-        "sentry-errors",
-    )
+    intake = make_intake(router=EventRouter(MAPPINGS, ProjectResolver(None, ["web-frontend", "checkout-api"])))
     assert deliver(intake, error_created(EVENT_ID, url=None)) == Outcome(200, "skipped", "unmapped", EVENT_ID)
     assert deliver(intake, error_created("c" * 32)) == Outcome(202, "accepted", None, "c" * 32)
     assert f"a webhook of Sentry project id {WEB_ID} has no event url" in caplog.text

@@ -13,12 +13,15 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from relay_helpers import (
-    MAPPINGS,
-    SECRET,
+    EVENT_ID,
+    NOW,
     FakeProjects,
+    MemoryStore,
     body_of,
+    deliver,
     error_created,
     hook_headers,
+    make_intake,
     sign,
     with_started_relay,
 )
@@ -27,52 +30,17 @@ from ld_sentry_cli.relay.app import build_app
 from ld_sentry_cli.relay.intake import (
     MAX_CLOCK_AHEAD_S,
     REPLAY_WINDOW_S,
-    Intake,
     Outcome,
     skip_reason,
     usable_context_keys,
 )
 from ld_sentry_cli.relay.metrics import RelayMetrics
-from ld_sentry_cli.relay.model import SpoolEntry
-from ld_sentry_cli.relay.routing import EventRouter, ProjectResolver
 from ld_sentry_cli.relay.service import Relay, RelayOptions
 from ld_sentry_cli.relay.spool import SEEN_RETENTION_S
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool
 from ld_sentry_cli.relay.worker import SpoolWorker
 
 T = TypeVar("T")
-NOW = 1_800_000_000.0
-EVENT_ID = "bb78c1407cea4519aa397afc059c793d"
-
-
-class MemoryStore:
-    """Deduplicating in-memory store."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, SpoolEntry] = {}
-
-    async def add(self, entry: SpoolEntry) -> bool:
-        if entry.event_id in self.entries:
-            return False
-        self.entries[entry.event_id] = entry
-        return True
-
-
-def make_intake(store: Any = None, router: Any = None) -> Intake:
-    resolver = ProjectResolver(FakeProjects(), ["web-frontend", "checkout-api"])
-    return Intake(
-        [SECRET.encode()],
-        router or EventRouter(MAPPINGS, resolver),
-        store if store is not None else MemoryStore(),
-        RelayMetrics(),
-        "sentry-errors",
-        clock=lambda: NOW,
-    )
-
-
-def deliver(intake: Intake, document: Any) -> Outcome:
-    body = document if isinstance(document, bytes) else body_of(document)
-    return asyncio.run(intake.handle("error", sign(body), body))
 
 
 def event_at(seconds: Any, event_id: str = EVENT_ID, **changes: Any) -> dict[str, Any]:

@@ -17,15 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-from relay_helpers import ATTRIBUTE_VALUES, PROD, spool_entry
+from relay_helpers import ATTRIBUTE_VALUES, PROD, ids, spool_entry
 
 from ld_sentry_cli.relay.spool import SpoolError, SpoolUnavailable
 from ld_sentry_cli.relay.spool_sqlite import SqliteSpool, open_spool_readonly
 from ld_sentry_cli.relay.worker import SpoolWorker
-
-
-def ids(batch_events: object) -> list[int]:
-    return [int(e.event_id, 16) for e in batch_events]  # type: ignore[attr-defined]
 
 
 def test_stored_events_survive_a_restart(spool_path: Path) -> None:

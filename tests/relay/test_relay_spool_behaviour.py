@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from relay_helpers import PROD, STAGING, spool_entry
+from relay_helpers import PROD, STAGING, ids, spool_entry
 
 from ld_sentry_cli.relay.model import ParkedEvent
 from ld_sentry_cli.relay.spool import DuePlan, Spool
@@ -32,11 +32,6 @@ def spool(request: pytest.FixtureRequest, spool_path: Path) -> Iterator[Spool]:
         store = PostgresSpool(url)
     yield store
     store.close()
-
-
-def ids(batch_events: object) -> list[int]:
-    """The events' numbers (spool_entry's n)."""
-    return [int(e.event_id, 16) for e in batch_events]  # type: ignore[attr-defined]
 
 
 def test_add_reports_new_and_duplicate_ids(spool: Spool) -> None:

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from postgres_support import postgres_server, require_psycopg
+from postgres_support import PostgresServer
 from relay_helpers import (
     CONFIG,
     PROD,
@@ -20,13 +20,15 @@ from relay_helpers import (
     body_of,
     config_text,
     error_created,
+    ids,
+    invoke,
+    require_psycopg,
     scenario,
     sign,
     spool_entry,
 )
 from typer.testing import CliRunner
 
-from ld_sentry_cli.cli import app
 from ld_sentry_cli.relay.model import SpoolEntry
 from ld_sentry_cli.relay.service import Relay, RelayOptions
 from ld_sentry_cli.relay.spool import SpoolError
@@ -38,18 +40,9 @@ from ld_sentry_cli.relay.spool_postgres import SCHEMA_VERSION, PostgresSpool  # 
 LD_USER = {"kind": "user", "key": "u1"}
 
 
-def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
 def signed(document: object) -> tuple[str, bytes]:
     body = body_of(document)
     return sign(body), body
-
-
-def numbers(batch: object) -> list[int]:
-    return [int(e.event_id, 16) for e in batch.events]  # type: ignore[attr-defined]
 
 
 def test_two_replicas_get_exact_verdicts_for_groups_mixing_new_and_known_ids(postgres_url: str) -> None:
@@ -119,7 +112,7 @@ def test_one_replica_at_a_time_sends_a_destination_and_a_dead_ones_batch_is_take
     try:
         first.add([spool_entry(n) for n in range(5)])
         batch = first.claim(PROD, 200.0, 3, 1.0)
-        assert batch is not None and numbers(batch) == [0, 1, 2]
+        assert batch is not None and ids(batch.events) == [0, 1, 2]
         # While the lease runs, the other replica neither resends it nor starts the next batch (order).
         assert second.claim(PROD, 210.0, 3, 1.0, flush_all=True) is None
         plan = second.due(210.0, 3, 1.0)
@@ -128,12 +121,12 @@ def test_one_replica_at_a_time_sends_a_destination_and_a_dead_ones_batch_is_take
         caplog.set_level(logging.WARNING, logger="ldsentry.relay")
         assert second.due(230.0, 3, 1.0).ready == (PROD,)
         again = second.claim(PROD, 230.0, 3, 1.0)
-        assert again is not None and (again.batch_id, numbers(again)) == (batch.batch_id, [0, 1, 2])
+        assert again is not None and (again.batch_id, ids(again.events)) == (batch.batch_id, [0, 1, 2])
         assert f"took over batch {batch.batch_id} (3 events to default/production)" in caplog.text
         assert second.delivered(again.batch_id, 231.0) == 3
         assert first.delivered(batch.batch_id, 232.0) == 0  # the late answer of the dead one changes nothing
         following = first.claim(PROD, 240.0, 3, 1.0, flush_all=True)
-        assert following is not None and numbers(following) == [3, 4] and following.batch_id != batch.batch_id
+        assert following is not None and ids(following.events) == [3, 4] and following.batch_id != batch.batch_id
         assert first.stats().delivered == 3
     finally:
         first.close()
@@ -149,14 +142,15 @@ def test_a_failed_attempt_releases_the_lease_and_any_replica_retries_the_same_ba
         first.retry_later(batch.batch_id, 1, 205.0, "HTTP 503")
         assert second.claim(PROD, 204.0, 3, 1.0) is None  # not before its time
         retry = second.claim(PROD, 205.0, 3, 1.0)
-        assert retry is not None and (retry.batch_id, retry.attempts, numbers(retry)) == (batch.batch_id, 1, [0, 1, 2])
+        assert retry is not None and (retry.batch_id, retry.attempts) == (batch.batch_id, 1)
+        assert ids(retry.events) == [0, 1, 2]
         stats = first.stats().destinations[0]
         assert (stats.queued, stats.attempts, stats.next_attempt_at, stats.last_error) == (3, 1, 205.0, "HTTP 503")
         assert second.dead_letter(retry.batch_id, 400, "bad", 206.0) == 3
         assert [(d.batch_id, d.events, d.status) for d in first.dead_letters()] == [(batch.batch_id, 3, 400)]
         assert first.requeue_dead_letters() == 3
         requeued = second.claim(PROD, 207.0, 3, 1.0)
-        assert requeued is not None and numbers(requeued) == [0, 1, 2] and requeued.batch_id != batch.batch_id
+        assert requeued is not None and ids(requeued.events) == [0, 1, 2] and requeued.batch_id != batch.batch_id
     finally:
         first.close()
         second.close()
@@ -180,14 +174,13 @@ def test_parked_events_resolve_and_pruning_goes_in_chunks(postgres_url: str) -> 
         spool.close()
 
 
-def test_status_and_retry_dead_letters_work_on_the_shared_spool(postgres_url: str) -> None:
+def test_status_and_retry_dead_letters_work_on_the_shared_spool(runner: CliRunner, postgres_url: str) -> None:
     spool = PostgresSpool(postgres_url)
     spool.add([spool_entry(1), spool_entry(2)])
     batch = spool.claim(PROD, 200.0, 2, 1.0)
     assert batch is not None
     spool.dead_letter(batch.batch_id, 403, "LaunchDarkly refused the request (HTTP 403)", 201.0)
     spool.close()
-    runner = CliRunner()
     code, out, err = invoke(runner, "relay", "status", "--spool", postgres_url, "--output", "json")
     assert code == 1, err
     document = json.loads(out)
@@ -196,14 +189,14 @@ def test_status_and_retry_dead_letters_work_on_the_shared_spool(postgres_url: st
     assert (code, out) == (0, f"Re-queued 2 dead-lettered events in {postgres_url}.\n"), err
 
 
-def test_status_of_a_database_without_a_spool_exits_2(postgres: object, postgres_url: str) -> None:
-    code, out, err = invoke(CliRunner(), "relay", "status", "--spool", postgres_url)
+def test_status_of_a_database_without_a_spool_exits_2(runner: CliRunner, postgres_url: str) -> None:
+    code, out, err = invoke(runner, "relay", "status", "--spool", postgres_url)
     assert code == 2 and out == ""
     assert err.splitlines()[0] == f"error: No ldsentry relay spool in {postgres_url}."
 
 
 def test_backfill_spools_into_the_shared_spool_once(
-    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = [
         {"age": "10m", "environment": "production", "id": "1" * 32, "contexts": {"launchdarklyContext": LD_USER}},
@@ -213,7 +206,6 @@ def test_backfill_spools_into_the_shared_spool_once(
     world["sentry"]["projects"][0]["events"] = events
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", SENTRY_TOKEN)
     monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
     with serve_in_thread(build_app(world)) as server:
         (tmp_path / "ldsentry.toml").write_text(config_text(server.url))
         first = invoke(runner, "relay", "backfill", "--spool", postgres_url, "--output", "json")
@@ -233,37 +225,35 @@ def test_backfill_spools_into_the_shared_spool_once(
         spool.close()
 
 
-def test_a_relay_whose_database_is_down_is_unready_and_answers_503() -> None:
-    # Its own server, stopped halfway: the session's server stays up for the other tests.
-    with postgres_server() as server:
-        url = server.create_database("outage")
-        relay = Relay(
-            CONFIG,
-            PostgresSpool(url, connect_timeout=1),
-            secrets=[SECRET.encode()],
-            sender=FakeSender(),
-            projects=None,
-            options=RelayOptions(shutdown_timeout=0.5),
-        )
+def test_a_relay_whose_database_is_down_is_unready_and_answers_503(own_postgres: PostgresServer) -> None:
+    url = own_postgres.create_database("outage")
+    relay = Relay(
+        CONFIG,
+        PostgresSpool(url, connect_timeout=1),
+        secrets=[SECRET.encode()],
+        sender=FakeSender(),
+        projects=None,
+        options=RelayOptions(shutdown_timeout=0.5),
+    )
 
-        async def run() -> tuple[int, list[str], int, int, list[str]]:
-            await relay.start()
-            try:
-                accepted = await relay.intake.handle("error", *signed(error_created("a" * 32)))
-                ready = await relay.readiness()
-                server.stop()
-                refused = await relay.intake.handle("error", *signed(error_created("b" * 32)))
-                return (
-                    accepted.status,
-                    ready,
-                    refused.status,
-                    relay.metrics.rejected["spool_error"],
-                    await relay.readiness(),
-                )
-            finally:
-                await relay.stop()
+    async def run() -> tuple[int, list[str], int, int, list[str]]:
+        await relay.start()
+        try:
+            accepted = await relay.intake.handle("error", *signed(error_created("a" * 32)))
+            ready = await relay.readiness()
+            own_postgres.stop()
+            refused = await relay.intake.handle("error", *signed(error_created("b" * 32)))
+            return (
+                accepted.status,
+                ready,
+                refused.status,
+                relay.metrics.rejected["spool_error"],
+                await relay.readiness(),
+            )
+        finally:
+            await relay.stop()
 
-        accepted, ready, refused, errors, not_ready = asyncio.run(run())
+    accepted, ready, refused, errors, not_ready = asyncio.run(run())
     assert (accepted, ready, refused, errors) == (202, [], 503, 1)
     # Either the pool gave up on reconnecting within the probe's second, or the probe's second ran out first.
     assert len(not_ready) == 1, not_ready
